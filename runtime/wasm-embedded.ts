@@ -1,0 +1,8 @@
+// Embeds the built .wasm modules into a bundle (esbuild's binary loader) and registers them.
+// Edge bundles do not import this: they register WebAssembly.Module imports instead.
+import kernels from '../build/kernels.wasm';
+import tokenizer from '../build/tokenizer.wasm';
+import { registerWasm } from './wasm.ts';
+
+registerWasm('kernels', kernels);
+registerWasm('tokenizer', tokenizer);

@@ -1,0 +1,54 @@
+// Builds everything: asm/<name>/index.ts → build/<name>.wasm (AssemblyScript), then the esbuild bundles:
+//   dist/webtune.mjs        one ESM bundle for Node and Deno (wasm embedded)
+//   dist/edge/worker.mjs    a module Worker; its .wasm files sit beside it and are imported as modules
+//   build/test/*.mjs        the test files, bundled the same way (node --test runs them)
+// Usage: node scripts/build.mjs [--tests] [--skip-asm]
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, copyFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import * as esbuild from 'esbuild';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = new Set(process.argv.slice(2));
+mkdirSync(join(root, 'build'), { recursive: true });
+
+// AssemblyScript modules: each asm/<name>/index.ts with its own flags in asm/<name>/asconfig.json if present.
+if (!args.has('--skip-asm')) {
+  for (const name of readdirSync(join(root, 'asm'))) {
+    const entry = join(root, 'asm', name, 'index.ts');
+    if (!existsSync(entry)) continue;
+    const out = join(root, 'build', `${name}.wasm`);
+    const cfg = join(root, 'asm', name, 'asconfig.json');
+    const flags = existsSync(cfg) ? ['--config', cfg] : [];
+    execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), entry, '-o', out,
+      '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert', '--enable', 'simd', '--runtime', 'stub', ...flags],
+    { stdio: 'inherit' });
+  }
+}
+
+const common = {
+  bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', logLevel: 'warning',
+  mainFields: ['module', 'main'], conditions: ['import'],
+  loader: { '.wgsl': 'text', '.wasm': 'binary' },
+  external: ['webgpu', 'node:*'],
+};
+
+await esbuild.build({
+  ...common, entryPoints: [join(root, 'src/entry-node.ts')], outfile: join(root, 'dist/webtune.mjs'),
+  banner: { js: '#!/usr/bin/env node' },
+});
+
+if (existsSync(join(root, 'src/entry-edge.ts'))) {
+  await esbuild.build({
+    ...common, entryPoints: [join(root, 'src/entry-edge.ts')], outfile: join(root, 'dist/edge/worker.mjs'),
+    loader: { '.wgsl': 'text', '.wasm': 'copy' }, assetNames: '[name]',
+  });
+}
+
+if (args.has('--tests')) {
+  const tests = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => join(root, 'test', f));
+  await esbuild.build({
+    ...common, platform: 'node', entryPoints: tests, outdir: join(root, 'build/test'), outExtension: { '.js': '.mjs' },
+    external: ['webgpu', 'node:*', 'onnxruntime-node', '@huggingface/*'],
+  });
+}

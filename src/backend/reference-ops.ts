@@ -1,0 +1,109 @@
+// Plain TypeScript implementation of Ops: the readable reference every kernel is tested against.
+// Straightforward loops, f32 storage, f64 accumulation where it keeps the reference honest.
+import type { Buf, DType, Ops } from './ops.ts';
+
+class HostBuf implements Buf {
+  constructor(readonly data: Float32Array | Int32Array, readonly dtype: DType) {}
+  get length() { return this.data.length; }
+}
+
+const f = (b: Buf) => (b as HostBuf).data as Float32Array;
+const i = (b: Buf) => (b as HostBuf).data as Int32Array;
+
+export class ReferenceOps implements Ops {
+  readonly name = 'reference' as const;
+
+  alloc(length: number, dtype: DType = 'f32'): Buf {
+    return new HostBuf(dtype === 'f32' ? new Float32Array(length) : new Int32Array(length), dtype);
+  }
+  upload(data: Float32Array | Int32Array): Buf {
+    return new HostBuf(data.slice(), data instanceof Int32Array ? 'i32' : 'f32');
+  }
+  write(buf: Buf, data: Float32Array | Int32Array): void { (buf as HostBuf).data.set(data); }
+  async read(buf: Buf, length = buf.length) { return Float32Array.from(f(buf).subarray(0, length)); }
+  async readI32(buf: Buf, length = buf.length) { return Int32Array.from(i(buf).subarray(0, length)); }
+  free(_buf: Buf): void {}
+  destroy(): void {}
+
+  embedding(out: Buf, table: Buf, ids: Buf, T: number, dim: number): void {
+    for (let t = 0; t < T; t++) f(out).set(f(table).subarray(i(ids)[t] * dim, (i(ids)[t] + 1) * dim), t * dim);
+  }
+
+  rmsnorm(out: Buf, x: Buf, w: Buf, T: number, dim: number, eps: number): void {
+    const o = f(out), xs = f(x), ws = f(w);
+    for (let t = 0; t < T; t++) {
+      let ss = 0;
+      for (let j = 0; j < dim; j++) ss += xs[t * dim + j] ** 2;
+      const scale = 1 / Math.sqrt(ss / dim + eps);
+      for (let j = 0; j < dim; j++) o[t * dim + j] = xs[t * dim + j] * scale * ws[j];
+    }
+  }
+
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
+    const o = f(out), xs = f(x), ws = f(w);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += xs[m * K + k] * ws[n * K + k];
+        o[m * N + n] = acc;
+      }
+    }
+  }
+
+  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, theta: number): void {
+    const xs = f(x), half = headDim / 2;
+    for (let t = 0; t < T; t++) {
+      for (let h = 0; h < nHeads; h++) {
+        const base = (t * nHeads + h) * headDim;
+        for (let j = 0; j < half; j++) {
+          const angle = i(pos)[t] * Math.pow(theta, (-2 * j) / headDim);
+          const c = Math.cos(angle), s = Math.sin(angle);
+          const a = xs[base + j], b = xs[base + j + half];
+          xs[base + j] = a * c - b * s;
+          xs[base + j + half] = b * c + a * s;
+        }
+      }
+    }
+  }
+
+  kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void {
+    for (let t = 0; t < T; t++) f(cache).set(f(src).subarray(t * width, (t + 1) * width), i(pos)[t] * width);
+  }
+
+  attention(out: Buf, q: Buf, kCache: Buf, vCache: Buf, pos: Buf,
+    T: number, nHeads: number, nKvHeads: number, headDim: number): void {
+    const o = f(out), qs = f(q), ks = f(kCache), vs = f(vCache);
+    const group = nHeads / nKvHeads, kvWidth = nKvHeads * headDim, scale = 1 / Math.sqrt(headDim);
+    for (let t = 0; t < T; t++) {
+      const len = i(pos)[t] + 1;
+      for (let h = 0; h < nHeads; h++) {
+        const qo = (t * nHeads + h) * headDim, kvo = Math.floor(h / group) * headDim;
+        const scores = new Float64Array(len);
+        let max = -Infinity;
+        for (let s = 0; s < len; s++) {
+          let dot = 0;
+          for (let d = 0; d < headDim; d++) dot += qs[qo + d] * ks[s * kvWidth + kvo + d];
+          scores[s] = dot * scale;
+          max = Math.max(max, scores[s]);
+        }
+        let sum = 0;
+        for (let s = 0; s < len; s++) sum += (scores[s] = Math.exp(scores[s] - max));
+        for (let d = 0; d < headDim; d++) {
+          let acc = 0;
+          for (let s = 0; s < len; s++) acc += scores[s] * vs[s * kvWidth + kvo + d];
+          o[qo + d] = acc / sum;
+        }
+      }
+    }
+  }
+
+  swiglu(out: Buf, gate: Buf, up: Buf, n: number): void {
+    const o = f(out), g = f(gate), u = f(up);
+    for (let j = 0; j < n; j++) o[j] = (g[j] / (1 + Math.exp(-g[j]))) * u[j];
+  }
+
+  add(out: Buf, a: Buf, b: Buf, n: number): void {
+    const o = f(out), as = f(a), bs = f(b);
+    for (let j = 0; j < n; j++) o[j] = as[j] + bs[j];
+  }
+}

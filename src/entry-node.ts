@@ -1,0 +1,2 @@
+import '../runtime/wasm-embedded.ts';
+console.log('webtune');
