@@ -2,21 +2,23 @@
 //   dist/webtune.mjs        one ESM bundle for Node and Deno (wasm embedded)
 //   dist/edge/worker.mjs    a module Worker; its .wasm files sit beside it and are imported as modules
 //   build/test/*.mjs        the test files, bundled the same way (node --test runs them)
-// Usage: node scripts/build.mjs [--tests] [--skip-asm]
+// Usage: node scripts/build.mjs [--tests[=substring]] [--asm=name] [--skip-asm]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, copyFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 
 const root = new URL('..', import.meta.url).pathname;
-const args = new Set(process.argv.slice(2));
+const argv = process.argv.slice(2);
+const opt = (name) => { const a = argv.find((x) => x === `--${name}` || x.startsWith(`--${name}=`)); return a === undefined ? undefined : (a.split('=')[1] ?? ''); };
+const args = new Set(argv);
 mkdirSync(join(root, 'build'), { recursive: true });
 
 // AssemblyScript modules: each asm/<name>/index.ts with its own flags in asm/<name>/asconfig.json if present.
 if (!args.has('--skip-asm')) {
   for (const name of readdirSync(join(root, 'asm'))) {
     const entry = join(root, 'asm', name, 'index.ts');
-    if (!existsSync(entry)) continue;
+    if (!existsSync(entry) || (opt('asm') && opt('asm') !== name)) continue;
     const out = join(root, 'build', `${name}.wasm`);
     const cfg = join(root, 'asm', name, 'asconfig.json');
     const flags = existsSync(cfg) ? ['--config', cfg] : [];
@@ -33,22 +35,27 @@ const common = {
   external: ['webgpu', 'node:*'],
 };
 
+// CommonJS dependencies (commander) call require() for builtins; give the ESM bundle one (Node and Deno).
+const requireShim = "import { createRequire as __webtuneCreateRequire } from 'node:module'; const require = __webtuneCreateRequire(import.meta.url);";
+
 await esbuild.build({
   ...common, entryPoints: [join(root, 'src/entry-node.ts')], outfile: join(root, 'dist/webtune.mjs'),
-  banner: { js: '#!/usr/bin/env node' },
+  banner: { js: `#!/usr/bin/env node\n${requireShim}` },
 });
 
 if (existsSync(join(root, 'src/entry-edge.ts'))) {
   await esbuild.build({
     ...common, entryPoints: [join(root, 'src/entry-edge.ts')], outfile: join(root, 'dist/edge/worker.mjs'),
     loader: { '.wgsl': 'text', '.wasm': 'copy' }, assetNames: '[name]',
+    external: ['webgpu', 'node:*', './model.bin', './tokenizer.bin'],
   });
 }
 
-if (args.has('--tests')) {
-  const tests = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts')).map((f) => join(root, 'test', f));
+if (opt('tests') !== undefined) {
+  const tests = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts') && f.includes(opt('tests')))
+    .map((f) => join(root, 'test', f));
   await esbuild.build({
     ...common, platform: 'node', entryPoints: tests, outdir: join(root, 'build/test'), outExtension: { '.js': '.mjs' },
-    external: ['webgpu', 'node:*', 'onnxruntime-node', '@huggingface/*'],
+    external: ['webgpu', 'node:*', 'onnxruntime-node', '@huggingface/*'], banner: { js: requireShim },
   });
 }

@@ -1,2 +1,6 @@
+// Entry of dist/webtune.mjs: the CLI for Node and Deno (wasm modules embedded in the bundle).
 import '../runtime/wasm-embedded.ts';
-console.log('webtune');
+import { argv, exit } from '../runtime/platform.ts';
+import { main } from './cli/main.ts';
+
+await exit(await main(argv()));

@@ -1,0 +1,163 @@
+// The Llama architecture (Hugging Face conventions: [out, in] linear weights, rotate-half RoPE),
+// written once against the Ops interface so every backend runs the same model code.
+import type { Buf, Ops } from '../src/backend/ops.ts';
+
+export interface LlamaConfig {
+  hiddenSize: number;
+  intermediateSize: number;
+  numLayers: number;
+  numHeads: number;
+  numKvHeads: number;
+  headDim: number;
+  vocabSize: number;
+  maxPositionEmbeddings: number;
+  rmsNormEps: number;
+  ropeTheta: number;
+  tieWordEmbeddings: boolean;
+}
+
+export interface LlamaLayerWeights {
+  inputNorm: Float32Array; // [hidden]
+  q: Float32Array; // [heads*headDim, hidden]
+  k: Float32Array; // [kvHeads*headDim, hidden]
+  v: Float32Array; // [kvHeads*headDim, hidden]
+  o: Float32Array; // [hidden, heads*headDim]
+  postNorm: Float32Array; // [hidden]
+  gate: Float32Array; // [intermediate, hidden]
+  up: Float32Array; // [intermediate, hidden]
+  down: Float32Array; // [hidden, intermediate]
+}
+
+export interface LlamaWeights {
+  embedTokens: Float32Array; // [vocab, hidden]
+  layers: LlamaLayerWeights[];
+  norm: Float32Array; // [hidden]
+  lmHead?: Float32Array; // [vocab, hidden]; absent when tied to embedTokens
+}
+
+export interface LlamaModel { config: LlamaConfig; weights: LlamaWeights }
+
+type DeviceLayer = { [K in keyof LlamaLayerWeights]: Buf };
+
+/** Checks that every tensor has the size the config implies; a loader bug or corrupt file fails here. */
+export function validateWeights({ config: c, weights: w }: LlamaModel): void {
+  const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
+  const expect = (name: string, a: Float32Array | undefined, n: number) => {
+    if (!a || a.length !== n) throw new Error(`weight ${name} has ${a?.length ?? 0} elements, expected ${n}`);
+  };
+  expect('embed_tokens', w.embedTokens, c.vocabSize * c.hiddenSize);
+  expect('norm', w.norm, c.hiddenSize);
+  if (!c.tieWordEmbeddings) expect('lm_head', w.lmHead, c.vocabSize * c.hiddenSize);
+  if (w.layers.length !== c.numLayers) throw new Error(`model has ${w.layers.length} layers, config says ${c.numLayers}`);
+  w.layers.forEach((l, i) => {
+    expect(`layers.${i}.input_layernorm`, l.inputNorm, c.hiddenSize);
+    expect(`layers.${i}.q_proj`, l.q, qDim * c.hiddenSize);
+    expect(`layers.${i}.k_proj`, l.k, kvDim * c.hiddenSize);
+    expect(`layers.${i}.v_proj`, l.v, kvDim * c.hiddenSize);
+    expect(`layers.${i}.o_proj`, l.o, c.hiddenSize * qDim);
+    expect(`layers.${i}.post_attention_layernorm`, l.postNorm, c.hiddenSize);
+    expect(`layers.${i}.gate_proj`, l.gate, c.intermediateSize * c.hiddenSize);
+    expect(`layers.${i}.up_proj`, l.up, c.intermediateSize * c.hiddenSize);
+    expect(`layers.${i}.down_proj`, l.down, c.hiddenSize * c.intermediateSize);
+  });
+}
+
+/**
+ * A Llama model resident on a backend with its KV cache, decoding up to `maxTokens` rows per call.
+ * Activation buffers are allocated once and reused every step, so backends can cache bindings.
+ */
+export class LlamaRunner {
+  readonly config: LlamaConfig;
+  readonly maxSeq: number;
+  private readonly ops: Ops;
+  private readonly embed: Buf;
+  private readonly lmHead: Buf;
+  private readonly finalNorm: Buf;
+  private readonly layers: DeviceLayer[];
+  private readonly kCache: Buf[];
+  private readonly vCache: Buf[];
+  private readonly maxTokens: number;
+  // activations [maxTokens, ...]
+  private readonly ids: Buf;
+  private readonly pos: Buf;
+  private readonly x: Buf;
+  private readonly xn: Buf;
+  private readonly q: Buf;
+  private readonly k: Buf;
+  private readonly v: Buf;
+  private readonly att: Buf;
+  private readonly proj: Buf;
+  private readonly gate: Buf;
+  private readonly up: Buf;
+  private readonly logits: Buf;
+
+  constructor(ops: Ops, model: LlamaModel, opts: { maxSeq?: number; maxTokens?: number } = {}) {
+    validateWeights(model);
+    const c = (this.config = model.config);
+    this.ops = ops;
+    this.maxSeq = Math.min(opts.maxSeq ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings);
+    const T = (this.maxTokens = opts.maxTokens ?? 1);
+    const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
+    const w = model.weights;
+    this.embed = ops.upload(w.embedTokens);
+    this.lmHead = w.lmHead && !c.tieWordEmbeddings ? ops.upload(w.lmHead) : this.embed;
+    this.finalNorm = ops.upload(w.norm);
+    this.layers = w.layers.map((l) => Object.fromEntries(
+      Object.entries(l).map(([name, data]) => [name, ops.upload(data)])) as DeviceLayer);
+    this.kCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
+    this.vCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
+    this.ids = ops.alloc(T, 'i32');
+    this.pos = ops.alloc(T, 'i32');
+    this.x = ops.alloc(T * c.hiddenSize);
+    this.xn = ops.alloc(T * c.hiddenSize);
+    this.q = ops.alloc(T * qDim);
+    this.k = ops.alloc(T * kvDim);
+    this.v = ops.alloc(T * kvDim);
+    this.att = ops.alloc(T * qDim);
+    this.proj = ops.alloc(T * c.hiddenSize);
+    this.gate = ops.alloc(T * c.intermediateSize);
+    this.up = ops.alloc(T * c.intermediateSize);
+    this.logits = ops.alloc(T * c.vocabSize);
+  }
+
+  /**
+   * Runs tokens `ids` at positions `positions` (writing their keys/values into the cache) and
+   * returns the logits of every row, [T, vocab].
+   */
+  async forward(ids: number[], positions: number[]): Promise<Float32Array> {
+    const { ops, config: c } = this;
+    const T = ids.length;
+    if (T < 1 || T > this.maxTokens) throw new Error(`forward takes 1..${this.maxTokens} tokens, got ${T}`);
+    for (const p of positions) {
+      if (p < 0 || p >= this.maxSeq) throw new Error(`position ${p} is outside the context of ${this.maxSeq} tokens`);
+    }
+    const D = c.hiddenSize, qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim, F = c.intermediateSize;
+    ops.write(this.ids, Int32Array.from(ids));
+    ops.write(this.pos, Int32Array.from(positions));
+    ops.embedding(this.x, this.embed, this.ids, T, D);
+    this.layers.forEach((l, i) => {
+      // attention block: x += o(attn(rope(q(norm(x))), rope(k(norm(x))), v(norm(x))))
+      ops.rmsnorm(this.xn, this.x, l.inputNorm, T, D, c.rmsNormEps);
+      ops.matmul(this.q, this.xn, l.q, T, qDim, D);
+      ops.matmul(this.k, this.xn, l.k, T, kvDim, D);
+      ops.matmul(this.v, this.xn, l.v, T, kvDim, D);
+      ops.rope(this.q, this.pos, T, c.numHeads, c.headDim, c.ropeTheta);
+      ops.rope(this.k, this.pos, T, c.numKvHeads, c.headDim, c.ropeTheta);
+      ops.kvStore(this.kCache[i], this.k, this.pos, T, kvDim);
+      ops.kvStore(this.vCache[i], this.v, this.pos, T, kvDim);
+      ops.attention(this.att, this.q, this.kCache[i], this.vCache[i], this.pos, T, c.numHeads, c.numKvHeads, c.headDim);
+      ops.matmul(this.proj, this.att, l.o, T, D, qDim);
+      ops.add(this.x, this.x, this.proj, T * D);
+      // MLP block: x += down(silu(gate(norm(x))) * up(norm(x)))
+      ops.rmsnorm(this.xn, this.x, l.postNorm, T, D, c.rmsNormEps);
+      ops.matmul(this.gate, this.xn, l.gate, T, F, D);
+      ops.matmul(this.up, this.xn, l.up, T, F, D);
+      ops.swiglu(this.gate, this.gate, this.up, T * F);
+      ops.matmul(this.proj, this.gate, l.down, T, D, F);
+      ops.add(this.x, this.x, this.proj, T * D);
+    });
+    ops.rmsnorm(this.xn, this.x, this.finalNorm, T, D, c.rmsNormEps);
+    ops.matmul(this.logits, this.xn, this.lmHead, T, c.vocabSize, D);
+    return ops.read(this.logits, T * c.vocabSize);
+  }
+}

@@ -1,0 +1,73 @@
+// Resolves a --model path (file or directory) into a model and its tokenizer.
+// A directory is valid when it holds one llama2.c checkpoint (*.bin) and its tokenizer (*.bin whose
+// name starts with "tok", or tokenizer.bin). A model file finds its tokenizer beside it.
+import { readDir, readFile, stat, joinPath } from '../runtime/platform.ts';
+import { UserError } from '../src/errors.ts';
+import type { LlamaModel } from './llama.ts';
+import { loadLlama2c, looksLikeLlama2c } from './llama2c.ts';
+import { loadLlama2cTokenizer, type Tokenizer } from './tokenizer.ts';
+
+export interface LoadedModel {
+  model: LlamaModel;
+  tokenizer: Tokenizer;
+  /** the model file that was read */
+  modelFile: string;
+  tokenizerFile: string;
+}
+
+
+const isTokenizerName = (name: string) => /^tok(enizer)?[^/]*\.bin$/i.test(name);
+
+async function findFiles(path: string, tokenizer?: string): Promise<{ modelFile: string; tokenizerFile: string }> {
+  const info = await stat(path);
+  if (!info) throw new UserError(`--model ${path}: no such file or directory`);
+  let modelFile: string, dir: string;
+  if (info.isDirectory) {
+    dir = path;
+    const bins = (await readDir(path)).filter((n) => n.endsWith('.bin'));
+    const models = bins.filter((n) => !isTokenizerName(n));
+    if (models.length === 0) {
+      throw new UserError(`--model ${path}: no model found (expected a llama2.c checkpoint *.bin beside its tokenizer)`);
+    }
+    if (models.length > 1) throw new UserError(`--model ${path}: several model files (${models.join(', ')}); name one`);
+    modelFile = joinPath(path, models[0]);
+  } else {
+    modelFile = path;
+    dir = path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '.';
+  }
+  if (tokenizer) {
+    if (!(await stat(tokenizer))?.isFile) throw new UserError(`--tokenizer ${tokenizer}: no such file`);
+    return { modelFile, tokenizerFile: tokenizer };
+  }
+  const toks = (await readDir(dir)).filter(isTokenizerName);
+  const preferred = toks.find((n) => n === 'tokenizer.bin') ?? toks[0];
+  if (!preferred) throw new UserError(`--model ${path}: no tokenizer found beside the model (tokenizer.bin or tok*.bin); pass --tokenizer`);
+  return { modelFile, tokenizerFile: joinPath(dir, preferred) };
+}
+
+/** Builds a model and tokenizer from bytes already in memory (edge workers bundle them). */
+export async function loadModelFromBytes(modelBytes: Uint8Array, tokenizerBytes: Uint8Array,
+  names = { modelFile: 'model', tokenizerFile: 'tokenizer' }): Promise<LoadedModel> {
+  if (!looksLikeLlama2c(modelBytes)) {
+    throw new UserError(`${names.modelFile}: unknown model format (expected a llama2.c checkpoint)`);
+  }
+  let model: LlamaModel;
+  try {
+    model = loadLlama2c(modelBytes);
+  } catch (e) {
+    throw new UserError(`${names.modelFile}: ${(e as Error).message}`);
+  }
+  let tokenizer: Tokenizer;
+  try {
+    tokenizer = await loadLlama2cTokenizer(tokenizerBytes, model.config.vocabSize);
+  } catch (e) {
+    throw new UserError(`${names.tokenizerFile}: ${(e as Error).message}`);
+  }
+  return { model, tokenizer, ...names };
+}
+
+export async function loadModel(path: string, opts: { tokenizer?: string } = {}): Promise<LoadedModel> {
+  const names = await findFiles(path, opts.tokenizer);
+  const [modelBytes, tokBytes] = await Promise.all([readFile(names.modelFile), readFile(names.tokenizerFile)]);
+  return loadModelFromBytes(modelBytes, tokBytes, names);
+}

@@ -1,0 +1,81 @@
+// The platform layer: what differs between Node, Deno and edge workers (files, stdio, exit, env).
+// Node and Deno both provide node:fs and node:process; edge workers provide neither, so those are
+// loaded lazily and every caller that needs files runs only where they exist.
+
+export type RuntimeName = 'node' | 'deno' | 'edge';
+
+export const runtimeName: RuntimeName =
+  typeof (globalThis as { Deno?: unknown }).Deno !== 'undefined' ? 'deno'
+  : typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string' ? 'node'
+  : 'edge';
+
+type NodeFs = typeof import('node:fs/promises');
+let fsPromise: Promise<NodeFs> | undefined;
+const fs = (): Promise<NodeFs> => (fsPromise ??= import('node:fs/promises'));
+
+export interface FileInfo { isFile: boolean; isDirectory: boolean; size: number }
+
+export async function readFile(path: string): Promise<Uint8Array> {
+  return new Uint8Array(await (await fs()).readFile(path));
+}
+
+export async function readText(path: string): Promise<string> {
+  return (await fs()).readFile(path, 'utf8');
+}
+
+export async function stat(path: string): Promise<FileInfo | undefined> {
+  try {
+    const s = await (await fs()).stat(path);
+    return { isFile: s.isFile(), isDirectory: s.isDirectory(), size: s.size };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readDir(path: string): Promise<string[]> {
+  return (await (await fs()).readdir(path)).sort();
+}
+
+/** Write a file atomically: temp file in the same directory, then rename. */
+export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
+  const f = await fs();
+  const tmp = `${path}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+  await f.writeFile(tmp, data);
+  await f.rename(tmp, path);
+}
+
+export function joinPath(...parts: string[]): string {
+  return parts.filter(Boolean).join('/').replace(/\/+/g, '/');
+}
+
+const proc = () => (globalThis as { process?: NodeJS.Process }).process;
+
+export function writeStdout(text: string): void {
+  const p = proc();
+  if (p?.stdout) p.stdout.write(text);
+  else console.log(text);
+}
+
+export function writeStderr(text: string): void {
+  const p = proc();
+  if (p?.stderr) p.stderr.write(text);
+  else console.error(text);
+}
+
+export function getEnv(name: string): string | undefined {
+  return proc()?.env?.[name];
+}
+
+export function argv(): string[] {
+  return proc()?.argv.slice(2) ?? [];
+}
+
+/** Exit after stdout/stderr have drained (process.exit would truncate piped output). */
+export async function exit(code: number): Promise<never> {
+  const p = proc();
+  if (p) {
+    await new Promise<void>((r) => (p.stdout.writableNeedDrain ? p.stdout.once('drain', () => r()) : r()));
+    p.exit(code);
+  }
+  throw new Error(`exit ${code}`);
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Benchmarks (not tests): decode tokens/s per backend and runtime, WebGPU and WASM matmul GFLOP/s next to
+# plain JS. Prints one JSON line per figure. Usage: bash scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"; mkdir -p "$XDG_RUNTIME_DIR"
+node scripts/build.mjs >/dev/null
+mkdir -p build/bench
+for f in bench/*.ts; do
+  npx esbuild "$f" --bundle --platform=neutral --main-fields=module,main --format=esm --target=es2022 --log-level=warning \
+    --loader:.wgsl=text --loader:.wasm=binary --external:webgpu '--external:node:*' --outfile="build/bench/$(basename "${f%.ts}").mjs"
+done
+DENO=node_modules/.bin/deno
+for device in webgpu wasm; do
+  node build/bench/decode.mjs --device $device 2>/dev/null | grep '^{'
+  $DENO run -A build/bench/decode.mjs --device $device 2>/dev/null | grep '^{'
+done
+for f in build/bench/*matmul*.mjs; do node "$f" 2>/dev/null; done

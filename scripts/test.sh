@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian/Ubuntu machine: installs what it needs (npm packages, Mesa's
+# software Vulkan for WebGPU when no GPU adapter exists, PyTorch as the reference), builds, tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"; mkdir -p "$XDG_RUNTIME_DIR"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
+  $SUDO apt-get update -q && $SUDO apt-get install -y -q python3-torch python3-numpy
+fi
+[ -d node_modules/webgpu ] || npm ci --no-audit --no-fund
+bash scripts/install-gpu-driver.sh
+npm test

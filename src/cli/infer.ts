@@ -1,0 +1,67 @@
+// `webtune infer`: generate a continuation of --prompt; only the generated text goes to stdout.
+import { Command, Option } from 'commander';
+import { writeStderr, writeStdout } from '../../runtime/platform.ts';
+import { loadModel } from '../../models/load.ts';
+import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
+import { selectBackend, type DeviceChoice } from '../backend/select.ts';
+import { Generator } from '../generate.ts';
+import { UserError } from '../errors.ts';
+import { floatFlag, intFlag } from './options.ts';
+
+interface InferFlags {
+  model?: string;
+  tokenizer?: string;
+  prompt?: string;
+  // commander keeps ms-swift's snake_case flag names as the keys
+  max_new_tokens: number;
+  temperature: number;
+  top_k: number;
+  top_p: number;
+  repetition_penalty: number;
+  seed?: number;
+  device: DeviceChoice;
+  stats: boolean;
+}
+
+export function inferCommand(): Command {
+  return new Command('infer')
+    .description('generate text from a model (llama2.c checkpoint or a directory holding one and its tokenizer)')
+    .option('--model <path>', `model file or directory (e.g. ../shared/models/stories260K); default: the embedded
+ ${TINY_RANDOM_NAME} (fixed-seed random weights: it exercises the pipeline, its text is gibberish)`)
+    .option('--tokenizer <path>', 'tokenizer file (default: tokenizer.bin or tok*.bin beside the model)')
+    .option('--prompt <text>', 'text to continue; "" starts from BOS alone, as llama2.c does')
+    .option('--max_new_tokens <n>', 'tokens to generate at most', intFlag(0), 256)
+    .option('--temperature <t>', 'sampling temperature; 0 = greedy', floatFlag(0, 100), 1.0)
+    .option('--top_k <k>', 'keep the k most likely tokens; 0 = off', intFlag(0), 0)
+    .option('--top_p <p>', 'nucleus sampling mass; 1 = off', floatFlag(0, 1, { minExclusive: true }), 0.9)
+    .option('--repetition_penalty <r>', 'penalty for tokens already present (Hugging Face semantics); 1 = off',
+      floatFlag(0, 100, { minExclusive: true }), 1.0)
+    .option('--seed <s>', 'random seed for sampling (default: time)', intFlag(0))
+    .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto (webgpu when an adapter exists)')
+      .choices(['auto', 'webgpu', 'wasm']).default('auto'))
+    .option('--no-stats', 'do not print tokens/s to stderr')
+    .action(async (flags: InferFlags) => {
+      if (flags.prompt === undefined) throw new UserError('infer: --prompt is required (use --prompt "" to start from BOS)');
+      if (!flags.model) writeStderr(`webtune: no --model given: using the embedded ${TINY_RANDOM_NAME} (random weights, gibberish output)\n`);
+      const loaded = flags.model ? await loadModel(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
+      const { ops, reason } = await selectBackend(flags.device);
+      writeStderr(`webtune: ${reason}\n`);
+      try {
+        const gen = new Generator(ops, loaded);
+        const start = performance.now();
+        let count = 0;
+        for await (const ev of gen.stream(flags.prompt, {
+          maxNewTokens: flags.max_new_tokens, temperature: flags.temperature, topK: flags.top_k, topP: flags.top_p,
+          repetitionPenalty: flags.repetition_penalty, seed: flags.seed,
+        })) {
+          if (ev.id >= 0) count++;
+          if (ev.text) writeStdout(ev.text);
+        }
+        writeStdout('\n');
+        const secs = (performance.now() - start) / 1000;
+        if (flags.stats) writeStderr(`webtune: ${count} tokens in ${secs.toFixed(2)} s (${(count / secs).toFixed(1)} tokens/s)\n`);
+      } finally {
+        ops.destroy();
+      }
+    });
+}

@@ -1,0 +1,39 @@
+// The webtune command line: a thin layer over the library API. Errors become one line on stderr.
+import { Command, CommanderError } from 'commander';
+import { writeStderr, writeStdout, getEnv } from '../../runtime/platform.ts';
+import { inferCommand } from './infer.ts';
+
+export const VERSION = '0.1.0';
+
+export function buildProgram(): Command {
+  const program = new Command('webtune')
+    .description('Fine-tune and serve language models on WebGPU and WebAssembly (Node, Deno, edge workers)')
+    .version(VERSION)
+    .showSuggestionAfterError(true)
+    .configureOutput({
+      writeOut: (s) => writeStdout(s),
+      writeErr: (s) => writeStderr(s),
+      outputError: (s, write) => write(`webtune: ${s.replace(/^error: /, 'error: ').trimEnd()}\n`),
+    })
+    .exitOverride();
+  program.addCommand(inferCommand());
+  for (const cmd of program.commands) {
+    cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
+  }
+  return program;
+}
+
+/** Runs the CLI; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(args, { from: 'user' });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode; // already printed (help, version, bad flag)
+    const msg = (e as Error)?.message ?? String(e);
+    writeStderr(`webtune: error: ${msg.split('\n')[0]}\n`);
+    if (getEnv('WEBTUNE_DEBUG')) writeStderr(`${(e as Error)?.stack}\n`);
+    return 1;
+  }
+}

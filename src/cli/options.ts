@@ -1,0 +1,22 @@
+// Flag parsers shared by CLI commands: each rejects impossible values with a message naming the flag.
+import { InvalidArgumentError } from 'commander';
+
+export function intFlag(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^-?\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected an integer${max < Number.MAX_SAFE_INTEGER ? ` in [${min}, ${max}]` : ` ≥ ${min}`}.`);
+    }
+    return n;
+  };
+}
+
+export function floatFlag(min: number, max: number, { minExclusive = false } = {}) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (minExclusive && n === min)) {
+      throw new InvalidArgumentError(`expected a number in ${minExclusive ? '(' : '['}${min}, ${max}].`);
+    }
+    return n;
+  };
+}

@@ -1,0 +1,80 @@
+// Autoregressive generation over a LlamaRunner: prompt tokens one position at a time (as llama2.c's
+// run.c does), then sampled tokens, streamed as text that never splits a UTF-8 sequence.
+import { LlamaRunner } from '../models/llama.ts';
+import type { LoadedModel } from '../models/load.ts';
+import type { Ops } from './backend/ops.ts';
+import { UserError } from './errors.ts';
+import { Sampler, type SamplingOptions } from './sampling.ts';
+
+export interface GenerateOptions extends SamplingOptions {
+  maxNewTokens: number;
+}
+
+export interface GenerateEvent {
+  /** the generated token id */
+  id: number;
+  /** text completed by this token (may be empty while a UTF-8 sequence is incomplete) */
+  text: string;
+}
+
+export interface GenerateResult {
+  ids: number[];
+  text: string;
+  promptTokens: number;
+  /** why generation ended: 'length' (max_new_tokens or context), 'stop' (EOS/BOS) */
+  finishReason: 'length' | 'stop';
+}
+
+export class Generator {
+  private readonly runner: LlamaRunner;
+
+  constructor(readonly ops: Ops, readonly loaded: LoadedModel) {
+    this.runner = new LlamaRunner(ops, loaded.model);
+  }
+
+  get contextLength(): number { return this.runner.maxSeq; }
+
+  /** Encodes a prompt as llama2.c does: BOS, then (for non-empty text) the dummy-prefixed pieces. */
+  encodePrompt(prompt: string): number[] {
+    const ids = this.loaded.tokenizer.encode(prompt, { bos: true });
+    if (ids.length >= this.runner.maxSeq) {
+      throw new UserError(`--prompt is ${ids.length} tokens; the model's context is ${this.runner.maxSeq}`);
+    }
+    return ids;
+  }
+
+  async *stream(prompt: string, opts: GenerateOptions, result?: GenerateResult): AsyncGenerator<GenerateEvent> {
+    const tok = this.loaded.tokenizer;
+    const ids = this.encodePrompt(prompt);
+    const promptTokens = ids.length;
+    const sampler = new Sampler(opts);
+    const decoder = tok.streamDecoder();
+    const out: number[] = [];
+    let text = '';
+    let finishReason: GenerateResult['finishReason'] = 'length';
+    // The KV cache is overwritten position by position, so no reset is needed between calls.
+    let logits = new Float32Array();
+    for (let pos = 0; pos < ids.length; pos++) logits = await this.runner.forward([ids[pos]], [pos]);
+    let prev = ids[ids.length - 1];
+    while (out.length < opts.maxNewTokens && ids.length <= this.runner.maxSeq) {
+      if (out.length > 0) logits = await this.runner.forward([prev], [ids.length - 1]);
+      const next = sampler.sample(logits, ids);
+      if (next === tok.eosId || next === tok.bosId) { finishReason = 'stop'; break; }
+      const piece = decoder.push(prev, next);
+      ids.push(next);
+      out.push(next);
+      text += piece;
+      prev = next;
+      yield { id: next, text: piece };
+    }
+    const tail = decoder.flush();
+    if (tail) { text += tail; yield { id: -1, text: tail }; }
+    if (result) Object.assign(result, { ids: out, text, promptTokens, finishReason });
+  }
+
+  async generate(prompt: string, opts: GenerateOptions): Promise<GenerateResult> {
+    const result = {} as GenerateResult;
+    for await (const _ of this.stream(prompt, opts, result)) { /* drain */ }
+    return result;
+  }
+}

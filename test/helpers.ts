@@ -1,0 +1,40 @@
+// Shared by the end-to-end tests: paths, running the built CLI, and the PyTorch oracle.
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export const ROOT = process.cwd();
+export const SHARED = resolve(ROOT, '../shared');
+export const STORIES = resolve(SHARED, 'models/stories260K');
+export const CLI = resolve(ROOT, 'dist/webtune.mjs');
+export const DENO = resolve(ROOT, 'node_modules/.bin/deno');
+
+export const expectedStory = (): string =>
+  JSON.parse(readFileSync(resolve(STORIES, 'expected.json'), 'utf8')).greedy_empty_prompt_200;
+
+export interface RunResult { status: number | null; stdout: string; stderr: string }
+
+const env = () => ({ ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' });
+
+/** Runs `webtune ARGS` under node (default) or deno, asynchronously so tests can run side by side. */
+export function runCli(args: string[], runtime: 'node' | 'deno' = 'node', timeoutMs = 300_000): Promise<RunResult> {
+  const [cmd, pre] = runtime === 'node' ? [process.execPath, [CLI]] : [DENO, ['run', '-A', CLI]];
+  return new Promise((done) => {
+    const child = spawn(cmd, [...pre, ...args], { env: env(), timeout: timeoutMs });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));
+    child.on('close', (status) => done({ status, stdout, stderr }));
+  });
+}
+
+/** The continuation PyTorch computes with llama2.c's own semantics (test/oracle/llama2c_reference.py). */
+export function oracleContinuation(prompt: string, maxNewTokens: number): { ids: number[]; text: string; prompt_ids: number[] } {
+  const r = spawnSync('/usr/bin/python3', [resolve(ROOT, 'test/oracle/llama2c_reference.py'),
+    resolve(STORIES, 'stories260K.bin'), resolve(STORIES, 'tok512.bin'), prompt, String(maxNewTokens)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`oracle failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+/** The CLI prints the continuation and one final newline. */
+export const continuation = (stdout: string): string => stdout.replace(/\n$/, '');
