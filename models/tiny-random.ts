@@ -32,7 +32,7 @@ function byteVocabulary(): { bytes: Uint8Array; size: number } {
 export function tinyRandomConfig(vocabSize: number): LlamaConfig {
   return {
     hiddenSize: 64, intermediateSize: 172, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16,
-    vocabSize, maxPositionEmbeddings: 256, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: true,
+    vocabSize, maxPositionEmbeddings: 256, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: false,
   };
 }
 
@@ -49,7 +49,9 @@ export function tinyRandomWeights(c: LlamaConfig, seed = SEED): LlamaModel {
     inputNorm: ones(), q: uniform(qDim * D, D), k: uniform(kvDim * D, D), v: uniform(kvDim * D, D),
     o: uniform(D * qDim, qDim), postNorm: ones(), gate: uniform(F * D, D), up: uniform(F * D, D), down: uniform(D * F, F),
   }));
-  return { config: c, weights: { embedTokens: uniform(c.vocabSize * D, 1), layers, norm: ones() } };
+  const embedTokens = uniform(c.vocabSize * D, 1);
+  const lmHead = c.tieWordEmbeddings ? undefined : uniform(c.vocabSize * D, D);
+  return { config: c, weights: { embedTokens, layers, norm: ones(), lmHead } };
 }
 
 export async function loadTinyRandom(): Promise<LoadedModel> {

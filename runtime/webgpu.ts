@@ -16,6 +16,10 @@ export type GpuResult = { ok: true; gpu: GpuContext } | { ok: false; reason: str
 
 const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
 
+// Dawn frees its GPU object when it is garbage-collected, even while a device made from it is in use:
+// keep it reachable for the life of the process.
+let dawnGpu: GPU | undefined;
+
 async function getNavigatorGpu(): Promise<GPU | undefined> {
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) return nav.gpu;
@@ -24,7 +28,7 @@ async function getNavigatorGpu(): Promise<GPU | undefined> {
   const name = 'webgpu';
   const dawn = await import(/* @vite-ignore */ name) as { create(o: string[]): GPU; globals: object };
   Object.assign(globalThis, dawn.globals);
-  return dawn.create([]);
+  return (dawnGpu ??= dawn.create([]));
 }
 
 let cached: Promise<GpuResult> | undefined;

@@ -53,7 +53,7 @@ export class Generator {
     let text = '';
     let finishReason: GenerateResult['finishReason'] = 'length';
     // The KV cache is overwritten position by position, so no reset is needed between calls.
-    let logits = new Float32Array();
+    let logits: Float32Array = new Float32Array();
     for (let pos = 0; pos < ids.length; pos++) logits = await this.runner.forward([ids[pos]], [pos]);
     let prev = ids[ids.length - 1];
     while (out.length < opts.maxNewTokens && ids.length <= this.runner.maxSeq) {
