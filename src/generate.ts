@@ -25,6 +25,18 @@ export interface GenerateResult {
   finishReason: 'length' | 'stop';
 }
 
+/**
+ * Encodes a prompt as llama2.c does (BOS, then for non-empty text the dummy-prefixed pieces) and checks that it
+ * leaves room in the context for at least one generated token.
+ */
+export function encodePrompt(loaded: LoadedModel, prompt: string, contextLength = loaded.model.config.maxPositionEmbeddings): number[] {
+  const ids = loaded.tokenizer.encode(prompt, { bos: true });
+  if (ids.length >= contextLength) {
+    throw new UserError(`--prompt is ${ids.length} tokens; the model's context is ${contextLength}`);
+  }
+  return ids;
+}
+
 export class Generator {
   private readonly runner: LlamaRunner;
 
@@ -34,18 +46,10 @@ export class Generator {
 
   get contextLength(): number { return this.runner.maxSeq; }
 
-  /** Encodes a prompt as llama2.c does: BOS, then (for non-empty text) the dummy-prefixed pieces. */
-  encodePrompt(prompt: string): number[] {
-    const ids = this.loaded.tokenizer.encode(prompt, { bos: true });
-    if (ids.length >= this.runner.maxSeq) {
-      throw new UserError(`--prompt is ${ids.length} tokens; the model's context is ${this.runner.maxSeq}`);
-    }
-    return ids;
-  }
 
   async *stream(prompt: string, opts: GenerateOptions, result?: GenerateResult): AsyncGenerator<GenerateEvent> {
     const tok = this.loaded.tokenizer;
-    const ids = this.encodePrompt(prompt);
+    const ids = encodePrompt(this.loaded, prompt, this.runner.maxSeq);
     const promptTokens = ids.length;
     const sampler = new Sampler(opts);
     const decoder = tok.streamDecoder();

@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { expectedStory, oracleContinuation, ROOT, STORIES } from './helpers.ts';
 
 async function freePort(): Promise<number> {
@@ -17,8 +17,10 @@ async function freePort(): Promise<number> {
   });
 }
 
-function workerdConfig(port: number): string {
-  const edge = resolve(ROOT, 'dist/edge');
+/** workerd resolves embed paths relative to the config file and refuses absolute ones. */
+function workerdConfig(port: number, dir: string): string {
+  const edge = relative(dir, resolve(ROOT, 'dist/edge'));
+  const stories = relative(dir, STORIES);
   return `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
   services = [ (name = "main", worker = .webtune) ],
@@ -29,8 +31,8 @@ const webtune :Workerd.Worker = (
     (name = "worker.mjs", esModule = embed "${edge}/worker.mjs"),
     (name = "kernels.wasm", wasm = embed "${edge}/kernels.wasm"),
     (name = "tokenizer.wasm", wasm = embed "${edge}/tokenizer.wasm"),
-    (name = "model.bin", data = embed "${STORIES}/stories260K.bin"),
-    (name = "tokenizer.bin", data = embed "${STORIES}/tok512.bin"),
+    (name = "model.bin", data = embed "${stories}/stories260K.bin"),
+    (name = "tokenizer.bin", data = embed "${stories}/tok512.bin"),
   ],
   compatibilityDate = "2025-09-01",
 );
@@ -40,16 +42,17 @@ const webtune :Workerd.Worker = (
 test('workerd serves llama2.c\'s greedy story from the WASM backend', async (t) => {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'webtune-edge-'));
-  writeFileSync(join(dir, 'config.capnp'), workerdConfig(port));
+  writeFileSync(join(dir, 'config.capnp'), workerdConfig(port, dir));
   const workerd = spawn(resolve(ROOT, 'node_modules/.bin/workerd'), ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
+  let log = '', exited = false;
+  workerd.on('exit', () => (exited = true));
   workerd.stdout.on('data', (d) => (log += d));
   workerd.stderr.on('data', (d) => (log += d));
   t.after(() => { workerd.kill('SIGKILL'); });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; ; i++) {
     try { if ((await fetch(`${base}/health`)).ok) break; } catch { /* not up yet */ }
-    if (i > 200) assert.fail(`workerd did not start:\n${log}`);
+    if (i > 200 || exited) assert.fail(`workerd did not start:\n${log}`);
     await new Promise((r) => setTimeout(r, 100));
   }
   const story = await fetch(`${base}/?prompt=&max_new_tokens=200&temperature=0`);

@@ -4,7 +4,7 @@ import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { loadModel } from '../../models/load.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
-import { Generator } from '../generate.ts';
+import { encodePrompt, Generator } from '../generate.ts';
 import { UserError } from '../errors.ts';
 import { floatFlag, intFlag } from './options.ts';
 
@@ -44,6 +44,7 @@ export function inferCommand(): Command {
       if (flags.prompt === undefined) throw new UserError('infer: --prompt is required (use --prompt "" to start from BOS)');
       if (!flags.model) writeStderr(`webtune: no --model given: using the embedded ${TINY_RANDOM_NAME} (random weights, gibberish output)\n`);
       const loaded = flags.model ? await loadModel(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
+      encodePrompt(loaded, flags.prompt); // reject a prompt that cannot fit before starting a device
       const { ops, reason } = await selectBackend(flags.device);
       writeStderr(`webtune: ${reason}\n`);
       try {
