@@ -26,8 +26,8 @@ interface InferFlags {
 export function inferCommand(): Command {
   return new Command('infer')
     .description('generate text from a model (llama2.c checkpoint or a directory holding one and its tokenizer)')
-    .option('--model <path>', `model file or directory (e.g. ../shared/models/stories260K); default: the embedded
- ${TINY_RANDOM_NAME} (fixed-seed random weights: it exercises the pipeline, its text is gibberish)`)
+    .option('--model <path>', 'model file or directory, e.g. ../shared/models/stories260K (default: the embedded ' +
+      `${TINY_RANDOM_NAME}: fixed-seed random weights that exercise the pipeline; its text is gibberish)`)
     .option('--tokenizer <path>', 'tokenizer file (default: tokenizer.bin or tok*.bin beside the model)')
     .option('--prompt <text>', 'text to continue; "" starts from BOS alone, as llama2.c does')
     .option('--max_new_tokens <n>', 'tokens to generate at most', intFlag(0), 256)
