@@ -1,1 +1,7 @@
-export function placeholder(): i32 { return 1; }
+// webtune's WASM CPU kernels (AssemblyScript, f32x4 SIMD). Every kernel takes raw byte pointers into this
+// module's linear memory (f32 or i32 arrays, row-major) plus shapes; src/backend/wasm-ops.ts wraps them as Ops.
+// Buffers come from alloc/free, 16-byte aligned; alloc returns 0 when memory cannot grow.
+export { alloc, free, heapUsed } from './alloc';
+export { matmul } from './matmul';
+export { embedding, kvStore, rmsnorm, rope, swiglu, add } from './elementwise';
+export { attention } from './attention';

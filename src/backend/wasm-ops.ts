@@ -1,0 +1,157 @@
+// The WASM CPU backend: Ops on top of the AssemblyScript SIMD kernels in asm/kernels (build/kernels.wasm).
+// Each WasmOps owns one module instance; a Buf is a 16-byte aligned region of that instance's linear memory
+// and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
+// views are always taken fresh from memory.buffer.
+import type { Buf, DType, Ops } from './ops.ts';
+import { instantiateWasm } from '../../runtime/wasm.ts';
+
+/** The raw kernel exports; pointers are byte offsets (u32, arriving in JS as possibly negative i32). */
+interface Kernels {
+  memory: WebAssembly.Memory;
+  alloc(bytes: number): number;
+  free(ptr: number): void;
+  matmul(out: number, x: number, w: number, M: number, N: number, K: number): void;
+  embedding(out: number, table: number, ids: number, T: number, dim: number): void;
+  kvStore(cache: number, src: number, pos: number, T: number, width: number): void;
+  rmsnorm(out: number, x: number, w: number, T: number, dim: number, eps: number): void;
+  rope(x: number, pos: number, T: number, nHeads: number, headDim: number, theta: number): void;
+  swiglu(out: number, gate: number, up: number, n: number): void;
+  add(out: number, a: number, b: number, n: number): void;
+  attention(out: number, q: number, k: number, v: number, pos: number,
+    T: number, nHeads: number, nKvHeads: number, headDim: number): void;
+}
+
+class WasmBuf implements Buf {
+  constructor(readonly owner: WasmOps, public ptr: number, readonly length: number, readonly dtype: DType) {}
+}
+
+export class WasmOps implements Ops {
+  readonly name = 'wasm' as const;
+  constructor(private k: Kernels) {}
+
+  /** Byte address of a live buffer (throws on a freed or foreign one). */
+  private p(b: Buf): number {
+    if (!(b instanceof WasmBuf) || b.owner !== this || b.ptr === 0) {
+      throw new Error('webtune wasm: buffer is freed or not from this backend');
+    }
+    return b.ptr;
+  }
+
+  /** A fresh view of a buffer in its own dtype (memory.buffer changes whenever memory grows). */
+  private view(b: Buf, length = b.length): Float32Array | Int32Array {
+    if (length > b.length) throw new Error(`webtune wasm: ${length} elements requested from a buffer of ${b.length}`);
+    return b.dtype === 'i32' ? new Int32Array(this.k.memory.buffer, this.p(b), length)
+      : new Float32Array(this.k.memory.buffer, this.p(b), length);
+  }
+
+  /** Byte addresses of buffers, checked to hold at least the elements a kernel will touch. */
+  private ptrs(...pairs: [Buf, number][]): number[] {
+    return pairs.map(([b, n]) => {
+      if (n > b.length) throw new Error(`webtune wasm: kernel needs ${n} elements, buffer has ${b.length}`);
+      return this.p(b);
+    });
+  }
+
+  /** Check index values (token ids, positions) before a kernel uses them as row offsets. */
+  private checkIndices(idx: Buf, T: number, limit: number, what: string): void {
+    const v = new Int32Array(this.k.memory.buffer, this.p(idx), T);
+    for (let t = 0; t < T; t++) {
+      if (v[t] < 0 || v[t] >= limit) throw new Error(`webtune wasm: ${what} ${v[t]} out of range [0, ${limit})`);
+    }
+  }
+
+  private allocRaw(length: number, dtype: DType): WasmBuf {
+    // wasm32 addresses 4 GiB; a larger size would wrap when passed as an i32.
+    if (!Number.isInteger(length) || length < 0 || length * 4 > 0xffff0000) {
+      throw new Error(`webtune wasm: cannot allocate ${length} elements (wasm memory is limited to 4 GiB)`);
+    }
+    const ptr = this.k.alloc(length * 4) >>> 0;
+    if (ptr === 0) throw new Error(`webtune wasm: out of memory allocating ${length * 4} bytes`);
+    return new WasmBuf(this, ptr, length, dtype);
+  }
+
+  alloc(length: number, dtype: DType = 'f32'): Buf {
+    const b = this.allocRaw(length, dtype);
+    this.view(b).fill(0); // blocks can be reused, so zero explicitly
+    return b;
+  }
+
+  upload(data: Float32Array | Int32Array): Buf {
+    const b = this.allocRaw(data.length, data instanceof Int32Array ? 'i32' : 'f32');
+    this.view(b).set(data); // one bulk copy
+    return b;
+  }
+
+  // Like the reference: values convert between dtypes (an Int32Array written to an f32 buffer stays numeric).
+  write(buf: Buf, data: Float32Array | Int32Array): void {
+    this.view(buf, data.length).set(data);
+  }
+
+  // Copies (a bulk slice when the dtype matches, converting values otherwise, as the reference does).
+  async read(buf: Buf, length = buf.length): Promise<Float32Array> {
+    const v = this.view(buf, length);
+    return v instanceof Float32Array ? v.slice() : Float32Array.from(v);
+  }
+  async readI32(buf: Buf, length = buf.length): Promise<Int32Array> {
+    const v = this.view(buf, length);
+    return v instanceof Int32Array ? v.slice() : Int32Array.from(v);
+  }
+
+  free(buf: Buf): void {
+    const b = buf as WasmBuf;
+    if (b.ptr === 0) return; // freeing twice is harmless
+    this.k.free(this.p(b));
+    b.ptr = 0;
+  }
+
+  destroy(): void {
+    // Dropping the instance releases its memory; make later use fail loudly instead of touching freed state.
+    this.k = null as unknown as Kernels;
+  }
+
+  embedding(out: Buf, table: Buf, ids: Buf, T: number, dim: number): void {
+    const [o, tb, id] = this.ptrs([out, T * dim], [table, dim], [ids, T]);
+    this.checkIndices(ids, T, Math.floor(table.length / dim), 'token id');
+    this.k.embedding(o, tb, id, T, dim);
+  }
+  rmsnorm(out: Buf, x: Buf, w: Buf, T: number, dim: number, eps: number): void {
+    const [o, xp, wp] = this.ptrs([out, T * dim], [x, T * dim], [w, dim]);
+    this.k.rmsnorm(o, xp, wp, T, dim, eps);
+  }
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
+    const [o, xp, wp] = this.ptrs([out, M * N], [x, M * K], [w, N * K]);
+    this.k.matmul(o, xp, wp, M, N, K);
+  }
+  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, theta: number): void {
+    if (headDim % 2) throw new Error(`webtune wasm: rope needs an even headDim, got ${headDim}`);
+    const [xp, p] = this.ptrs([x, T * nHeads * headDim], [pos, T]);
+    this.k.rope(xp, p, T, nHeads, headDim, theta);
+  }
+  kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void {
+    const [c, s, p] = this.ptrs([cache, width], [src, T * width], [pos, T]);
+    this.checkIndices(pos, T, Math.floor(cache.length / width), 'position');
+    this.k.kvStore(c, s, p, T, width);
+  }
+  attention(out: Buf, q: Buf, kCache: Buf, vCache: Buf, pos: Buf,
+    T: number, nHeads: number, nKvHeads: number, headDim: number): void {
+    if (nHeads % nKvHeads) throw new Error(`webtune wasm: nHeads ${nHeads} is not a multiple of nKvHeads ${nKvHeads}`);
+    const kvWidth = nKvHeads * headDim;
+    const [o, qp, k, v, p] = this.ptrs([out, T * nHeads * headDim], [q, T * nHeads * headDim],
+      [kCache, kvWidth], [vCache, kvWidth], [pos, T]);
+    this.checkIndices(pos, T, Math.floor(Math.min(kCache.length, vCache.length) / kvWidth), 'position');
+    this.k.attention(o, qp, k, v, p, T, nHeads, nKvHeads, headDim);
+  }
+  swiglu(out: Buf, gate: Buf, up: Buf, n: number): void {
+    const [o, g, u] = this.ptrs([out, n], [gate, n], [up, n]);
+    this.k.swiglu(o, g, u, n);
+  }
+  add(out: Buf, a: Buf, b: Buf, n: number): void {
+    const [o, ap, bp] = this.ptrs([out, n], [a, n], [b, n]);
+    this.k.add(o, ap, bp, n);
+  }
+}
+
+export async function createWasmOps(): Promise<Ops> {
+  const instance = await instantiateWasm('kernels');
+  return new WasmOps(instance.exports as unknown as Kernels);
+}
