@@ -7,16 +7,6 @@ import { createWebGpuOps, type MatmulStrategy } from '../gpu/webgpu-ops.ts';
 
 const SIZE = 1024, RUNS = 5, BATCH = 8;
 
-// Node: keep Dawn's GPU object referenced (see pinDawnInstance in test/webgpu-ops.test.ts).
-const g = globalThis as { navigator?: { gpu?: GPU }; process?: unknown };
-if (!g.navigator?.gpu && g.process) {
-  const name = 'webgpu';
-  const dawn = await import(name) as { create(o: string[]): GPU; globals: object };
-  Object.assign(globalThis, dawn.globals);
-  if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
-  g.navigator!.gpu = dawn.create([]);
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const random = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
 

@@ -212,7 +212,7 @@ export class WebGpuOps implements Ops {
     for (const s of this.staging) s.buffer.destroy();
     this.live.clear(); this.uniforms.clear(); this.bindGroups.clear(); this.kernels.clear(); this.ropeTables.clear();
     this.staging = [];
-    this.device.destroy();
+    // The device belongs to runtime/webgpu.ts (shared by every WebGpuOps); releaseGPU() destroys it.
   }
 
   // ---- recording ----

@@ -62,3 +62,10 @@ export function acquireGPU(): Promise<GpuResult> {
   })();
   return cached;
 }
+
+/** Destroys the shared device (after every WebGpuOps using it is destroyed); a later acquireGPU starts afresh. */
+export async function releaseGPU(): Promise<void> {
+  const result = await cached;
+  cached = undefined;
+  if (result?.ok) result.gpu.device.destroy();
+}

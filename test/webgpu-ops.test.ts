@@ -2,12 +2,11 @@
 // both matmul strategies are tested whatever the adapter prefers. Skips when the runtime has no WebGPU.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { acquireGPU } from '../runtime/webgpu.ts';
+import { releaseGPU, acquireGPU } from '../runtime/webgpu.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
 import type { Buf, Ops } from '../src/backend/ops.ts';
 import { createWebGpuOps, type WebGpuOps } from '../gpu/webgpu-ops.ts';
 
-await pinDawnInstance();
 const gpuResult = await acquireGPU();
 const skip = gpuResult.ok ? false : `no WebGPU: ${gpuResult.reason}`;
 const ref = new ReferenceOps();
@@ -19,25 +18,8 @@ if (gpuResult.ok) {
 // Both instances also differ in the shapes of the other kernels (CPU vs GPU workgroup sizes): test each op on both.
 const instances = () => [byStrategy.register, byStrategy.tiled];
 const gpu = () => byStrategy.register;
-const extra: WebGpuOps[] = [];  // instances made by tests; all share the device, destroyed once at the end
-after(() => { for (const o of [...extra, byStrategy.tiled, byStrategy.register]) o?.destroy(); });
-
-/**
- * Node: create Dawn's GPU object here and keep it on navigator.gpu (acquireGPU uses navigator.gpu first).
- * runtime/webgpu.ts drops its reference to the object, and once it is garbage-collected Dawn crashes in
- * ProcessEvents (SIGSEGV/abort after ~25 reads); holding it avoids that until the runtime keeps it itself.
- */
-async function pinDawnInstance() {
-  const g = globalThis as { navigator?: { gpu?: GPU }; process?: unknown };
-  if (g.navigator?.gpu || !g.process) return;
-  try {
-    const name = 'webgpu';
-    const dawn = await import(name) as { create(o: string[]): GPU; globals: object };
-    Object.assign(globalThis, dawn.globals);
-    if (!g.navigator) Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true, writable: true });
-    g.navigator!.gpu = dawn.create([]);
-  } catch { /* no Dawn: acquireGPU reports why */ }
-}
+const extra: WebGpuOps[] = [];  // instances made by tests; all share the device, released once at the end
+after(() => { for (const o of [...extra, byStrategy.tiled, byStrategy.register]) o?.destroy(); releaseGPU(); });
 
 function rng(seed: number) {  // mulberry32
   return () => {

@@ -29,7 +29,7 @@ export interface Ops {
   readI32(buf: Buf, length?: number): Promise<Int32Array>;
   /** Release device memory. */
   free(buf: Buf): void;
-  /** Release everything (device, pipelines, wasm memory). */
+  /** Release the buffers and caches this instance made (a shared GPU device stays; see releaseGPU). */
   destroy(): void;
 
   /** out[t, :] = table[ids[t], :]   table [vocab, dim], ids i32 [T], out [T, dim] */
