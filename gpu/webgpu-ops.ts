@@ -16,6 +16,7 @@ import matmulScalar from './matmul-scalar.wgsl';
 import matmulRegister from './matmul-register.wgsl';
 import matmulTiled from './matmul-tiled.wgsl';
 import matvec from './matvec.wgsl';
+import biasSrc from './bias.wgsl';
 import rmsnormSrc from './rmsnorm.wgsl';
 import ropeSrc from './rope.wgsl';
 import kvstoreSrc from './kvstore.wgsl';
@@ -364,6 +365,12 @@ export class WebGpuOps implements Ops {
   swiglu(out: Buf, gate: Buf, up: Buf, n: number): void { this.elementwise(1, out, gate, up, n); }
 
   add(out: Buf, a: Buf, b: Buf, n: number): void { this.elementwise(0, out, a, b, n); }
+
+  addBias(x: Buf, bias: Buf, rows: number, dim: number): void {
+    check('addBias', [x, rows * dim], [bias, dim]);
+    const n = rows * dim;
+    this.dispatch(this.kernel('bias', biasSrc), [n, dim], [x, bias], Math.min(Math.ceil(n / 256), this.maxGroups));
+  }
 
   private elementwise(OP: number, out: Buf, a: Buf, b: Buf, n: number) {
     check(OP ? 'swiglu' : 'add', [out, n], [a, n], [b, n]);

@@ -14,6 +14,12 @@ export interface LlamaConfig {
   rmsNormEps: number;
   ropeTheta: number;
   tieWordEmbeddings: boolean;
+  /** Hugging Face model_type: llama (also llama2.c imports), mistral, qwen2, qwen3 */
+  modelType?: string;
+  /** q/k/v projections carry biases (Qwen2) */
+  attentionBias?: boolean;
+  /** per-head RMSNorm of q and k before RoPE (Qwen3) */
+  qkNorm?: boolean;
 }
 
 export interface LlamaLayerWeights {
@@ -26,6 +32,11 @@ export interface LlamaLayerWeights {
   gate: Float32Array; // [intermediate, hidden]
   up: Float32Array; // [intermediate, hidden]
   down: Float32Array; // [hidden, intermediate]
+  qBias?: Float32Array; // [heads*headDim] when attentionBias
+  kBias?: Float32Array; // [kvHeads*headDim]
+  vBias?: Float32Array; // [kvHeads*headDim]
+  qNorm?: Float32Array; // [headDim] when qkNorm
+  kNorm?: Float32Array; // [headDim]
 }
 
 export interface LlamaWeights {
@@ -37,7 +48,7 @@ export interface LlamaWeights {
 
 export interface LlamaModel { config: LlamaConfig; weights: LlamaWeights }
 
-type DeviceLayer = { [K in keyof LlamaLayerWeights]: Buf };
+type DeviceLayer = { [K in keyof LlamaLayerWeights]-?: undefined extends LlamaLayerWeights[K] ? Buf | undefined : Buf };
 
 /** Checks that every tensor has the size the config implies; a loader bug or corrupt file fails here. */
 export function validateWeights({ config: c, weights: w }: LlamaModel): void {
@@ -59,6 +70,15 @@ export function validateWeights({ config: c, weights: w }: LlamaModel): void {
     expect(`layers.${i}.gate_proj`, l.gate, c.intermediateSize * c.hiddenSize);
     expect(`layers.${i}.up_proj`, l.up, c.intermediateSize * c.hiddenSize);
     expect(`layers.${i}.down_proj`, l.down, c.hiddenSize * c.intermediateSize);
+    if (c.attentionBias) {
+      expect(`layers.${i}.q_proj.bias`, l.qBias, qDim);
+      expect(`layers.${i}.k_proj.bias`, l.kBias, kvDim);
+      expect(`layers.${i}.v_proj.bias`, l.vBias, kvDim);
+    }
+    if (c.qkNorm) {
+      expect(`layers.${i}.q_norm`, l.qNorm, c.headDim);
+      expect(`layers.${i}.k_norm`, l.kNorm, c.headDim);
+    }
   });
 }
 
@@ -103,7 +123,7 @@ export class LlamaRunner {
     this.lmHead = w.lmHead && !c.tieWordEmbeddings ? ops.upload(w.lmHead) : this.embed;
     this.finalNorm = ops.upload(w.norm);
     this.layers = w.layers.map((l) => Object.fromEntries(
-      Object.entries(l).map(([name, data]) => [name, ops.upload(data)])) as DeviceLayer);
+      Object.entries(l).filter(([, data]) => data).map(([name, data]) => [name, ops.upload(data)])) as DeviceLayer);
     this.kCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
     this.vCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
     this.ids = ops.alloc(T, 'i32');
@@ -141,6 +161,15 @@ export class LlamaRunner {
       ops.matmul(this.q, this.xn, l.q, T, qDim, D);
       ops.matmul(this.k, this.xn, l.k, T, kvDim, D);
       ops.matmul(this.v, this.xn, l.v, T, kvDim, D);
+      if (l.qBias && l.kBias && l.vBias) {
+        ops.addBias(this.q, l.qBias, T, qDim);
+        ops.addBias(this.k, l.kBias, T, kvDim);
+        ops.addBias(this.v, l.vBias, T, kvDim);
+      }
+      if (l.qNorm && l.kNorm) { // Qwen3: RMSNorm over each head's vector
+        ops.rmsnorm(this.q, this.q, l.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
+        ops.rmsnorm(this.k, this.k, l.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
+      }
       ops.rope(this.q, this.pos, T, c.numHeads, c.headDim, c.ropeTheta);
       ops.rope(this.k, this.pos, T, c.numKvHeads, c.headDim, c.ropeTheta);
       ops.kvStore(this.kCache[i], this.k, this.pos, T, kvDim);

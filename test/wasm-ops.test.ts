@@ -229,3 +229,11 @@ test('kernels refuse out-of-range shapes and indices instead of corrupting memor
   assert.throws(() => wasm.kvStore(cache, x, ids, 1, 2), /position 4/);
   for (const b of [x, w, out, table, ids, cache]) wasm.free(b);
 });
+
+test('addBias adds the bias to every row, in place', async () => {
+  for (const [rows, dim] of [[1, 1], [3, 5], [4, 64], [2, 67]]) {
+    const x = randn(rows * dim, rows + dim), b = randn(dim, dim);
+    const [got, want] = await both([x, b], 0, (o, out, [, bb]) => o.addBias(out, bb, rows, dim), 0);
+    assert.deepEqual(got, want, `addBias rows=${rows} dim=${dim}`);
+  }
+});

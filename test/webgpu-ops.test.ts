@@ -180,6 +180,15 @@ test('swiglu and add (with aliasing)', { skip }, async () => {
   }
 });
 
+test('addBias adds the bias to every row, in place', { skip }, async () => {
+  for (const ops of instances()) {
+    for (const [rows, dim] of [[1, 1], [3, 5], [4, 64], [2, 67], [300, 257]]) {
+      const r = await both(ops, [randn(rows * dim, rows + dim), randn(dim, dim)], (o, [x, b]) => o.addBias(x, b, rows, dim));
+      close(r.actual, r.expected, 0, 0, `addBias rows=${rows} dim=${dim}`);
+    }
+  }
+});
+
 test('write is ordered with recorded ops; readI32', { skip }, async () => {
   const ops = gpu(), a = ops.upload(Float32Array.from([1, 2, 3])), b = ops.upload(Float32Array.from([10, 20, 30]));
   const out1 = ops.alloc(3), out2 = ops.alloc(3);

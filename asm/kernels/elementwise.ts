@@ -87,3 +87,8 @@ export function add(out: usize, a: usize, b: usize, n: i32): void {
     store<f32>(out + o, load<f32>(a + o) + load<f32>(b + o));
   }
 }
+
+/** x[r, :] += bias[:] for r < rows, in place. */
+export function addBias(x: usize, bias: usize, rows: i32, dim: i32): void {
+  for (let r = 0; r < rows; r++) add(x + (<usize>(r * dim) << 2), x + (<usize>(r * dim) << 2), bias, dim);
+}

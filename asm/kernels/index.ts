@@ -3,5 +3,5 @@
 // Buffers come from alloc/free, 16-byte aligned; alloc returns 0 when memory cannot grow.
 export { alloc, free, heapUsed } from './alloc';
 export { matmul } from './matmul';
-export { embedding, kvStore, rmsnorm, rope, swiglu, add } from './elementwise';
+export { embedding, kvStore, rmsnorm, rope, swiglu, add, addBias } from './elementwise';
 export { attention } from './attention';

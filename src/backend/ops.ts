@@ -53,6 +53,8 @@ export interface Ops {
    */
   attention(out: Buf, q: Buf, kCache: Buf, vCache: Buf, pos: Buf,
     T: number, nHeads: number, nKvHeads: number, headDim: number): void;
+  /** In place x[r, :] += bias[:] for r < rows   x [rows, dim], bias [dim] (Qwen2's q/k/v biases) */
+  addBias(x: Buf, bias: Buf, rows: number, dim: number): void;
   /** out = silu(gate) * up, elementwise over n */
   swiglu(out: Buf, gate: Buf, up: Buf, n: number): void;
   /** out = a + b, elementwise over n (out may alias a) */

@@ -97,6 +97,11 @@ export class ReferenceOps implements Ops {
     }
   }
 
+  addBias(x: Buf, bias: Buf, rows: number, dim: number): void {
+    const xs = f(x), b = f(bias);
+    for (let r = 0; r < rows; r++) for (let j = 0; j < dim; j++) xs[r * dim + j] += b[j];
+  }
+
   swiglu(out: Buf, gate: Buf, up: Buf, n: number): void {
     const o = f(out), g = f(gate), u = f(up);
     for (let j = 0; j < n; j++) o[j] = (g[j] / (1 + Math.exp(-g[j]))) * u[j];

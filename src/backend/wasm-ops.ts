@@ -17,6 +17,7 @@ interface Kernels {
   rope(x: number, pos: number, T: number, nHeads: number, headDim: number, theta: number): void;
   swiglu(out: number, gate: number, up: number, n: number): void;
   add(out: number, a: number, b: number, n: number): void;
+  addBias(x: number, bias: number, rows: number, dim: number): void;
   attention(out: number, q: number, k: number, v: number, pos: number,
     T: number, nHeads: number, nKvHeads: number, headDim: number): void;
 }
@@ -148,6 +149,10 @@ export class WasmOps implements Ops {
   add(out: Buf, a: Buf, b: Buf, n: number): void {
     const [o, ap, bp] = this.ptrs([out, n], [a, n], [b, n]);
     this.k.add(o, ap, bp, n);
+  }
+  addBias(x: Buf, bias: Buf, rows: number, dim: number): void {
+    const [xp, bp] = this.ptrs([x, rows * dim], [bias, dim]);
+    this.k.addBias(xp, bp, rows, dim);
   }
 }
 
