@@ -67,7 +67,7 @@ class GBuf implements Buf {
   constructor(readonly buffer: GPUBuffer, readonly length: number, readonly dtype: DType, readonly id: number) {}
 }
 
-interface Kernel { pipeline: GPUComputePipeline; key: string }
+export interface Kernel { pipeline: GPUComputePipeline; key: string }
 
 /**
  * WGSL for an f32 input that may be the output buffer: declares `name` at `binding` and `fn load_<name>(i)`, or,
@@ -89,7 +89,7 @@ export class WebGpuOps implements Ops {
   readonly config: KernelConfig;
   private readonly device: GPUDevice;
   private readonly maxBinding: number;
-  private readonly maxGroups: number;
+  protected readonly maxGroups: number;
   private nextId = 1;
   private readonly live = new Set<GBuf>();
   private readonly kernels = new Map<string, Kernel>();
@@ -233,7 +233,7 @@ export class WebGpuOps implements Ops {
   }
 
   /** Pipeline for `src` with generated u32 constants; `name` must identify src (it keys the cache). */
-  private kernel(name: string, src: string, consts: Record<string, number> = {}): Kernel {
+  protected kernel(name: string, src: string, consts: Record<string, number> = {}): Kernel {
     const key = `${name}${JSON.stringify(consts)}`;
     let k = this.kernels.get(key);
     if (!k) {
@@ -250,7 +250,7 @@ export class WebGpuOps implements Ops {
    * Record one dispatch. params are u32 words (floats via f32bits) bound at 0; bufs[i] binds at i + 1, where
    * bufs[0] is the one written and null marks an input the kernel reads through dst (aliasableInput).
    */
-  private dispatch(k: Kernel, params: number[], slots: (Buf | null)[], x: number, y = 1, z = 1) {
+  protected dispatch(k: Kernel, params: number[], slots: (Buf | null)[], x: number, y = 1, z = 1) {
     const bufs = slots as (GBuf | null)[];
     if (bufs.indexOf(bufs[0], 1) > 0) throw new Error(`webgpu: ${k.key} cannot write into one of its inputs`);
     if (x === 0 || y === 0 || z === 0) return;
@@ -328,9 +328,12 @@ export class WebGpuOps implements Ops {
       Math.ceil((nHeads * half) / 64), T);
   }
 
-  /** Per-frequency θ/2π (turns per position) as 0.64 fixed point, [high, low] u32 pairs; see rope.wgsl. */
-  private ropeTable(theta: number, headDim: number): GBuf {
-    const key = `${theta}:${headDim}`;
+  /**
+   * Per-frequency θ/2π (turns per position) as 0.64 fixed point, [high, low] u32 pairs; see rope.wgsl.
+   * inverse: the negated fractions (2^64 − f, exact), which rotate by −θ (the backward of RoPE).
+   */
+  protected ropeTable(theta: number, headDim: number, inverse = false): GBuf {
+    const key = `${theta}:${headDim}${inverse ? ':inverse' : ''}`;
     let t = this.ropeTables.get(key);
     if (!t) {
       const half = headDim / 2, words = new Uint32Array(half * 2);
@@ -339,6 +342,11 @@ export class WebGpuOps implements Ops {
         const scaled = (turns - Math.floor(turns)) * 2 ** 32;
         words[2 * j] = Math.floor(scaled);
         words[2 * j + 1] = Math.floor((scaled - Math.floor(scaled)) * 2 ** 32);
+        if (inverse) {
+          const lo = words[2 * j + 1];
+          words[2 * j + 1] = -lo >>> 0;
+          words[2 * j] = (-words[2 * j] - (lo !== 0 ? 1 : 0)) >>> 0;
+        }
       }
       t = this.create(words.length, 'i32', words);
       this.ropeTables.set(key, t);

@@ -1,0 +1,95 @@
+// The training kernel interface: Ops plus the backward passes and optimizer updates that SFT/LoRA need.
+// models/llama-train.ts runs a Llama forward and backward against it; backends: gpu/train-ops.ts (WebGPU) and
+// src/backend/reference-train-ops.ts (plain loops, the reference the GPU is tested against).
+//
+// Conventions (on top of ops.ts):
+// - Activations are [rows, dim] row-major f32 with rows = B·T (sequence b's token t is row b·T + t).
+// - Labels are i32 [rows]; a label outside [0, vocab) (by convention −100) is ignored: no loss, no gradient.
+// - Positions are i32 [rows]; segment ids are i32 [rows] (null: no packing). Within a sequence, row t attends
+//   to row s iff s ≤ t and seg[s] = seg[t] (packing: several documents per sequence that must not see each other).
+// - Ops named …Acc, and arguments named …Acc, add into their output (gradient accumulation across
+//   micro-batches and across the uses of a tied weight); every other output is overwritten.
+// - Outputs must not alias inputs unless the op says so.
+import type { Buf, Ops } from './ops.ts';
+
+export interface TrainOps extends Ops {
+  /**
+   * out[M,N] = beta·out + a[M,K] · b[K,N]  (beta defaults to 0: out is overwritten, old contents ignored).
+   * Backward of a linear layer y = x·Wᵀ with W [out, in]: dX[M,in] = dY[M,out] · W[out,in].
+   */
+  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number): void;
+  /**
+   * out[M,N] = beta·out + a[K,M]ᵀ · b[K,N]  (beta = 0 overwrites).
+   * Weight gradient of y = x·Wᵀ: dW[out,in] += dY[rows,out]ᵀ · X[rows,in]  (M = out, N = in, K = rows, beta = 1).
+   */
+  matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number): void;
+
+  /**
+   * Backward of y = x · r · w with r = 1/sqrt(mean(x²) + eps), per row of x [rows, dim]:
+   * dx = r·(w∘dy) − x · r³/dim · Σ_j(w_j dy_j x_j)   (overwritten)
+   * dwAcc[j] += Σ_rows dy_j · x_j · r                (accumulated)
+   */
+  rmsnormBackward(dx: Buf, dwAcc: Buf, dy: Buf, x: Buf, w: Buf, rows: number, dim: number, eps: number): void;
+  /**
+   * Backward of Ops.rope, in place on dx [rows, nHeads·headDim]: the inverse (transposed) rotation,
+   * (a, b) → (a cosθ + b sinθ, b cosθ − a sinθ) with the same θ = pos · theta^(−2i/headDim).
+   */
+  ropeBackward(dx: Buf, pos: Buf, rows: number, nHeads: number, headDim: number, theta: number): void;
+
+  /**
+   * Causal grouped-query self-attention over whole sequences (no KV cache), flash-style: online softmax,
+   * no [T, T] matrix in memory.
+   * q, out [B·T, nHeads·headDim]; k, v [B·T, nKvHeads·headDim]; lse (out) f32 [B·T, nHeads].
+   * Query row t of sequence b attends key rows s ≤ t of the same sequence with seg[s] = seg[t] (seg null:
+   * all s ≤ t). Head h reads kv head floor(h / (nHeads/nKvHeads)). Scores are q·k / sqrt(headDim);
+   * lse[row, h] = logsumexp over the allowed keys of those scores (natural log), saved for the backward.
+   * The mask depends on seg only, never on pos (RoPE has already been applied by the caller); pos (may be null)
+   * is passed so that a backend may derive segment bounds from restarting positions — none does yet.
+   */
+  attentionTrain(out: Buf, lse: Buf, q: Buf, k: Buf, v: Buf, pos: Buf | null, seg: Buf | null,
+    B: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
+  /**
+   * Backward of attentionTrain given its out and lse: dq [B·T, nHeads·headDim], dk, dv [B·T, nKvHeads·headDim]
+   * (overwritten; dk/dv sum over the query heads that share a kv head). pos and seg as in attentionTrain.
+   */
+  attentionBackward(dq: Buf, dk: Buf, dv: Buf, dout: Buf, q: Buf, k: Buf, v: Buf, out: Buf, lse: Buf,
+    pos: Buf | null, seg: Buf | null, B: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
+
+  /**
+   * Backward of out = silu(gate) · up over n elements, s = sigmoid(gate):
+   * dgate = dout · up · s · (1 + gate·(1 − s)),  dup = dout · gate · s   (both overwritten).
+   */
+  swigluBackward(dgate: Buf, dup: Buf, dout: Buf, gate: Buf, up: Buf, n: number): void;
+  /**
+   * Backward of Ops.embedding (a scatter-add): dtableAcc[ids[t], :] += dout[t, :] for t < rows.
+   * Repeated ids accumulate; ids outside the table are skipped. dtableAcc [vocab, dim], dout [rows, dim].
+   */
+  embeddingBackward(dtableAcc: Buf, dout: Buf, ids: Buf, rows: number, dim: number): void;
+
+  /**
+   * lm_head + cross-entropy, fused and chunked over the vocabulary so [rows × vocab] logits never exist:
+   * logits = hidden[rows, dim] · head[vocab, dim]ᵀ are computed `chunk` vocabulary entries at a time (a
+   * [rows × chunk] scratch) with an online logsumexp, then recomputed chunk by chunk for the gradient.
+   * lossOut [rows] (overwritten) = logsumexp(logits[r]) − logits[r, labels[r]], 0 for ignored rows.
+   * With g = scale · (softmax(logits) − onehot(labels)) (0 rows where ignored):
+   * dhidden [rows, dim] = g · head (overwritten); dheadAcc [vocab, dim] += gᵀ · hidden (accumulated).
+   * scale = 1 / (number of trained tokens in the whole accumulated batch), so Σ lossOut · scale over the
+   * micro-batches is the batch loss and the gradients are its gradients.
+   */
+  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf, hidden: Buf, head: Buf, labels: Buf,
+    rows: number, dim: number, vocab: number, chunk: number, scale: number): void;
+
+  /**
+   * One torch.optim.AdamW step (step counts from 1) on n elements, in place on param, m, v:
+   * param ·= 1 − lr·weightDecay; m = β1·m + (1−β1)·g; v = β2·v + (1−β2)·g²;
+   * param −= lr/(1−β1^step) · m / (sqrt(v)/sqrt(1−β2^step) + eps).
+   */
+  adamw(param: Buf, grad: Buf, m: Buf, v: Buf, n: number, step: number,
+    lr: number, beta1: number, beta2: number, eps: number, weightDecay: number): void;
+  /** param −= lr · grad over n elements. */
+  sgd(param: Buf, grad: Buf, n: number, lr: number): void;
+  /** out1[0] += Σ x[i]² over n elements (reduced on the device; accumulate several tensors for a global norm). */
+  sumSquares(out1: Buf, x: Buf, n: number): void;
+  /** x[i] ·= s over n elements, in place (gradient clipping). */
+  scale(x: Buf, s: number, n: number): void;
+}

@@ -1,0 +1,258 @@
+// Every TrainOps op on the reference and on WebGPU (both matmul strategies, i.e. both kernel configs) against
+// PyTorch autograd in float64 (test/oracle/train_ops.py, one process for all cases), then a tiny 2-layer Llama's
+// loss and parameter gradients on a packed batch. WebGPU runs on lavapipe on CPU-only machines; skipped without it.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
+import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
+import type { TrainOps } from '../src/backend/train-ops.ts';
+import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
+import { LlamaTrainer } from '../models/llama-train.ts';
+import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
+import { add, expectClose, oracle, packing, randint, randn, run, worst, type Case } from './train-helpers.ts';
+
+const gpu = await acquireGPU();
+const webgpu: WebGpuTrainOps[] = gpu.ok
+  ? [await createWebGpuTrainOps(gpu.gpu, { matmul: 'register' }), await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled' })] : [];
+const backends: TrainOps[] = [new ReferenceTrainOps(), ...webgpu];
+const label = (o: TrainOps) => (o.name === 'webgpu' ? `webgpu-${(o as WebGpuTrainOps).strategy}` : o.name);
+after(() => {
+  console.log('worst error per op/backend (|a−e| / (|e| + rms e)):');
+  for (const [k, v] of [...worst].sort()) console.log(`  ${k.padEnd(36)} ${v.toExponential(2)}`);
+  for (const o of webgpu) o.destroy();
+  releaseGPU();
+});
+if (!gpu.ok) console.log(`no WebGPU (${gpu.reason}): the reference alone is checked`);
+
+// ---- cases (shapes not multiples of the tiles: register blocks are 32×32 on CPU configs, tiles 32/64) ----
+const cases: Case[] = [];
+const addCase = <C extends Case>(c: C) => { cases.push(c); return { ...c, i: cases.length - 1 }; };
+
+const linear = [[1, 1, 1], [5, 7, 3], [33, 65, 17], [70, 130, 67], [130, 40, 96]].map(([M, N, K]) =>
+  addCase({ op: 'linear', M, N, K, x: randn(M * K), w: randn(N * K), dy: randn(M * N), dw0: randn(N * K) }));
+const rms = [[2, 5], [3, 67], [5, 64], [17, 300]].map(([rows, dim], j) =>
+  addCase({ op: 'rmsnorm', rows, dim, eps: j % 2 ? 1e-5 : 1e-6, x: randn(rows * dim, 2), w: randn(dim, 0.3, 1), dy: randn(rows * dim), dw0: randn(dim) }));
+const ropes = ([[[0, 1, 2, 0, 1, 5, 1000], 3, 16, 10000], [[0, 1, 2, 3, 0, 1], 2, 64, 500000], [[7, 70000], 1, 2, 10000]] as const)
+  .map(([p, nHeads, headDim, theta]) => addCase({ op: 'rope', rows: p.length, nHeads, headDim, theta, pos: Int32Array.from(p),
+    dy: randn(p.length * nHeads * headDim) }));
+// [B, T, nHeads, nKvHeads, headDim, segment lengths per sequence or null]
+const attnShapes: [number, number, number, number, number, number[][] | null][] = [
+  [1, 5, 2, 2, 16, null],
+  [2, 37, 4, 2, 16, [[10, 20, 7], [30, 5]]],
+  [2, 70, 2, 1, 8, [[33, 30, 7], [66]]],
+  [3, 70, 4, 4, 80, null],
+  [1, 20, 6, 3, 12, [[8, 9]]],  // 3 padding rows (segment 0)
+  [2, 9, 4, 1, 4, [[4, 5], [3, 3, 3]]],
+];
+const attn = attnShapes.map(([B, T, H, KV, HD, lens]) => {
+  const { seg, pos } = lens ? packing(lens, T) : { seg: null, pos: Int32Array.from({ length: B * T }, (_, j) => j % T) };
+  return addCase({ op: 'attention', B, T, nHeads: H, nKvHeads: KV, headDim: HD, seg, pos,
+    q: randn(B * T * H * HD, 1.5), k: randn(B * T * KV * HD, 1.5), v: randn(B * T * KV * HD), dout: randn(B * T * H * HD) });
+});
+const swi = [1, 7, 1000, 4099].map((n) => addCase({ op: 'swiglu', n, gate: randn(n, 6), up: randn(n, 2), dout: randn(n) }));
+const emb = ([[50, 67, [3, 0, 49, 3, 17, 3]], [37, 130, Array.from(randint(300, 0, 37))], [5, 3, [4]]] as const)
+  .map(([vocab, dim, ids]) => addCase({ op: 'embedding', vocab, dim, rows: ids.length, ids: Int32Array.from(ids),
+    dout: randn(ids.length * dim), dt0: randn(vocab * dim) }));
+// [rows, dim, vocab, chunk]: vocab not a multiple of the chunk, chunk > vocab, chunk 1
+const ce = [[7, 16, 97, 32], [33, 67, 300, 64], [5, 8, 10, 100], [4, 12, 50, 7], [3, 5, 6, 1]].map(([rows, dim, vocab, chunk]) => {
+  const labels = randint(rows, 0, vocab);
+  for (let r = 0; r < rows; r += 3) labels[r] = -100;
+  const trained = labels.filter((l) => l >= 0).length;
+  return addCase({ op: 'ce', rows, dim, vocab, chunk, labels, scale: 1 / (trained + 5), hidden: randn(rows * dim, 2),
+    head: randn(vocab * dim), dhead0: randn(vocab * dim) });
+});
+const adam = ([[1000, 5, 1e-2, 0.9, 0.95, 1e-8, 0.1], [7, 3, 1e-3, 0.8, 0.999, 1e-6, 0]] as const).map(([n, steps, lr, beta1, beta2, eps, weightDecay]) =>
+  addCase({ op: 'adamw', n, lr, beta1, beta2, eps, weightDecay, param: randn(n), grads: Array.from({ length: steps }, () => randn(n, 0.1)) }));
+const clip = addCase({ op: 'clip', maxNorm: 5, grads: [randn(5), randn(1000, 0.5), randn(70001, 0.1)] });
+
+// A tiny Llama: head_dim ≠ hidden/heads, GQA group 2; batch of 2 packed sequences with padding, ignored labels.
+const cfg = (tie: boolean): LlamaConfig => ({ hiddenSize: 48, intermediateSize: 80, numLayers: 2, numHeads: 4, numKvHeads: 2, headDim: 16,
+  vocabSize: 97, maxPositionEmbeddings: 64, rmsNormEps: 1e-6, ropeTheta: 10000, tieWordEmbeddings: tie });
+function tinyModel(c: LlamaConfig): LlamaModel {
+  const D = c.hiddenSize, F = c.intermediateSize, q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
+  return { config: c, weights: {
+    embedTokens: randn(c.vocabSize * D), norm: randn(D, 0.1, 1), lmHead: c.tieWordEmbeddings ? undefined : randn(c.vocabSize * D, 0.3),
+    layers: Array.from({ length: c.numLayers }, () => ({ inputNorm: randn(D, 0.1, 1), postNorm: randn(D, 0.1, 1),
+      q: randn(q * D, 0.3), k: randn(kv * D, 0.3), v: randn(kv * D, 0.3), o: randn(D * q, 0.3),
+      gate: randn(F * D, 0.3), up: randn(F * D, 0.3), down: randn(D * F, 0.3) })) } };
+}
+function tinyBatch(B: number, T: number, lens: number[][] | null, vocab: number) {
+  const { seg, pos } = lens ? packing(lens, T) : { seg: null, pos: Int32Array.from({ length: B * T }, (_, j) => j % T) };
+  const ids = randint(B * T, 0, vocab), labels = new Int32Array(B * T).fill(-100);
+  for (let r = 0; r < B * T; r++) {  // next token of the same segment (the last token of each segment is not trained)
+    const same = (r + 1) % T !== 0 && (!seg || (seg[r] !== 0 && seg[r + 1] === seg[r]));
+    if (same) labels[r] = ids[r + 1];
+  }
+  labels[1] = -100;  // a prompt token
+  return { ids, labels, positions: pos, segments: seg };
+}
+const llamaCases = ([[false, 2, 13, [[5, 4, 3], [11]]], [true, 1, 9, null]] as const).map(([tie, B, T, lens]) => {
+  const model = tinyModel(cfg(tie)), batch = tinyBatch(B, T, lens as number[][] | null, model.config.vocabSize);
+  const weights: Record<string, Float32Array> = { embedTokens: model.weights.embedTokens, norm: model.weights.norm };
+  if (model.weights.lmHead) weights.lmHead = model.weights.lmHead;
+  model.weights.layers.forEach((l, i) => Object.entries(l).forEach(([k, v]) => (weights[`layers.${i}.${k}`] = v as Float32Array)));
+  return { model, batch, ...addCase({ op: 'llama', config: model.config, B, T, weights, ...batch }) };
+});
+
+const results = oracle(cases);
+const TOL = 1e-4;
+
+// ---- per-op tests ----
+test('matmulNN and matmulTNAcc (linear backward: dX = dY·W, dW += dYᵀ·X; beta 0 and 1)', async () => {
+  for (const ops of backends) for (const c of linear) {
+    const { M, N, K } = c, want = results[c.i], out0 = randn(M * K);
+    const r = await run(ops, { dx: out0, dx2: new Float32Array(M * K).fill(NaN), dw: c.dw0, dw2: new Float32Array(N * K).fill(NaN), dy: c.dy, w: c.w, x: c.x },
+      (b) => {
+        ops.matmulNN(b.dx, b.dy, b.w, M, K, N, 1);
+        ops.matmulNN(b.dx2, b.dy, b.w, M, K, N);            // beta 0 ignores the old contents, NaN included
+        ops.matmulTNAcc(b.dw, b.dy, b.x, N, K, M, 1);
+        ops.matmulTNAcc(b.dw2, b.dy, b.x, N, K, M, 0);
+      }, ['dx', 'dx2', 'dw', 'dw2']);
+    const key = `matmul ${label(ops)}`, what = `${label(ops)} linear M=${M} N=${N} K=${K}`;
+    expectClose(r.dx, add(out0, want.dx), TOL, `${what} dX (beta 1)`, key);
+    expectClose(r.dx2, want.dx, TOL, `${what} dX`, key);
+    expectClose(r.dw, want.dw, TOL, `${what} dW`, key);
+    expectClose(r.dw2, add(want.dw, c.dw0, -1), TOL, `${what} dW (beta 0)`, key);
+  }
+});
+
+test('rmsnormBackward (dw accumulates)', async () => {
+  for (const ops of backends) for (const c of rms) {
+    const r = await run(ops, { dx: new Float32Array(c.rows * c.dim), dw: c.dw0, dy: c.dy, x: c.x, w: c.w },
+      (b) => ops.rmsnormBackward(b.dx, b.dw, b.dy, b.x, b.w, c.rows, c.dim, c.eps), ['dx', 'dw']);
+    for (const k of ['dx', 'dw']) expectClose(r[k], results[c.i][k], TOL, `${label(ops)} rmsnorm ${c.rows}×${c.dim} ${k}`, `rmsnorm ${label(ops)}`);
+  }
+});
+
+test('ropeBackward (restarting and large positions)', async () => {
+  for (const ops of backends) for (const c of ropes) {
+    const r = await run(ops, { dx: c.dy, pos: c.pos }, (b) => ops.ropeBackward(b.dx, b.pos, c.rows, c.nHeads, c.headDim, c.theta), ['dx']);
+    expectClose(r.dx, results[c.i].dx, TOL, `${label(ops)} rope pos=${c.pos} headDim=${c.headDim}`, `rope ${label(ops)}`);
+  }
+});
+
+test('attentionTrain and attentionBackward: GQA groups 1/2/4, packing, padding, B > 1, head dims > workgroup', async () => {
+  for (const ops of backends) for (const c of attn) for (const withPos of [true, false]) {
+    const { B, T, nHeads: H, nKvHeads: KV, headDim: HD } = c, rows = B * T;
+    const inputs = { out: new Float32Array(rows * H * HD), lse: new Float32Array(rows * H), q: c.q, k: c.k, v: c.v, dout: c.dout,
+      dq: new Float32Array(rows * H * HD), dk: new Float32Array(rows * KV * HD).fill(NaN), dv: new Float32Array(rows * KV * HD),
+      pos: c.pos, ...(c.seg ? { seg: c.seg } : {}) };
+    const r = await run(ops, inputs, (b) => {
+      const pos = withPos ? b.pos : null, seg = b.seg ?? null;
+      ops.attentionTrain(b.out, b.lse, b.q, b.k, b.v, pos, seg, B, T, H, KV, HD);
+      ops.attentionBackward(b.dq, b.dk, b.dv, b.dout, b.q, b.k, b.v, b.out, b.lse, pos, seg, B, T, H, KV, HD);
+    }, ['out', 'lse', 'dq', 'dk', 'dv']);
+    for (const k of ['out', 'lse', 'dq', 'dk', 'dv']) {
+      expectClose(r[k], results[c.i][k], TOL, `${label(ops)} attention B=${B} T=${T} heads=${H}/${KV} hd=${HD} seg=${!!c.seg} pos=${withPos} ${k}`,
+        `attention ${k} ${label(ops)}`);
+    }
+  }
+});
+
+test('swigluBackward', async () => {
+  for (const ops of backends) for (const c of swi) {
+    const r = await run(ops, { dgate: new Float32Array(c.n), dup: new Float32Array(c.n), dout: c.dout, gate: c.gate, up: c.up },
+      (b) => ops.swigluBackward(b.dgate, b.dup, b.dout, b.gate, b.up, c.n), ['dgate', 'dup']);
+    for (const k of ['dgate', 'dup']) expectClose(r[k], results[c.i][k], TOL, `${label(ops)} swiglu n=${c.n} ${k}`, `swiglu ${label(ops)}`);
+  }
+});
+
+test('embeddingBackward: repeated ids accumulate, ids outside the table are skipped', async () => {
+  for (const ops of backends) {
+    for (const c of emb) {
+      const r = await run(ops, { dt: c.dt0, dout: c.dout, ids: c.ids }, (b) => ops.embeddingBackward(b.dt, b.dout, b.ids, c.rows, c.dim), ['dt']);
+      expectClose(r.dt, results[c.i].dtable, TOL, `${label(ops)} embedding vocab=${c.vocab} rows=${c.rows}`, `embedding ${label(ops)}`);
+    }
+    const c = emb[0], ids = Int32Array.from([...c.ids, -1, c.vocab, -100]), dout = new Float32Array(ids.length * c.dim).fill(7);
+    dout.set(c.dout);
+    const r = await run(ops, { dt: c.dt0, dout, ids }, (b) => ops.embeddingBackward(b.dt, b.dout, b.ids, ids.length, c.dim), ['dt']);
+    expectClose(r.dt, results[c.i].dtable, TOL, `${label(ops)} embedding with out-of-range ids`, `embedding ${label(ops)}`);
+  }
+});
+
+test('crossEntropyFused: chunked vocabulary, ignored labels, dhead accumulates', async () => {
+  for (const ops of backends) for (const c of ce) {
+    const r = await run(ops, { loss: new Float32Array(c.rows).fill(NaN), dh: new Float32Array(c.rows * c.dim).fill(NaN), dw: c.dhead0,
+      hidden: c.hidden, head: c.head, labels: c.labels },
+    (b) => ops.crossEntropyFused(b.loss, b.dh, b.dw, b.hidden, b.head, b.labels, c.rows, c.dim, c.vocab, c.chunk, c.scale), ['loss', 'dh', 'dw']);
+    const what = `${label(ops)} cross-entropy rows=${c.rows} dim=${c.dim} vocab=${c.vocab} chunk=${c.chunk}`;
+    expectClose(r.loss, results[c.i].loss, TOL, `${what} loss`, `ce loss ${label(ops)}`);
+    expectClose(r.dh, results[c.i].dhidden, TOL, `${what} dhidden`, `ce dhidden ${label(ops)}`);
+    expectClose(r.dw, results[c.i].dhead, TOL, `${what} dhead`, `ce dhead ${label(ops)}`);
+  }
+});
+
+test('adamw: several steps match torch.optim.AdamW', async () => {
+  for (const ops of backends) for (const c of adam) {
+    const bufs = { p: ops.upload(c.param), g: ops.alloc(c.n), m: ops.alloc(c.n), v: ops.alloc(c.n) };
+    for (let s = 0; s < c.grads.length; s++) {
+      ops.write(bufs.g, c.grads[s]);
+      ops.adamw(bufs.p, bufs.g, bufs.m, bufs.v, c.n, s + 1, c.lr, c.beta1, c.beta2, c.eps, c.weightDecay);
+      const want = results[c.i].params.slice(s * c.n, (s + 1) * c.n);
+      expectClose(await ops.read(bufs.p), want, 2e-6, `${label(ops)} adamw n=${c.n} step ${s + 1}`, `adamw ${label(ops)}`);
+    }
+    Object.values(bufs).forEach((b) => ops.free(b));
+  }
+});
+
+test('global-norm clipping (sumSquares + scale) matches clip_grad_norm_; sgd', async () => {
+  for (const ops of backends) {
+    const want = results[clip.i], gs = clip.grads.map((g) => ops.upload(g)), acc = ops.alloc(1);
+    for (const [j, g] of gs.entries()) ops.sumSquares(acc, g, clip.grads[j].length);
+    const norm = Math.sqrt((await ops.read(acc))[0]);
+    expectClose([norm], want.norm, TOL, `${label(ops)} global norm`, `clip ${label(ops)}`);
+    const coef = clip.maxNorm / (norm + 1e-6);
+    assert.ok(coef < 1);
+    for (const [j, g] of gs.entries()) ops.scale(g, coef, clip.grads[j].length);
+    const got = (await Promise.all(gs.map((g) => ops.read(g)))).flatMap((a) => Array.from(a));
+    expectClose(got, want.grads, TOL, `${label(ops)} clipped gradients`, `clip ${label(ops)}`);
+    const p = ops.upload(clip.grads[1]);
+    ops.sgd(p, gs[1], 1000, 0.5);
+    expectClose(await ops.read(p), add(clip.grads[1], want.grads.slice(5, 1005), -0.5), 1e-6, `${label(ops)} sgd`, `sgd ${label(ops)}`);
+    [...gs, acc, p].forEach((b) => ops.free(b));
+  }
+});
+
+// ---- end to end ----
+test('tiny 2-layer Llama: loss and every parameter gradient match PyTorch (packed, tied and untied)', async (t) => {
+  for (const c of llamaCases) {
+    const want = results[c.i];
+    for (const ops of backends) {
+      const trainer = new LlamaTrainer(ops, c.model, { B: c.B, T: c.T, ceChunk: 40 });
+      const trained = c.batch.labels.filter((l) => l >= 0).length;
+      const loss = await trainer.forwardBackward(c.batch, 1 / trained);
+      const what = `${label(ops)} llama tie=${c.model.config.tieWordEmbeddings}`;
+      expectClose([loss], want.loss, 1e-5, `${what} loss`, `llama loss ${label(ops)}`);
+      for (const [name, grad] of await trainer.read('grad')) expectClose(grad, want[name], TOL, `${what} d${name}`, `llama grads ${label(ops)}`);
+      if (ops.name === 'webgpu' && c === llamaCases[0]) {  // time full steps (forward + backward + clip + AdamW) once warm
+        await trainer.step({ lr: 1e-3, maxGradNorm: 1 });
+        const t0 = performance.now(), n = 3;
+        for (let s = 0; s < n; s++) {
+          trainer.zeroGrad();
+          await trainer.forwardBackward(c.batch, 1 / trained);
+          await trainer.step({ lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1 });
+        }
+        t.diagnostic(`${label(ops)} training step (B=${c.B}, T=${c.T}, 2 layers, d=48, vocab 97): ${((performance.now() - t0) / n).toFixed(1)} ms`);
+        // Steady state: once the pool of step-scalar buffers has cycled, a step creates no new GPU objects.
+        const gpuOps = ops as WebGpuTrainOps, step = async () => {
+          trainer.zeroGrad();
+          await trainer.forwardBackward(c.batch, 1 / trained);
+          await trainer.step({ lr: 1e-3, weightDecay: 0.01, maxGradNorm: 0.01 });
+        };
+        for (let s = 0; s < 10; s++) await step();
+        const before = gpuOps.stats();
+        for (let s = 0; s < 3; s++) await step();
+        assert.deepEqual(gpuOps.stats(), before);
+      }
+    }
+  }
+});
+
+test('WebGPU: outputs that alias another argument fail clearly', { skip: gpu.ok ? false : 'no WebGPU' }, () => {
+  const ops = webgpu[0], a = ops.alloc(64), b = ops.alloc(64), w = ops.alloc(8);
+  assert.throws(() => ops.rmsnormBackward(a, w, a, b, w, 8, 8, 1e-5), /output buffer is also another argument/);
+  assert.throws(() => ops.swigluBackward(a, b, b, a, a, 64), /output buffer is also another argument/);
+  assert.throws(() => ops.matmulNN(a, a, b, 8, 8, 8), /cannot write into one of its inputs/);
+  assert.throws(() => ops.attentionTrain(a, w, b, b, b, null, null, 1, 4, 2, 3, 8), /divisible/);
+  [a, b, w].forEach((x) => ops.free(x));
+});
