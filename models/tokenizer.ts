@@ -1,20 +1,62 @@
 // The tokenizer API every runtime uses, backed by the AssemblyScript engine in asm/tokenizer (build/tokenizer.wasm).
 // The wasm boundary is bytes: UTF-8 text in, i32 ids out, piece bytes back. Each tokenizer owns one instance.
+// Two kinds share one interface: llama2.c's tokenizer.bin (here) and Hugging Face tokenizer.json (hf/).
 import { instantiateWasm } from '../runtime/wasm.ts';
+import { readFile, stat } from '../runtime/platform.ts';
+import { loadHfTokenizer } from './hf/tokenizer-json.ts';
+
+export { loadHfTokenizer, hfTokenizerFromJson } from './hf/tokenizer-json.ts';
+export type { HfTokenizer } from './hf/hf-tokenizer.ts';
+
+export interface EncodeOptions {
+  /** Add the special tokens the tokenizer adds around a sequence (tokenizer.json's post-processor; llama2.c: BOS).
+   *  Default false. */
+  addSpecialTokens?: boolean;
+  /** llama2.c only: run.c's encode(text, bos, eos) flags. */
+  bos?: boolean;
+  eos?: boolean;
+}
+
+export interface DecodeOptions {
+  /** Drop special tokens (default: true for llama2.c, whose BOS/EOS decode to nothing; false for tokenizer.json). */
+  skipSpecialTokens?: boolean;
+  /** transformers' clean_up_tokenization (" ." → "."…); default: tokenizer_config.json's setting (false if absent). */
+  cleanUpTokenizationSpaces?: boolean;
+}
+
+/** Incremental text for ids as they are generated: text is only emitted once its characters are complete. */
+export interface StreamDecoder {
+  /** The text that `id` completes ('' while a character is still incomplete). The two-argument form passes the
+   *  id before it (llama2.c's decode(prev, id)); with one argument the decoder remembers it. */
+  push(id: number): string;
+  push(prev: number, id: number): string;
+  /** Whatever is still held back (an incomplete UTF-8 sequence decodes to U+FFFD), and resets. */
+  flush(): string;
+}
+
+export interface StreamOptions {
+  skipSpecialTokens?: boolean;
+  /** llama2.c: the id before the first pushed one (default BOS: the first piece loses its leading space). */
+  prev?: number;
+}
+
+export interface SpecialToken { id: number; content: string }
 
 export interface Tokenizer {
+  readonly kind: 'llama2c' | 'hf';
+  /** Ids run from 0 to vocabSize - 1 (added tokens included). */
   readonly vocabSize: number;
+  /** -1 when the tokenizer has none. */
   bosId: number;
   eosId: number;
-  /** Ids as llama2.c's run.c encode(text, bos, eos) gives them (defaults: no BOS, no EOS). */
-  encode(text: string, opts?: { bos?: boolean; eos?: boolean }): number[];
-  /** Text of a whole sequence. BOS/EOS give nothing, and the sequence starts as if after BOS, so the
-   *  dummy-prefix space is dropped: decode(encode(s)) === s for valid text. */
-  decode(ids: number[]): string;
-  /** run.c's decode(prev, id), as raw bytes: the piece, minus its leading space after BOS; <0xHH> gives that byte. */
-  decodePiece(prev: number, id: number): Uint8Array;
-  /** Incremental text for generated ids: UTF-8 sequences split across tokens are held until complete. */
-  streamDecoder(): { push(prev: number, id: number): string; flush(): string };
+  padId: number;
+  readonly specialTokens: readonly SpecialToken[];
+  encode(text: string, opts?: EncodeOptions): number[];
+  /** Text of a whole sequence; throws RangeError for an id outside the vocabulary. */
+  decode(ids: ArrayLike<number>, opts?: DecodeOptions): string;
+  streamDecoder(opts?: StreamOptions): StreamDecoder;
+  tokenToId(token: string): number | undefined;
+  idToToken(id: number): string | undefined;
 }
 
 /** The engine's raw exports (asm/tokenizer/index.ts). */
@@ -34,6 +76,7 @@ interface Engine {
   encode(len: number, bos: number, eos: number): number;
   decodePiece(prev: number, id: number): number;
   decodeIds(n: number, prev: number, skipSpecial: number): number;
+  pieceBytes(id: number): number;
 }
 
 /** Maps the engine's load error (asm/tokenizer/llama2c.ts ERR_*) to a one-line message. */
@@ -53,6 +96,13 @@ function loadError(e: Engine, code: number, fileLen: number, vocabSize: number):
 }
 
 export interface Llama2cTokenizer extends Tokenizer {
+  readonly kind: 'llama2c';
+  /** Ids as llama2.c's run.c encode(text, bos, eos) gives them (defaults: no BOS, no EOS; addSpecialTokens: BOS).
+   *  decode(ids) skips BOS/EOS and starts as if after BOS, so the dummy-prefix space is dropped:
+   *  decode(encode(s)) === s for valid text. */
+  encode(text: string, opts?: EncodeOptions): number[];
+  /** run.c's decode(prev, id), as raw bytes: the piece, minus its leading space after BOS; <0xHH> gives that byte. */
+  decodePiece(prev: number, id: number): Uint8Array;
   /** encode() for raw bytes (need not be valid UTF-8), as run.c would see them. */
   encodeBytes(bytes: Uint8Array, opts?: { bos?: boolean; eos?: boolean }): number[];
   /** The bytes of ids decoded in turn: run.c decode(prev, id) with each id's predecessor (`prev` for the first);
@@ -76,6 +126,30 @@ export async function loadLlama2cTokenizer(bytes: Uint8Array, vocabSize: number)
   return new WasmTokenizer(e);
 }
 
+/** The number of pieces in a llama2.c tokenizer file (its header does not say; the model's vocab_size should). */
+export function llama2cPieceCount(bytes: Uint8Array): number {
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let off = 4, n = 0;
+  while (off + 8 <= bytes.length) {
+    const len = dv.getInt32(off + 4, true);
+    if (len < 0 || off + 8 + len > bytes.length) break;
+    off += 8 + len;
+    n++;
+  }
+  return n;
+}
+
+/** A tokenizer from a path: a llama2.c tokenizer .bin (its piece count as vocab_size), else a Hugging Face
+ *  tokenizer directory or tokenizer.json. */
+export async function loadTokenizerFile(path: string): Promise<Tokenizer> {
+  if (/\.bin$/i.test(path)) {
+    if (!(await stat(path))?.isFile) throw new Error(`${path}: no such file`);
+    const bytes = await readFile(path);
+    return loadLlama2cTokenizer(bytes, llama2cPieceCount(bytes));
+  }
+  return loadHfTokenizer(path);
+}
+
 const utf8 = new TextEncoder();
 
 /** The engine needs ~45 bytes of wasm32 memory per input byte: refuse what cannot fit rather than trap. */
@@ -85,19 +159,24 @@ function checkLength(len: number): void {
 }
 
 class WasmTokenizer implements Llama2cTokenizer {
+  readonly kind = 'llama2c' as const;
   readonly vocabSize: number;
   bosId: number;
   eosId: number;
+  padId = -1;
   readonly duplicatePieces: number;
+  readonly specialTokens: readonly SpecialToken[];
+  private byPiece?: Map<string, number>;
 
   constructor(private readonly e: Engine) {
     this.vocabSize = e.vocabSize();
     this.bosId = e.bosId();
     this.eosId = e.eosId();
     this.duplicatePieces = e.duplicatePieces();
+    this.specialTokens = [0, this.bosId, this.eosId].map((id) => ({ id, content: this.idToToken(id) ?? '' }));
   }
 
-  encode(text: string, opts: { bos?: boolean; eos?: boolean } = {}): number[] {
+  encode(text: string, opts: EncodeOptions = {}): number[] {
     // encodeInto writes straight into wasm memory; UTF-8 needs at most 3 bytes per UTF-16 unit.
     checkLength(text.length); // (and at least 1: refuse early, before reserving memory)
     const cap = text.length * 3;
@@ -106,21 +185,21 @@ class WasmTokenizer implements Llama2cTokenizer {
     return this.run(written, opts);
   }
 
-  encodeBytes(bytes: Uint8Array, opts: { bos?: boolean; eos?: boolean } = {}): number[] {
+  encodeBytes(bytes: Uint8Array, opts: EncodeOptions = {}): number[] {
     checkLength(bytes.length);
     const ptr = this.e.scratchPtr(bytes.length);
     new Uint8Array(this.e.memory.buffer, ptr, bytes.length).set(bytes);
     return this.run(bytes.length, opts);
   }
 
-  private run(len: number, opts: { bos?: boolean; eos?: boolean }): number[] {
+  private run(len: number, opts: EncodeOptions): number[] {
     checkLength(len);
-    const n = this.e.encode(len, opts.bos ? 1 : 0, opts.eos ? 1 : 0);
+    const n = this.e.encode(len, opts.bos || opts.addSpecialTokens ? 1 : 0, opts.eos ? 1 : 0);
     return Array.from(new Int32Array(this.e.memory.buffer, this.e.outPtr(), n));
   }
 
-  decode(ids: number[]): string {
-    return new TextDecoder().decode(this.decodeBytes(ids, this.bosId, true));
+  decode(ids: ArrayLike<number>, opts: DecodeOptions = {}): string {
+    return new TextDecoder().decode(this.decodeBytes(ids, this.bosId, opts.skipSpecialTokens ?? true));
   }
 
   decodeBytes(ids: ArrayLike<number>, prev: number, skipSpecial: boolean): Uint8Array {
@@ -137,13 +216,33 @@ class WasmTokenizer implements Llama2cTokenizer {
     return new Uint8Array(this.e.memory.buffer, this.e.outPtr(), len).slice();
   }
 
-  streamDecoder(): { push(prev: number, id: number): string; flush(): string } {
+  streamDecoder(opts: StreamOptions = {}): StreamDecoder {
     // TextDecoder's stream mode keeps an incomplete UTF-8 sequence until its last byte arrives;
-    // invalid bytes become U+FFFD. BOS/EOS print nothing, as in decode().
+    // invalid bytes become U+FFFD. BOS/EOS print nothing (unless skipSpecialTokens is false), as in decode().
     const td = new TextDecoder();
-    return {
-      push: (prev, id) => (id === this.bosId || id === this.eosId ? '' : td.decode(this.decodePiece(prev, id), { stream: true })),
-      flush: () => td.decode(),
+    const skip = opts.skipSpecialTokens ?? true;
+    let last = opts.prev ?? this.bosId;
+    const push = (a: number, b?: number): string => {
+      const [prev, id] = b === undefined ? [last, a] : [a, b];
+      last = id;
+      if (skip && (id === this.bosId || id === this.eosId)) return '';
+      return td.decode(this.decodePiece(prev, id), { stream: true });
     };
+    return { push, flush: () => td.decode() };
+  }
+
+  /** The piece's text as stored (byte pieces stay "<0xHH>"). */
+  idToToken(id: number): string | undefined {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) return undefined;
+    const len = this.e.pieceBytes(id);
+    return new TextDecoder().decode(new Uint8Array(this.e.memory.buffer, this.e.outPtr(), len));
+  }
+
+  tokenToId(token: string): number | undefined {
+    if (!this.byPiece) {
+      this.byPiece = new Map();
+      for (let id = this.vocabSize - 1; id >= 0; id--) this.byPiece.set(this.idToToken(id)!, id); // lowest id wins
+    }
+    return this.byPiece.get(token);
   }
 }

@@ -2,7 +2,9 @@
 // Edge bundles do not import this: they register WebAssembly.Module imports instead.
 import kernels from '../build/kernels.wasm';
 import tokenizer from '../build/tokenizer.wasm';
+import collate from '../build/collate.wasm';
 import { registerWasm } from './wasm.ts';
 
 registerWasm('kernels', kernels);
 registerWasm('tokenizer', tokenizer);
+registerWasm('collate', collate);

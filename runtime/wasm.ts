@@ -2,7 +2,7 @@
 // Bundles register the module bytes (Node/Deno: embedded by esbuild) or a precompiled
 // WebAssembly.Module (edge workers import .wasm as modules and forbid runtime compilation).
 // Unbundled code (tests, tsx) falls back to reading build/NAME.wasm from the repository.
-export type WasmName = 'kernels' | 'tokenizer';
+export type WasmName = 'kernels' | 'tokenizer' | 'collate';
 export type WasmSource = Uint8Array | WebAssembly.Module;
 
 const sources = new Map<WasmName, WasmSource>();

@@ -1,12 +1,16 @@
 // Tokenizer engine (WASM). The JS boundary is bytes and ids: UTF-8 text in, i32 ids out, and back.
 // JS writes inputs at scratchPtr(size), calls encode/decodeIds, and reads results at outPtr().
 // One tokenizer per instance: load once (a reload works, but the stub runtime gives little memory back).
-// Models: score-BPE (llama2.c's tokenizer.bin); merges-BPE (Hugging Face tokenizer.json) is to come beside it.
+// Models: score-BPE (llama2.c's tokenizer.bin, below) and merges-BPE (Hugging Face tokenizer.json: the hf* exports
+// of hf/exports-model.ts, with the normalizer/pre-tokenizer set up through hf/exports-pipeline.ts).
 import { Vocab } from './vocab';
 import { mergeWorkBytes } from './merge';
 import { ScoreRule, encodeScoreBpe } from './score_bpe';
 import { loadLlama2c as parseLlama2c, decodePiece as runcDecode, errInfo } from './llama2c';
 import { scratch, align8 } from './scratch';
+
+export * from './hf/exports-model';
+export * from './hf/exports-pipeline';
 
 let vocab: Vocab | null = null;
 let rule: ScoreRule | null = null;
@@ -55,6 +59,14 @@ export function encode(len: i32, addBos: i32, addEos: i32): i32 {
     count++;
   }
   return count;
+}
+
+/** The stored bytes of piece id at outPtr() (byte pieces stay "<0xHH>"); returns their length, or -1. */
+export function pieceBytes(id: i32): i32 {
+  const v = vocab!;
+  if (<u32>id >= <u32>v.size) return -1;
+  out = v.ptr(id);
+  return v.len(id);
 }
 
 /** run.c decode(prev, id): the piece's bytes at outPtr(); returns their length, or -1 for an id out of range. */

@@ -54,6 +54,28 @@ export class Vocab {
 
   /** Appends the next piece (id = size). Returns false when it repeats an earlier piece: the map keeps the earlier id. */
   add(src: usize, len: i32, score: f32): bool {
+    const id = this.append(src, len, score);
+    const h = load<u32>(this.hashes + (<usize>id << 2));
+    let slot = h & this.mask;
+    while (true) {
+      const other = load<i32>(this.table + (<usize>slot << 2));
+      if (other < 0) {
+        store<i32>(this.table + (<usize>slot << 2), id);
+        if (len == 1) store<i32>(this.single + (<usize>load<u8>(src) << 2), id);
+        return true;
+      }
+      if (load<u32>(this.hashes + (<usize>other << 2)) == h && this.len(other) == len &&
+          memory.compare(this.ptr(other), src, <usize>len) == 0) { this.duplicates++; return false; }
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** Appends a piece that find() never returns (its id keeps its bytes for decoding only). */
+  addHidden(src: usize, len: i32): void {
+    this.append(src, len, 0);
+  }
+
+  private append(src: usize, len: i32, score: f32): i32 {
     const id = this.size++;
     const at = this.blobLen;
     memory.copy(this.blob + <usize>at, src, <usize>len);
@@ -69,18 +91,7 @@ export class Vocab {
       const cell = this.bigrams + (bit >> 3);
       store<u8>(cell, <u32>load<u8>(cell) | (<u32>1 << (bit & 7)));
     }
-    let slot = h & this.mask;
-    while (true) {
-      const other = load<i32>(this.table + (<usize>slot << 2));
-      if (other < 0) {
-        store<i32>(this.table + (<usize>slot << 2), id);
-        if (len == 1) store<i32>(this.single + (<usize>load<u8>(src) << 2), id);
-        return true;
-      }
-      if (load<u32>(this.hashes + (<usize>other << 2)) == h && this.len(other) == len &&
-          memory.compare(this.ptr(other), src, <usize>len) == 0) { this.duplicates++; return false; }
-      slot = (slot + 1) & this.mask;
-    }
+    return id;
   }
 
   // @ts-ignore: decorator

@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { writeStderr, writeStdout, getEnv } from '../../runtime/platform.ts';
 import { inferCommand } from './infer.ts';
+import { tokenizeCommand } from './tokenize.ts';
+import { preprocessCommand } from './preprocess.ts';
 
 export const VERSION = '0.1.0';
 
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
     })
     .exitOverride();
   program.addCommand(inferCommand());
+  program.addCommand(tokenizeCommand());
+  program.addCommand(preprocessCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
   }

@@ -1,0 +1,71 @@
+// Output written atomically: lines go to a temporary file beside the target, renamed over it on commit and
+// removed on abort, so a failed run never leaves a half-written dataset under the real name.
+import { IGNORE_INDEX } from './collate.ts';
+
+type FileHandle = Awaited<ReturnType<typeof import('node:fs/promises').open>>;
+
+export class AtomicWriter {
+  private buf: string[] = [];
+  private size = 0;
+
+  private constructor(readonly path: string, private readonly tmp: string, private readonly fh: FileHandle) {}
+
+  static async open(path: string): Promise<AtomicWriter> {
+    const fs = await import('node:fs/promises');
+    const tmp = `${path}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+    return new AtomicWriter(path, tmp, await fs.open(tmp, 'w'));
+  }
+
+  async write(line: string): Promise<void> {
+    this.buf.push(line);
+    this.size += line.length;
+    if (this.size > 1 << 20) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (!this.buf.length) return;
+    const s = this.buf.join('');
+    this.buf = [];
+    this.size = 0;
+    await this.fh.write(s);
+  }
+
+  async commit(): Promise<void> {
+    await this.flush();
+    await this.fh.close();
+    await (await import('node:fs/promises')).rename(this.tmp, this.path);
+  }
+
+  async abort(): Promise<void> {
+    try { await this.fh.close(); } catch { /* already closed */ }
+    try { await (await import('node:fs/promises')).unlink(this.tmp); } catch { /* never created */ }
+  }
+}
+
+/** labels from ids and the trained mask (-100 where untrained). */
+export function labelsOf(ids: ArrayLike<number>, mask: ArrayLike<number>): Int32Array {
+  const out = new Int32Array(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = mask[i] ? ids[i] : IGNORE_INDEX;
+  return out;
+}
+
+/** Numbers joined with commas (a plain loop: faster than join on typed arrays). */
+export function joinInts(a: ArrayLike<number>): string {
+  let s = '';
+  for (let i = 0; i < a.length; i++) s += i ? `,${a[i]}` : `${a[i]}`;
+  return s;
+}
+
+export function rowLine(ids: ArrayLike<number>, labels: ArrayLike<number>): string {
+  return `{"input_ids":[${joinInts(ids)}],"labels":[${joinInts(labels)}]}\n`;
+}
+
+/** An AtomicWriter opened on first use (an output with no rows is never created). */
+export class LazyWriter {
+  private w?: Promise<AtomicWriter>;
+  constructor(readonly path: string) {}
+  get(): Promise<AtomicWriter> { return (this.w ??= AtomicWriter.open(this.path)); }
+  get opened(): boolean { return this.w !== undefined; }
+  async commit(): Promise<void> { if (this.w) await (await this.w).commit(); }
+  async abort(): Promise<void> { if (this.w) await (await this.w.catch(() => undefined))?.abort(); }
+}
