@@ -1,11 +1,13 @@
-// Resolves a --model path (file or directory) into a model and its tokenizer.
-// A directory is valid when it holds one llama2.c checkpoint (*.bin) and its tokenizer (*.bin whose
-// name starts with "tok", or tokenizer.bin). A model file finds its tokenizer beside it.
+// Resolves a --model path (file or directory) into a model and its tokenizer. A directory is valid when it is
+// a Hugging Face model (config.json, *.safetensors, tokenizer.json) or holds one llama2.c checkpoint (*.bin)
+// and its tokenizer (*.bin whose name starts with "tok", or tokenizer.bin). A model file finds its tokenizer
+// beside it.
 import { readDir, readFile, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
 import type { LlamaModel } from './llama.ts';
 import { loadLlama2c, looksLikeLlama2c } from './llama2c.ts';
-import { loadLlama2cTokenizer, type Tokenizer } from './tokenizer.ts';
+import { loadHfTokenizer, loadLlama2cTokenizer, type Tokenizer } from './tokenizer.ts';
+import { isHfModelDir, loadHfLlama } from './hf-llama.ts';
 
 export interface LoadedModel {
   model: LlamaModel;
@@ -67,6 +69,16 @@ export async function loadModelFromBytes(modelBytes: Uint8Array, tokenizerBytes:
 }
 
 export async function loadModel(path: string, opts: { tokenizer?: string } = {}): Promise<LoadedModel> {
+  if ((await stat(path))?.isDirectory && await isHfModelDir(path)) {
+    const tokenizerFile = opts.tokenizer ?? path;
+    const [model, tokenizer] = await Promise.all([loadHfLlama(path), loadHfTokenizer(tokenizerFile).catch((e: Error) => {
+      throw new UserError(e.message.startsWith(tokenizerFile) ? e.message : `${tokenizerFile}: ${e.message}`);
+    })]);
+    if (tokenizer.vocabSize > model.config.vocabSize) {
+      throw new UserError(`${tokenizerFile}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocabSize}`);
+    }
+    return { model, tokenizer, modelFile: path, tokenizerFile };
+  }
   const names = await findFiles(path, opts.tokenizer);
   const [modelBytes, tokBytes] = await Promise.all([readFile(names.modelFile), readFile(names.tokenizerFile)]);
   return loadModelFromBytes(modelBytes, tokBytes, names);

@@ -30,7 +30,9 @@ export interface GenerateResult {
  * leaves room in the context for at least one generated token.
  */
 export function encodePrompt(loaded: LoadedModel, prompt: string, contextLength = loaded.model.config.maxPositionEmbeddings): number[] {
-  const ids = loaded.tokenizer.encode(prompt, { bos: true });
+  // As Hugging Face's tokenizer(prompt) does: the post-processor's special tokens (BOS for llama2.c and Llama).
+  const ids = loaded.tokenizer.encode(prompt, { addSpecialTokens: true });
+  if (ids.length === 0) throw new UserError('--prompt is empty and this tokenizer adds no BOS token to start from');
   if (ids.length >= contextLength) {
     throw new UserError(`--prompt is ${ids.length} tokens; the model's context is ${contextLength}`);
   }
