@@ -1,10 +1,14 @@
-// Full-parameter training of the Llama architecture (models/llama.ts) on any TrainOps backend, llm.c-style:
-// the forward saves each layer's activations, and the backward walks the layers in reverse with every op's
-// gradient written beside the op it inverts. Gradients accumulate across micro-batches until zeroGrad().
-// Not covered yet: q/k/v biases (Qwen2), q/k norm (Qwen3), LoRA adapters, activation recomputation.
+// Training of the Llama architecture (models/llama.ts; also Qwen2's q/k/v biases and Qwen3's q/k norms) on any
+// TrainOps backend, llm.c-style: the forward saves each layer's activations, and the backward walks the layers in
+// reverse with every op's gradient written beside the op it inverts. Full training updates every weight; LoRA
+// (models/lora.ts) freezes the base and trains adapters only. Gradients accumulate until zeroGrad().
+// Not covered yet: activation recomputation (gradient checkpointing).
 import type { Buf } from '../src/backend/ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
 import { validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
+import { LoraAdapter, MODULE_KEY, type LinearKey, type LoraConfig, type LoraScratch, type Param } from './lora.ts';
+
+export type { Param } from './lora.ts';
 
 /** One micro-batch of B sequences of T tokens, row-major [B, T] (as src/data/collate.ts makes them). */
 export interface TrainBatch {
@@ -16,72 +20,167 @@ export interface TrainBatch {
   segments?: Int32Array | null;
 }
 
-export interface AdamWOptions { lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number; maxGradNorm?: number }
+export interface AdamWOptions {
+  lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number;
+  /** global L2 clipping; 0 or absent: off */
+  maxGradNorm?: number;
+  optim?: 'adamw' | 'sgd';
+}
 
-export interface Param { name: string; size: number; value: Buf; grad: Buf; m?: Buf; v?: Buf }
+const LINEARS: readonly LinearKey[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+/** A linear layer: frozen or trainable weight, optional bias (Qwen2 q/k/v) and LoRA adapter. */
+interface Lin { N: number; K: number; w: Buf; g?: Buf; bias?: Buf; gb?: Buf; lora?: LoraAdapter }
+/** An RMSNorm weight; g is a shared sink when the weight is frozen (the kernel always writes dw). */
+interface Norm { w: Buf; g: Buf }
+interface Layer { lin: Record<LinearKey, Lin>; inputNorm: Norm; postNorm: Norm; qNorm?: Norm; kNorm?: Norm }
 
-const LAYER_PARAMS = ['inputNorm', 'q', 'k', 'v', 'o', 'postNorm', 'gate', 'up', 'down'] as const;
-type LayerParams = Record<(typeof LAYER_PARAMS)[number], Param>;
-
-/** Activations of one layer, saved by the forward for the backward. */
-interface Saved { x: Buf; xn1: Buf; q: Buf; k: Buf; v: Buf; att: Buf; lse: Buf; xmid: Buf; xn2: Buf; gate: Buf; up: Buf; act: Buf }
+/** Activations of one layer, saved by the forward for the backward (qr/kr: before the q/k norm). */
+interface Saved { x: Buf; xn1: Buf; qr?: Buf; kr?: Buf; q: Buf; k: Buf; v: Buf; att: Buf; lse: Buf; xmid: Buf; xn2: Buf; gate: Buf; up: Buf; act: Buf }
 
 export class LlamaTrainer {
   readonly config: LlamaConfig;
   readonly B: number;
   readonly T: number;
-  /** every trainable tensor with its gradient, in a fixed order (named as in LlamaWeights) */
+  /** every trainable tensor with its gradient, in a fixed order (named as in LlamaWeights; LoRA: `….q.loraA`) */
   readonly params: Param[] = [];
+  readonly lora?: LoraConfig;
+  /** optimizer steps taken (AdamW bias correction); micro-batches seen (dropout masks). Restored on resume. */
+  steps = 0;
+  micro = 0;
   private readonly ops: TrainOps;
   private readonly ceChunk: number;
-  private readonly embed: Param;
-  private readonly head: Param;
-  private readonly norm: Param;
-  private readonly layers: LayerParams[];
+  private readonly embed: { w: Buf; g?: Buf };
+  private readonly head: { w: Buf; g: Buf };
+  private readonly norm: Norm;
+  private readonly layers: Layer[];
+  private readonly adapters: LoraAdapter[] = [];
   private readonly saved: Saved[];
   private readonly xFinal: Buf;
   private readonly xnFinal: Buf;
-  private readonly io: { ids: Buf; labels: Buf; pos: Buf; seg: Buf; loss: Buf; norm2: Buf };
-  private readonly tmp: Record<'proj' | 'dx' | 'dtmp' | 'dxn' | 'datt' | 'dq' | 'dk' | 'dv' | 'dact' | 'dgate' | 'dup', Buf>;
-  private steps = 0;
+  private readonly io: { ids: Buf; labels: Buf; pos: Buf; seg: Buf; loss: Buf; norm2: Buf; ones: Buf };
+  private readonly tmp: Record<'proj' | 'dx' | 'dtmp' | 'dxn' | 'datt' | 'dq' | 'dk' | 'dv' | 'dqr' | 'dkr' | 'dact' | 'dgate' | 'dup', Buf>;
+  private logits?: Buf;
 
-  constructor(ops: TrainOps, model: LlamaModel, opts: { B: number; T: number; ceChunk?: number }) {
+  constructor(ops: TrainOps, model: LlamaModel, opts: { B: number; T: number; ceChunk?: number; lora?: LoraConfig }) {
     validateWeights(model);
     const c = (this.config = model.config);
-    if (c.attentionBias || c.qkNorm) throw new Error(`training ${c.modelType} (q/k/v biases or q/k norm) is not supported yet`);
     this.ops = ops;
     this.B = opts.B;
     this.T = opts.T;
+    this.lora = opts.lora;
     this.ceChunk = opts.ceChunk ?? 4096;
-    const rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize;
-    const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
-    const param = (name: string, data: Float32Array): Param => {
-      const p = { name, size: data.length, value: ops.upload(data), grad: ops.alloc(data.length) };
-      this.params.push(p);
-      return p;
-    };
-    const w = model.weights;
-    this.embed = param('embedTokens', w.embedTokens);
-    this.layers = w.layers.map((l, i) => Object.fromEntries(LAYER_PARAMS.map((n) =>
-      [n, param(`layers.${i}.${n}`, l[n as keyof LlamaLayerWeights] as Float32Array)])) as LayerParams);
-    this.norm = param('norm', w.norm);
-    this.head = c.tieWordEmbeddings || !w.lmHead ? this.embed : param('lmHead', w.lmHead);
+    const full = !opts.lora, rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize, HD = c.headDim;
+    const qDim = c.numHeads * HD, kvDim = c.numKvHeads * HD;
     const a = (n: number) => ops.alloc(n);
-    this.saved = w.layers.map(() => ({
+    const sink = a(Math.max(D, HD));
+    /** the weight's buffer, and its gradient when it is trained (full training) */
+    const weight = (name: string, data: Float32Array, decay: boolean): { w: Buf; g?: Buf } => {
+      const w = ops.upload(data);
+      if (!full) return { w };
+      const p: Param = { name, size: data.length, value: w, grad: ops.alloc(data.length), decay };
+      this.params.push(p);
+      return { w, g: p.grad };
+    };
+    const norm = (name: string, data: Float32Array): Norm => { const r = weight(name, data, false); return { w: r.w, g: r.g ?? sink }; };
+    const wts = model.weights;
+    const scratch: LoraScratch = { y: a(rows * Math.max(D, F, qDim)), du: a(rows * (opts.lora?.rank ?? 1)), dx: a(rows * Math.max(D, F, qDim)), dx2: a(rows * Math.max(D, F, qDim)) };
+    const dims: Record<LinearKey, [number, number]> = { q: [qDim, D], k: [kvDim, D], v: [kvDim, D], o: [D, qDim], gate: [F, D], up: [F, D], down: [D, F] };
+    const targets = new Set<string>((opts.lora?.targets ?? []).map((m) => MODULE_KEY[m]));
+    this.embed = weight('embedTokens', wts.embedTokens, true);
+    this.layers = wts.layers.map((l, i) => {
+      const lin = Object.fromEntries(LINEARS.map((k) => {
+        const [N, K] = dims[k], base = weight(`layers.${i}.${k}`, l[k], true), b: Lin = { N, K, w: base.w, g: base.g };
+        const bias = (k === 'q' || k === 'k' || k === 'v') && c.attentionBias ? l[`${k}Bias` as keyof LlamaLayerWeights] : undefined;
+        if (bias) { const r = weight(`layers.${i}.${k}Bias`, bias, false); b.bias = r.w; b.gb = r.g; }
+        if (targets.has(k)) {
+          b.lora = new LoraAdapter(ops, `layers.${i}.${k}`, N, K, rows, opts.lora!, scratch, this.adapters.length);
+          this.adapters.push(b.lora);
+          this.params.push(b.lora.A, b.lora.B);
+        }
+        return [k, b];
+      })) as Record<LinearKey, Lin>;
+      const layer: Layer = { lin, inputNorm: norm(`layers.${i}.inputNorm`, l.inputNorm), postNorm: norm(`layers.${i}.postNorm`, l.postNorm) };
+      if (c.qkNorm) { layer.qNorm = norm(`layers.${i}.qNorm`, l.qNorm!); layer.kNorm = norm(`layers.${i}.kNorm`, l.kNorm!); }
+      return layer;
+    });
+    this.norm = norm('norm', wts.norm);
+    const tied = c.tieWordEmbeddings || !wts.lmHead;
+    const head = tied ? this.embed : weight('lmHead', wts.lmHead!, true);
+    this.head = { w: head.w, g: head.g ?? a(c.vocabSize * D) };  // frozen head: its gradient goes to a sink
+    this.saved = wts.layers.map(() => ({
       x: a(rows * D), xn1: a(rows * D), q: a(rows * qDim), k: a(rows * kvDim), v: a(rows * kvDim), att: a(rows * qDim),
       lse: a(rows * c.numHeads), xmid: a(rows * D), xn2: a(rows * D), gate: a(rows * F), up: a(rows * F), act: a(rows * F),
+      ...(c.qkNorm ? { qr: a(rows * qDim), kr: a(rows * kvDim) } : {}),
     }));
     this.xFinal = a(rows * D);
     this.xnFinal = a(rows * D);
-    this.io = { ids: ops.alloc(rows, 'i32'), labels: ops.alloc(rows, 'i32'), pos: ops.alloc(rows, 'i32'), seg: ops.alloc(rows, 'i32'), loss: a(rows), norm2: a(1) };
+    this.io = { ids: ops.alloc(rows, 'i32'), labels: ops.alloc(rows, 'i32'), pos: ops.alloc(rows, 'i32'), seg: ops.alloc(rows, 'i32'),
+      loss: a(rows), norm2: a(1), ones: ops.upload(new Float32Array(rows).fill(1)) };
     this.tmp = {
       proj: a(rows * D), dx: a(rows * D), dtmp: a(rows * D), dxn: a(rows * D), datt: a(rows * qDim), dq: a(rows * qDim),
-      dk: a(rows * kvDim), dv: a(rows * kvDim), dact: a(rows * F), dgate: a(rows * F), dup: a(rows * F),
+      dk: a(rows * kvDim), dv: a(rows * kvDim), dqr: a(c.qkNorm ? rows * qDim : 1), dkr: a(c.qkNorm ? rows * kvDim : 1),
+      dact: a(rows * F), dgate: a(rows * F), dup: a(rows * F),
     };
   }
 
   zeroGrad(): void {
     for (const p of this.params) this.ops.write(p.grad, new Float32Array(p.size));
+  }
+
+  // ---- a linear layer y = x·Wᵀ + b + LoRA, forward and backward ----
+  private linF(l: Lin, y: Buf, x: Buf, train: boolean): void {
+    const rows = this.B * this.T;
+    this.ops.matmul(y, x, l.w, rows, l.N, l.K);
+    if (l.bias) this.ops.addBias(y, l.bias, rows, l.N);
+    l.lora?.forward(y, x, train);
+  }
+  /** dx = beta·dx + dy·W (+ LoRA's share); weight and bias gradients accumulate when trained. */
+  private linB(l: Lin, dx: Buf, dy: Buf, x: Buf, beta: 0 | 1): void {
+    const ops = this.ops, rows = this.B * this.T;
+    ops.matmulNN(dx, dy, l.w, rows, l.K, l.N, beta);
+    if (l.g) ops.matmulTNAcc(l.g, dy, x, l.N, l.K, rows, 1);
+    if (l.gb) ops.matmulTNAcc(l.gb, this.io.ones, dy, 1, l.N, rows, 1);  // db = Σ_rows dy
+    l.lora?.backward(dx, dy, x);
+  }
+
+  private upload(batch: TrainBatch): void {
+    const { ops, B, T } = this, rows = B * T;
+    for (const [name, arr] of [['ids', batch.ids], ['labels', batch.labels], ['positions', batch.positions]] as const) {
+      if (arr.length !== rows) throw new Error(`batch ${name} has ${arr.length} entries, expected B·T = ${rows}`);
+    }
+    ops.write(this.io.ids, batch.ids);
+    ops.write(this.io.labels, batch.labels);
+    ops.write(this.io.pos, batch.positions);
+    if (batch.segments) ops.write(this.io.seg, batch.segments);
+  }
+
+  private forward(seg: Buf | null, train: boolean): void {
+    const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize, H = c.numHeads, KV = c.numKvHeads;
+    const HD = c.headDim, eps = c.rmsNormEps, t = this.tmp, pos = this.io.pos;
+    ops.embedding(this.saved.length ? this.saved[0].x : this.xFinal, this.embed.w, this.io.ids, rows, D);
+    this.layers.forEach((l, i) => {
+      const s = this.saved[i], xNext = i + 1 < this.saved.length ? this.saved[i + 1].x : this.xFinal;
+      ops.rmsnorm(s.xn1, s.x, l.inputNorm.w, rows, D, eps);
+      this.linF(l.lin.q, s.qr ?? s.q, s.xn1, train);
+      this.linF(l.lin.k, s.kr ?? s.k, s.xn1, train);
+      this.linF(l.lin.v, s.v, s.xn1, train);
+      if (l.qNorm && l.kNorm) {  // Qwen3: RMSNorm over each head before RoPE
+        ops.rmsnorm(s.q, s.qr!, l.qNorm.w, rows * H, HD, eps);
+        ops.rmsnorm(s.k, s.kr!, l.kNorm.w, rows * KV, HD, eps);
+      }
+      ops.rope(s.q, pos, rows, H, HD, c.ropeTheta);
+      ops.rope(s.k, pos, rows, KV, HD, c.ropeTheta);
+      ops.attentionTrain(s.att, s.lse, s.q, s.k, s.v, pos, seg, this.B, this.T, H, KV, HD);
+      this.linF(l.lin.o, t.proj, s.att, train);
+      ops.add(s.xmid, s.x, t.proj, rows * D);
+      ops.rmsnorm(s.xn2, s.xmid, l.postNorm.w, rows, D, eps);
+      this.linF(l.lin.gate, s.gate, s.xn2, train);
+      this.linF(l.lin.up, s.up, s.xn2, train);
+      ops.swiglu(s.act, s.gate, s.up, rows * F);
+      this.linF(l.lin.down, t.proj, s.act, train);
+      ops.add(xNext, s.xmid, t.proj, rows * D);
+    });
+    ops.rmsnorm(this.xnFinal, this.xFinal, this.norm.w, rows, D, eps);
   }
 
   /**
@@ -90,100 +189,118 @@ export class LlamaTrainer {
    * Returns that micro-batch's share of the mean loss (Σ per-token loss · scale).
    */
   async forwardBackward(batch: TrainBatch, scale: number): Promise<number> {
-    const { ops, config: c, B, T } = this;
-    const rows = B * T, D = c.hiddenSize, F = c.intermediateSize, H = c.numHeads, KV = c.numKvHeads, HD = c.headDim;
-    const qDim = H * HD, kvDim = KV * HD, eps = c.rmsNormEps, t = this.tmp;
-    for (const [name, arr] of [['ids', batch.ids], ['labels', batch.labels], ['positions', batch.positions]] as const) {
-      if (arr.length !== rows) throw new Error(`batch ${name} has ${arr.length} entries, expected B·T = ${rows}`);
-    }
-    ops.write(this.io.ids, batch.ids);
-    ops.write(this.io.labels, batch.labels);
-    ops.write(this.io.pos, batch.positions);
-    const seg = batch.segments ? this.io.seg : null;
-    if (batch.segments) ops.write(this.io.seg, batch.segments);
-    const pos = this.io.pos;
-
-    // ---- forward ----
-    ops.embedding(this.saved.length ? this.saved[0].x : this.xFinal, this.embed.value, this.io.ids, rows, D);
-    this.layers.forEach((l, i) => {
-      const s = this.saved[i], xNext = i + 1 < this.saved.length ? this.saved[i + 1].x : this.xFinal;
-      ops.rmsnorm(s.xn1, s.x, l.inputNorm.value, rows, D, eps);
-      ops.matmul(s.q, s.xn1, l.q.value, rows, qDim, D);
-      ops.matmul(s.k, s.xn1, l.k.value, rows, kvDim, D);
-      ops.matmul(s.v, s.xn1, l.v.value, rows, kvDim, D);
-      ops.rope(s.q, pos, rows, H, HD, c.ropeTheta);
-      ops.rope(s.k, pos, rows, KV, HD, c.ropeTheta);
-      ops.attentionTrain(s.att, s.lse, s.q, s.k, s.v, pos, seg, B, T, H, KV, HD);
-      ops.matmul(t.proj, s.att, l.o.value, rows, D, qDim);
-      ops.add(s.xmid, s.x, t.proj, rows * D);
-      ops.rmsnorm(s.xn2, s.xmid, l.postNorm.value, rows, D, eps);
-      ops.matmul(s.gate, s.xn2, l.gate.value, rows, F, D);
-      ops.matmul(s.up, s.xn2, l.up.value, rows, F, D);
-      ops.swiglu(s.act, s.gate, s.up, rows * F);
-      ops.matmul(t.proj, s.act, l.down.value, rows, D, F);
-      ops.add(xNext, s.xmid, t.proj, rows * D);
-    });
-    ops.rmsnorm(this.xnFinal, this.xFinal, this.norm.value, rows, D, eps);
+    const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize, H = c.numHeads, KV = c.numKvHeads;
+    const HD = c.headDim, eps = c.rmsNormEps, t = this.tmp;
+    this.upload(batch);
+    for (const ad of this.adapters) ad.newMask(this.micro);
+    this.micro++;
+    const seg = batch.segments ? this.io.seg : null, pos = this.io.pos;
+    this.forward(seg, true);
 
     // ---- loss and backward (t.dx is the gradient of the residual stream) ----
-    ops.crossEntropyFused(this.io.loss, t.dxn, this.head.grad, this.xnFinal, this.head.value, this.io.labels,
-      rows, D, c.vocabSize, this.ceChunk, scale);
-    ops.rmsnormBackward(t.dx, this.norm.grad, t.dxn, this.xFinal, this.norm.value, rows, D, eps);
+    ops.crossEntropyFused(this.io.loss, t.dxn, this.head.g, this.xnFinal, this.head.w, this.io.labels, rows, D, c.vocabSize, this.ceChunk, scale);
+    ops.rmsnormBackward(t.dx, this.norm.g, t.dxn, this.xFinal, this.norm.w, rows, D, eps);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i], s = this.saved[i];
       // MLP: x_next = xmid + down(silu(gate(xn2)) · up(xn2)), xn2 = norm(xmid)
-      ops.matmulNN(t.dact, t.dx, l.down.value, rows, F, D);
-      ops.matmulTNAcc(l.down.grad, t.dx, s.act, D, F, rows, 1);
+      this.linB(l.lin.down, t.dact, t.dx, s.act, 0);
       ops.swigluBackward(t.dgate, t.dup, t.dact, s.gate, s.up, rows * F);
-      ops.matmulNN(t.dxn, t.dgate, l.gate.value, rows, D, F);
-      ops.matmulNN(t.dxn, t.dup, l.up.value, rows, D, F, 1);
-      ops.matmulTNAcc(l.gate.grad, t.dgate, s.xn2, F, D, rows, 1);
-      ops.matmulTNAcc(l.up.grad, t.dup, s.xn2, F, D, rows, 1);
-      ops.rmsnormBackward(t.dtmp, l.postNorm.grad, t.dxn, s.xmid, l.postNorm.value, rows, D, eps);
+      this.linB(l.lin.gate, t.dxn, t.dgate, s.xn2, 0);
+      this.linB(l.lin.up, t.dxn, t.dup, s.xn2, 1);
+      ops.rmsnormBackward(t.dtmp, l.postNorm.g, t.dxn, s.xmid, l.postNorm.w, rows, D, eps);
       ops.add(t.dx, t.dx, t.dtmp, rows * D);
-      // attention: xmid = x + o(attn(rope(q(xn1)), rope(k(xn1)), v(xn1))), xn1 = norm(x)
-      ops.matmulNN(t.datt, t.dx, l.o.value, rows, qDim, D);
-      ops.matmulTNAcc(l.o.grad, t.dx, s.att, D, qDim, rows, 1);
-      ops.attentionBackward(t.dq, t.dk, t.dv, t.datt, s.q, s.k, s.v, s.att, s.lse, pos, seg, B, T, H, KV, HD);
+      // attention: xmid = x + o(attn(rope(qn(q(xn1))), rope(kn(k(xn1))), v(xn1))), xn1 = norm(x)
+      this.linB(l.lin.o, t.datt, t.dx, s.att, 0);
+      ops.attentionBackward(t.dq, t.dk, t.dv, t.datt, s.q, s.k, s.v, s.att, s.lse, pos, seg, this.B, this.T, H, KV, HD);
       ops.ropeBackward(t.dq, pos, rows, H, HD, c.ropeTheta);
       ops.ropeBackward(t.dk, pos, rows, KV, HD, c.ropeTheta);
-      ops.matmulNN(t.dxn, t.dq, l.q.value, rows, D, qDim);
-      ops.matmulNN(t.dxn, t.dk, l.k.value, rows, D, kvDim, 1);
-      ops.matmulNN(t.dxn, t.dv, l.v.value, rows, D, kvDim, 1);
-      ops.matmulTNAcc(l.q.grad, t.dq, s.xn1, qDim, D, rows, 1);
-      ops.matmulTNAcc(l.k.grad, t.dk, s.xn1, kvDim, D, rows, 1);
-      ops.matmulTNAcc(l.v.grad, t.dv, s.xn1, kvDim, D, rows, 1);
-      ops.rmsnormBackward(t.dtmp, l.inputNorm.grad, t.dxn, s.x, l.inputNorm.value, rows, D, eps);
+      let dq = t.dq, dk = t.dk;
+      if (l.qNorm && l.kNorm) {
+        ops.rmsnormBackward(t.dqr, l.qNorm.g, t.dq, s.qr!, l.qNorm.w, rows * H, HD, eps);
+        ops.rmsnormBackward(t.dkr, l.kNorm.g, t.dk, s.kr!, l.kNorm.w, rows * KV, HD, eps);
+        dq = t.dqr; dk = t.dkr;
+      }
+      this.linB(l.lin.q, t.dxn, dq, s.xn1, 0);
+      this.linB(l.lin.k, t.dxn, dk, s.xn1, 1);
+      this.linB(l.lin.v, t.dxn, t.dv, s.xn1, 1);
+      ops.rmsnormBackward(t.dtmp, l.inputNorm.g, t.dxn, s.x, l.inputNorm.w, rows, D, eps);
       ops.add(t.dx, t.dx, t.dtmp, rows * D);
     }
-    ops.embeddingBackward(this.embed.grad, t.dx, this.io.ids, rows, D);
+    if (this.embed.g) ops.embeddingBackward(this.embed.g, t.dx, this.io.ids, rows, D);
     const loss = await ops.read(this.io.loss, rows);
     let sum = 0;
     for (const v of loss) sum += v;
     return sum * scale;
   }
 
-  /** Clips the gradients to maxGradNorm (global L2, as torch.nn.utils.clip_grad_norm_) and takes one AdamW step. */
+  /**
+   * Evaluation of one batch (no dropout, no gradient): summed token loss, trained tokens, and tokens whose argmax
+   * prediction is the label (accuracy; null when [rows × vocab] logits would not fit a 128 MiB buffer).
+   */
+  async evaluate(batch: TrainBatch): Promise<{ lossSum: number; tokens: number; correct: number | null }> {
+    const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, V = c.vocabSize;
+    this.upload(batch);
+    this.forward(batch.segments ? this.io.seg : null, false);
+    // scale 0: the gradients receive exact zeros, so accumulated gradients are untouched
+    ops.crossEntropyFused(this.io.loss, this.tmp.dxn, this.head.g, this.xnFinal, this.head.w, this.io.labels, rows, D, V, this.ceChunk, 0);
+    const loss = await ops.read(this.io.loss, rows);
+    let lossSum = 0, tokens = 0, correct: number | null = null;
+    for (let r = 0; r < rows; r++) if (batch.labels[r] >= 0 && batch.labels[r] < V) { lossSum += loss[r]; tokens++; }
+    if (rows * V <= 1 << 25) {
+      this.logits ??= ops.alloc(rows * V);
+      ops.matmul(this.logits, this.xnFinal, this.head.w, rows, V, D);
+      const lg = await ops.read(this.logits, rows * V);
+      correct = 0;
+      for (let r = 0; r < rows; r++) {
+        const y = batch.labels[r];
+        if (y < 0 || y >= V) continue;
+        let best = 0;
+        for (let j = 1; j < V; j++) if (lg[r * V + j] > lg[r * V + best]) best = j;
+        if (best === y) correct++;
+      }
+    }
+    return { lossSum, tokens, correct };
+  }
+
+  /** Global gradient L2 norm; clips to maxGradNorm (as torch.nn.utils.clip_grad_norm_) and takes one AdamW or SGD step. */
   async step(o: AdamWOptions): Promise<{ gradNorm: number }> {
     const ops = this.ops;
     ops.write(this.io.norm2, new Float32Array(1));
     for (const p of this.params) ops.sumSquares(this.io.norm2, p.grad, p.size);
     const gradNorm = Math.sqrt((await ops.read(this.io.norm2))[0]);
-    const coef = o.maxGradNorm === undefined ? 1 : o.maxGradNorm / (gradNorm + 1e-6);
+    if (!Number.isFinite(gradNorm)) return { gradNorm };  // the caller stops: nothing is updated
+    const coef = o.maxGradNorm ? o.maxGradNorm / (gradNorm + 1e-6) : 1;
     if (coef < 1) for (const p of this.params) ops.scale(p.grad, coef, p.size);
     this.steps++;
+    const wd = o.weightDecay ?? 0;
     for (const p of this.params) {
+      if (o.optim === 'sgd') {  // plain SGD: weight decay p −= lr·wd·p is the same as adding wd·p to the gradient
+        if (wd && p.decay) ops.scale(p.value, 1 - o.lr * wd, p.size);
+        ops.sgd(p.value, p.grad, p.size, o.lr);
+        continue;
+      }
       p.m ??= ops.alloc(p.size);
       p.v ??= ops.alloc(p.size);
-      ops.adamw(p.value, p.grad, p.m, p.v, p.size, this.steps, o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, o.weightDecay ?? 0);
+      ops.adamw(p.value, p.grad, p.m, p.v, p.size, this.steps, o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, p.decay ? wd : 0);
     }
     return { gradNorm };
   }
 
-  /** Host copies of every parameter's value or gradient, by name. */
-  async read(what: 'value' | 'grad'): Promise<Map<string, Float32Array>> {
+  /** Host copies of every trainable parameter's value, gradient or AdamW moment, by name (moments: zeros before step 1). */
+  async read(what: 'value' | 'grad' | 'm' | 'v'): Promise<Map<string, Float32Array>> {
     const out = new Map<string, Float32Array>();
-    for (const p of this.params) out.set(p.name, await this.ops.read(p[what], p.size));
+    for (const p of this.params) out.set(p.name, p[what] ? await this.ops.read(p[what]!, p.size) : new Float32Array(p.size));
     return out;
+  }
+
+  /** Overwrites trainable parameters' values or moments (resume); every name must be known and sized right. */
+  load(what: 'value' | 'm' | 'v', data: Map<string, Float32Array>): void {
+    for (const p of this.params) {
+      const a = data.get(p.name);
+      if (!a) throw new Error(`checkpoint lacks ${what} of ${p.name}`);
+      if (a.length !== p.size) throw new Error(`checkpoint ${what} of ${p.name} has ${a.length} elements, expected ${p.size}`);
+      if (what === 'value') this.ops.write(p.value, a);
+      else this.ops.write((p[what] ??= this.ops.alloc(p.size)), a);
+    }
   }
 }

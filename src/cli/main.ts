@@ -4,6 +4,7 @@ import { writeStderr, writeStdout, getEnv } from '../../runtime/platform.ts';
 import { inferCommand } from './infer.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import { preprocessCommand } from './preprocess.ts';
+import { sftCommand } from './sft.ts';
 
 export const VERSION = '0.1.0';
 
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(inferCommand());
   program.addCommand(tokenizeCommand());
   program.addCommand(preprocessCommand());
+  program.addCommand(sftCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
   }

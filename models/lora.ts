@@ -1,0 +1,117 @@
+// LoRA adapters with PEFT's semantics for the linear layers of models/llama-train.ts:
+//   y = x·Wᵀ (+ b) + (α/r) · dropout(x)·Aᵀ·Bᵀ,  A [r, in] Kaiming-uniform (a = √5, as PEFT), B [out, r] zero.
+// The base weight stays frozen; only A and B are trained. Forward and backward sit side by side below.
+//
+// Dropout without a multiply kernel: the mask is applied with the existing swiglu op, silu(g)·x, with g = +64
+// (silu(64) = 64 exactly in f32) for kept and −64 (silu(−64) ≈ −1e−26, i.e. zero) for dropped elements;
+// the factor 64 and the 1/(1−p) rescaling fold into the adapter's scale, applied to the small [rows, r] tensor.
+import type { Buf } from '../src/backend/ops.ts';
+import type { TrainOps } from '../src/backend/train-ops.ts';
+
+export const TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type TargetModule = (typeof TARGET_MODULES)[number];
+/** LlamaLayerWeights key of each Hugging Face module name. */
+export const MODULE_KEY = { q_proj: 'q', k_proj: 'k', v_proj: 'v', o_proj: 'o', gate_proj: 'gate', up_proj: 'up', down_proj: 'down' } as const;
+export type LinearKey = (typeof MODULE_KEY)[TargetModule];
+
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  dropout: number;
+  targets: readonly TargetModule[];
+  /** seeds A's initialisation and the dropout masks */
+  seed: number;
+}
+
+export class LoraConfigError extends Error {}
+
+/** `all-linear` or names separated by commas/spaces; an unknown name lists the valid ones. */
+export function parseTargetModules(spec: string | readonly string[]): TargetModule[] {
+  const names = (typeof spec === 'string' ? [spec] : spec).flatMap((s) => s.split(/[\s,]+/)).filter(Boolean);
+  if (names.length === 0 || names.includes('all-linear')) return [...TARGET_MODULES];
+  const bad = names.filter((n) => !(TARGET_MODULES as readonly string[]).includes(n));
+  if (bad.length) throw new LoraConfigError(`unknown --target_modules ${bad.join(', ')}; valid: all-linear or ${TARGET_MODULES.join(', ')}`);
+  return [...new Set(names)] as TargetModule[];
+}
+
+/** mulberry32: small, seedable, the same on every runtime. */
+export function mulberry32(seed: number): () => number {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6d2b79f5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const mix = (...xs: number[]) => xs.reduce((h, x) => Math.imul(h ^ (x >>> 0), 0x9e3779b1) ^ (h >>> 15), 0x12345678);
+
+/** PEFT's init: kaiming_uniform_(A, a=√5) = U(−1/√in, 1/√in); B = 0. */
+export function initLoraA(rank: number, inFeatures: number, seed: number, index: number): Float32Array {
+  const r = mulberry32(mix(seed, index, 0xa)), bound = 1 / Math.sqrt(inFeatures), a = new Float32Array(rank * inFeatures);
+  for (let j = 0; j < a.length; j++) a[j] = (r() * 2 - 1) * bound;
+  return a;
+}
+
+/** A trainable tensor: value, gradient and (lazily) AdamW moments; decay: whether weight decay applies. */
+export interface Param { name: string; size: number; value: Buf; grad: Buf; m?: Buf; v?: Buf; decay: boolean }
+
+/** Scratch shared by every adapter of a trainer (dispatches are ordered, so one set serves all). */
+export interface LoraScratch { y: Buf; du: Buf; dx: Buf; dx2: Buf }
+
+export class LoraAdapter {
+  readonly A: Param;
+  readonly B: Param;
+  private readonly u: Buf;        // scale·xin·Aᵀ, saved for dB
+  private readonly xin?: Buf;     // masked input (dropout only)
+  private readonly gate?: Buf;    // ±64 mask (dropout only)
+  private readonly scaleC: number;
+
+  constructor(private readonly ops: TrainOps, name: string, readonly N: number, readonly K: number, private readonly rows: number,
+    private readonly cfg: LoraConfig, private readonly s: LoraScratch, readonly index: number) {
+    const r = cfg.rank;
+    const A = initLoraA(r, K, cfg.seed, index);
+    this.A = { name: `${name}.loraA`, size: A.length, value: ops.upload(A), grad: ops.alloc(A.length), decay: true };
+    this.B = { name: `${name}.loraB`, size: N * r, value: ops.alloc(N * r), grad: ops.alloc(N * r), decay: true };
+    this.u = ops.alloc(rows * r);
+    this.scaleC = cfg.alpha / r;
+    if (cfg.dropout > 0) {
+      this.xin = ops.alloc(rows * K);
+      this.gate = ops.alloc(rows * K);
+      this.scaleC /= 64 * (1 - cfg.dropout);
+    }
+  }
+
+  /** Draws this micro-batch's dropout mask (a function of seed, micro-batch number and adapter: resumable). */
+  newMask(micro: number): void {
+    if (!this.gate) return;
+    const r = mulberry32(mix(this.cfg.seed, micro, this.index, 0xd)), g = new Float32Array(this.rows * this.K), p = this.cfg.dropout;
+    for (let j = 0; j < g.length; j++) g[j] = r() < p ? -64 : 64;
+    this.ops.write(this.gate, g);
+  }
+
+  /** y += scale · xin·Aᵀ·Bᵀ (dropout only when training) */
+  forward(y: Buf, x: Buf, train: boolean): void {
+    const { ops, rows, N, K } = this, r = this.cfg.rank;
+    let xin = x, c = this.scaleC;
+    if (this.gate && train) { ops.swiglu(this.xin!, this.gate, x, rows * K); xin = this.xin!; }
+    else if (this.gate) c = this.cfg.alpha / r;  // evaluation: no dropout
+    ops.matmul(this.u, xin, this.A.value, rows, r, K);
+    ops.scale(this.u, c, rows * r);
+    ops.matmul(this.s.y, this.u, this.B.value, rows, N, r);
+    ops.add(y, y, this.s.y, rows * N);
+  }
+
+  /** dA, dB += their gradients; dxAcc += the gradient through the adapter's input. */
+  backward(dxAcc: Buf, dy: Buf, x: Buf): void {
+    const { ops, rows, N, K, s } = this, r = this.cfg.rank;
+    ops.matmulTNAcc(this.B.grad, dy, this.u, N, r, rows, 1);
+    ops.matmulNN(s.du, dy, this.B.value, rows, r, N);
+    ops.scale(s.du, this.scaleC, rows * r);
+    ops.matmulTNAcc(this.A.grad, s.du, this.gate ? this.xin! : x, r, K, rows, 1);
+    if (!this.gate) { ops.matmulNN(dxAcc, s.du, this.A.value, rows, K, r, 1); return; }
+    ops.matmulNN(s.dx, s.du, this.A.value, rows, K, r);
+    ops.swiglu(s.dx2, this.gate, s.dx, rows * K);
+    ops.add(dxAcc, dxAcc, s.dx2, rows * K);
+  }
+}

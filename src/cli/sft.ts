@@ -1,0 +1,59 @@
+// `webtune sft`: LoRA or full supervised fine-tuning with ms-swift's flag names; progress on stderr, results in
+// OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/ (args.json, logging.jsonl, images/, checkpoint-N/).
+import { Command, Option } from 'commander';
+import { writeStderr, writeStdout } from '../../runtime/platform.ts';
+import { BUILTIN_NAMES } from '../data/templates/chat-format.ts';
+import { TRUNCATION_STRATEGIES } from '../data/truncate.ts';
+import { UserError } from '../errors.ts';
+import { SCHEDULERS } from '../train/schedule.ts';
+import { runSft, type SftArgs } from '../train/sft.ts';
+import { floatFlag, intFlag } from './options.ts';
+
+export function sftCommand(): Command {
+  return new Command('sft')
+    .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU')
+    .option('--model <dir>', 'Hugging Face model directory (llama, mistral, qwen2, qwen3) or a llama2.c checkpoint directory')
+    .option('--dataset <files...>', 'dataset files (.jsonl, .json, .csv, .txt); FILE#N samples N rows')
+    .option('--val_dataset <files...>', 'validation dataset files')
+    .addOption(new Option('--template <name>', 'built-in chat template instead of the model\'s own').choices(BUILTIN_NAMES))
+    .option('--system <text>', 'system prompt for rows without one')
+    .option('--max_length <n>', 'longest encoded row in tokens (and the packed length)', intFlag(1))
+    .addOption(new Option('--truncation_strategy <s>', 'rows longer than --max_length').choices(TRUNCATION_STRATEGIES).default('delete'))
+    .option('--packing', 'pack several rows into each sequence of --max_length tokens', false)
+    .option('--split_dataset_ratio <r>', 'share of the training rows held out for validation', floatFlag(0, 1), 0)
+    .option('--model_name <names...>', 'self-cognition: the model\'s name (Chinese then English)')
+    .option('--model_author <names...>', 'self-cognition: the model\'s author (Chinese then English)')
+    .addOption(new Option('--train_type <t>', 'lora: train adapters on a frozen base; full: every weight').choices(['lora', 'full']).default('lora'))
+    .option('--lora_rank <r>', 'LoRA rank', intFlag(1), 8)
+    .option('--lora_alpha <a>', 'LoRA alpha (scale alpha/rank)', floatFlag(0, 1e6, { minExclusive: true }), 32)
+    .option('--lora_dropout <p>', 'dropout on the LoRA input', floatFlag(0, 0.99), 0.05)
+    .option('--target_modules <names...>', 'all-linear or q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj', ['all-linear'])
+    .option('--num_train_epochs <n>', 'epochs', floatFlag(0, 1e6, { minExclusive: true }), 3)
+    .option('--max_steps <n>', 'optimizer steps (overrides --num_train_epochs; 0 = off)', intFlag(0), 0)
+    .option('--per_device_train_batch_size <n>', 'sequences per micro-batch', intFlag(1), 1)
+    .option('--gradient_accumulation_steps <n>', 'micro-batches per optimizer step', intFlag(1), 1)
+    .option('--learning_rate <lr>', 'peak learning rate', floatFlag(0, 10), 1e-4)
+    .addOption(new Option('--lr_scheduler_type <t>', 'learning-rate schedule after warmup').choices(SCHEDULERS).default('cosine'))
+    .option('--warmup_ratio <r>', 'share of the steps spent warming up', floatFlag(0, 1), 0)
+    .option('--warmup_steps <n>', 'warmup steps (overrides --warmup_ratio)', intFlag(0), 0)
+    .addOption(new Option('--optim <o>', 'optimizer').choices(['adamw_torch', 'sgd']).default('adamw_torch'))
+    .option('--adam_beta1 <b>', 'AdamW beta1', floatFlag(0, 1), 0.9)
+    .option('--adam_beta2 <b>', 'AdamW beta2', floatFlag(0, 1), 0.999)
+    .option('--adam_epsilon <e>', 'AdamW epsilon', floatFlag(0, 1), 1e-8)
+    .option('--weight_decay <w>', 'decoupled weight decay (not on biases and norms)', floatFlag(0, 10), 0.1)
+    .option('--max_grad_norm <n>', 'global gradient-norm clipping; 0 = off', floatFlag(0, 1e9), 1.0)
+    .option('--seed <n>', 'seed for data order, LoRA init and dropout', intFlag(0, 0xffffffff), 42)
+    .option('--eval_steps <n>', 'evaluate (loss, token accuracy) every n steps and at the end', intFlag(1))
+    .option('--logging_steps <n>', 'log every n steps', intFlag(1), 5)
+    .option('--save_steps <n>', 'save a checkpoint every n steps (and at the end)', intFlag(1))
+    .option('--save_total_limit <n>', 'keep at most n checkpoints (the best one is kept)', intFlag(1))
+    .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG)')
+    .option('--output_dir <dir>', 'where vN-YYYYMMDD-HHMMSS/ run directories go', 'output')
+    .action(async (flags: SftArgs) => {
+      if (!flags.model) throw new UserError('sft: --model is required');
+      if (!flags.dataset?.length) throw new UserError('sft: --dataset is required');
+      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`) });
+      writeStderr(`webtune: last checkpoint ${res.lastCheckpoint}${res.bestCheckpoint ? `, best ${res.bestCheckpoint}` : ''}\n`);
+      writeStdout(`${res.runDir}\n`);
+    });
+}

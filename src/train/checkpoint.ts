@@ -1,0 +1,127 @@
+// checkpoint-N/ as ms-swift (Hugging Face Trainer + PEFT) lays it out: LoRA → adapter_config.json +
+// adapter_model.safetensors with PEFT's key names; full → model.safetensors with Hugging Face names, config.json and
+// the tokenizer files. Beside them: trainer_state.json, optimizer.safetensors (AdamW moments; HF's optimizer.pt
+// is a torch pickle), scheduler.json, rng_state.json (dropout counter, data position). The directory is built
+// under a temporary name and renamed into place, so a crash never leaves a half-written checkpoint-N.
+import type { LlamaConfig } from '../../models/llama.ts';
+import type { LlamaTrainer } from '../../models/llama-train.ts';
+import type { LoraConfig } from '../../models/lora.ts';
+import { readSafetensors, writeSafetensors, type Tensor } from '../../models/safetensors.ts';
+import { readFile, readText, stat, writeFileAtomic } from '../../runtime/platform.ts';
+import { UserError } from '../errors.ts';
+
+const fsp = () => import('node:fs/promises');
+const LINEAR_HF: Record<string, string> = { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' };
+const OTHER_HF: Record<string, string> = { inputNorm: 'input_layernorm.weight', postNorm: 'post_attention_layernorm.weight',
+  qNorm: 'self_attn.q_norm.weight', kNorm: 'self_attn.k_norm.weight', qBias: 'self_attn.q_proj.bias', kBias: 'self_attn.k_proj.bias', vBias: 'self_attn.v_proj.bias' };
+
+/** Trainer tensor name → Hugging Face (full) or PEFT (LoRA) key. */
+export function hfName(name: string): string {
+  if (name === 'embedTokens') return 'model.embed_tokens.weight';
+  if (name === 'norm') return 'model.norm.weight';
+  if (name === 'lmHead') return 'lm_head.weight';
+  const m = /^layers\.(\d+)\.(\w+)(?:\.lora([AB]))?$/.exec(name);
+  if (!m) throw new Error(`no Hugging Face name for ${name}`);
+  const [, i, part, ab] = m;
+  if (ab) return `base_model.model.model.layers.${i}.${LINEAR_HF[part]}.lora_${ab}.weight`;
+  return `model.layers.${i}.${LINEAR_HF[part] ? `${LINEAR_HF[part]}.weight` : OTHER_HF[part]}`;
+}
+
+/** The shape of a trainer tensor (safetensors stores shapes). */
+export function shapeOf(name: string, c: LlamaConfig, rank = 0): number[] {
+  const D = c.hiddenSize, F = c.intermediateSize, q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
+  const lin: Record<string, [number, number]> = { q: [q, D], k: [kv, D], v: [kv, D], o: [D, q], gate: [F, D], up: [F, D], down: [D, F] };
+  if (name === 'embedTokens' || name === 'lmHead') return [c.vocabSize, D];
+  if (name === 'norm') return [D];
+  const [, , part, ab] = /^layers\.(\d+)\.(\w+)(?:\.lora([AB]))?$/.exec(name)!;
+  if (ab === 'A') return [rank, lin[part][1]];
+  if (ab === 'B') return [lin[part][0], rank];
+  if (lin[part]) return lin[part];
+  return { inputNorm: [D], postNorm: [D], qNorm: [c.headDim], kNorm: [c.headDim], qBias: [q], kBias: [kv], vBias: [kv] }[part]!;
+}
+
+/** config.json for a model that came without one (llama2.c imports). */
+export function hfConfigJson(c: LlamaConfig): Record<string, unknown> {
+  return { architectures: ['LlamaForCausalLM'], model_type: c.modelType ?? 'llama', hidden_size: c.hiddenSize, intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads, num_key_value_heads: c.numKvHeads, head_dim: c.headDim,
+    vocab_size: c.vocabSize, max_position_embeddings: c.maxPositionEmbeddings, rms_norm_eps: c.rmsNormEps, rope_theta: c.ropeTheta,
+    tie_word_embeddings: c.tieWordEmbeddings, hidden_act: 'silu', torch_dtype: 'float32', bos_token_id: 1, eos_token_id: 2 };
+}
+
+export function adapterConfig(l: LoraConfig, baseModel: string): Record<string, unknown> {
+  return { peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModel, r: l.rank, lora_alpha: l.alpha,
+    lora_dropout: l.dropout, target_modules: [...l.targets], bias: 'none', fan_in_fan_out: false, inference_mode: true,
+    init_lora_weights: true, modules_to_save: null, use_rslora: false, use_dora: false, layers_to_transform: null,
+    layers_pattern: null, rank_pattern: {}, alpha_pattern: {}, revision: null };
+}
+
+const tensors = (m: Map<string, Float32Array>, shape: (n: string) => number[], key: (n: string) => string) =>
+  new Map<string, Tensor>([...m].map(([n, data]) => [key(n), { shape: shape(n), data }]));
+
+export interface CheckpointInput {
+  trainer: LlamaTrainer;
+  baseModel: string;
+  /** full training: config.json contents and tokenizer files to copy */
+  configJson: Record<string, unknown>;
+  tokenizerFiles: string[];
+  trainerState: Record<string, unknown>;
+  scheduler: Record<string, unknown>;
+  rng: Record<string, unknown>;
+  args: Record<string, unknown>;
+  adamw: boolean;
+}
+
+export async function saveCheckpoint(dir: string, x: CheckpointInput): Promise<void> {
+  const fs = await fsp(), tmp = `${dir}.tmp-${Date.now()}`, c = x.trainer.config, rank = x.trainer.lora?.rank ?? 0;
+  await fs.rm(tmp, { recursive: true, force: true });
+  await fs.mkdir(tmp, { recursive: true });
+  const json = (f: string, v: unknown) => writeFileAtomic(`${tmp}/${f}`, `${JSON.stringify(v, null, 2)}\n`);
+  const values = await x.trainer.read('value'), shape = (n: string) => shapeOf(n, c, rank);
+  if (x.trainer.lora) {
+    await json('adapter_config.json', adapterConfig(x.trainer.lora, x.baseModel));
+    await writeFileAtomic(`${tmp}/adapter_model.safetensors`, writeSafetensors(tensors(values, shape, hfName), { format: 'pt' }));
+  } else {
+    await writeFileAtomic(`${tmp}/model.safetensors`, writeSafetensors(tensors(values, shape, hfName), { format: 'pt' }));
+    await json('config.json', x.configJson);
+    for (const f of x.tokenizerFiles) if ((await stat(f))?.isFile) await writeFileAtomic(`${tmp}/${f.replace(/^.*\//, '')}`, await readFile(f));
+  }
+  if (x.adamw) {
+    const [m, v] = [await x.trainer.read('m'), await x.trainer.read('v')], all = new Map<string, Tensor>();
+    for (const [n, a] of m) all.set(`exp_avg/${n}`, { shape: [a.length], data: a });
+    for (const [n, a] of v) all.set(`exp_avg_sq/${n}`, { shape: [a.length], data: a });
+    await writeFileAtomic(`${tmp}/optimizer.safetensors`, writeSafetensors(all, { optimizer_steps: String(x.trainer.steps) }));
+  }
+  await json('trainer_state.json', x.trainerState);
+  await json('scheduler.json', x.scheduler);
+  await json('rng_state.json', { ...x.rng, micro: x.trainer.micro, optimizer_steps: x.trainer.steps });
+  await json('args.json', x.args);
+  await fs.rm(dir, { recursive: true, force: true });
+  await fs.rename(tmp, dir);
+}
+
+export interface LoadedCheckpoint { state: Record<string, unknown>; rng: { micro: number; optimizer_steps: number; [k: string]: unknown } }
+
+/** Restores trainable values, AdamW moments and counters into `trainer`; returns the saved states. */
+export async function loadCheckpoint(dir: string, trainer: LlamaTrainer, adamw: boolean): Promise<LoadedCheckpoint> {
+  const file = async (f: string) => {
+    if (!(await stat(`${dir}/${f}`))?.isFile) throw new UserError(`--resume_from_checkpoint ${dir}: no ${f} (not a webtune checkpoint, or of another --train_type)`);
+    return `${dir}/${f}`;
+  };
+  const weights = readSafetensors(await readFile(await file(trainer.lora ? 'adapter_model.safetensors' : 'model.safetensors'))).tensors;
+  const byName = new Map(trainer.params.map((p) => [hfName(p.name), p.name]));
+  const values = new Map<string, Float32Array>();
+  for (const [k, t] of weights) if (byName.has(k)) values.set(byName.get(k)!, t.data);
+  try { trainer.load('value', values); } catch (e) { throw new UserError(`--resume_from_checkpoint ${dir}: ${(e as Error).message} (another model or --lora_rank/--target_modules?)`); }
+  const rng = JSON.parse(await readText(await file('rng_state.json')));
+  if (adamw && rng.optimizer_steps > 0) {
+    const opt = readSafetensors(await readFile(await file('optimizer.safetensors'))).tensors;
+    for (const which of ['m', 'v'] as const) {
+      const prefix = which === 'm' ? 'exp_avg/' : 'exp_avg_sq/';
+      trainer.load(which, new Map([...opt].filter(([k]) => k.startsWith(prefix)).map(([k, t]) => [k.slice(prefix.length), t.data])));
+    }
+  }
+  trainer.steps = rng.optimizer_steps;
+  trainer.micro = rng.micro;
+  return { state: JSON.parse(await readText(await file('trainer_state.json'))), rng };
+}

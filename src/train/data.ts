@@ -1,0 +1,94 @@
+// Training data through the issue-4 pipeline (readers → RowEncoder → shuffle/split → optional packing) into
+// fixed-shape micro-batches [B, T] for the trainer, with labels shifted to next-token targets. The order of an
+// epoch is a pure function of (seed, epoch), so a resumed run sees exactly the batches it would have seen.
+import type { TrainBatch } from '../../models/llama-train.ts';
+import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
+import { Collator } from '../data/collate.ts';
+import { parseDatasetSpec, sampleRows, SeededRandom, shuffle, splitRows } from '../data/mix.ts';
+import { readRows } from '../data/readers.ts';
+import { RowEncoder, type EncodedRow, type EncodeOptions } from '../data/row-encoder.ts';
+import { PipelineStats } from '../data/stats.ts';
+import { DatasetError } from '../data/types.ts';
+import { labelsOf } from '../data/write-jsonl.ts';
+import { UserError } from '../errors.ts';
+
+/** One sequence as the model sees it: HF-style labels (unshifted, −100 = not trained), positions, segment ids. */
+export interface Example { ids: Int32Array; labels: Int32Array; positions: Int32Array; segments: Int32Array }
+
+export interface DataOptions extends EncodeOptions {
+  datasets: string[];
+  valDatasets?: string[];
+  splitDatasetRatio: number;
+  packing: boolean;
+  seed: number;
+}
+
+export interface TrainData { train: Example[]; val: Example[]; T: number; padId: number; packed: boolean; stats: PipelineStats }
+
+async function encode(specs: string[], enc: RowEncoder, rng: SeededRandom): Promise<EncodedRow[]> {
+  const out: EncodedRow[] = [];
+  for (const spec of specs) {
+    const { path, sample } = parseDatasetSpec(spec);
+    const file = enc.stats.file(path), rows: EncodedRow[] = [];
+    for await (const item of readRows(path)) { const r = enc.encode(item, file); if (r) rows.push(r); }
+    if (file.read === 0) throw new DatasetError(`${path}: empty dataset (no rows)`);
+    out.push(...(sample === undefined ? rows : sampleRows(rows, sample, rng)));
+  }
+  return out;
+}
+
+function examples(c: Collator, rows: EncodedRow[], o: DataOptions, padId: number): Example[] {
+  const plain = rows.map((r) => ({ input_ids: r.ids, labels: labelsOf(r.ids, r.mask) }));
+  if (!o.packing) {
+    return plain.map((r) => ({ ids: Int32Array.from(r.input_ids), labels: Int32Array.from(r.labels), positions: Int32Array.from(r.input_ids, (_x, i) => i),
+      segments: new Int32Array(r.input_ids.length).fill(1) }));
+  }
+  if (!plain.length) return [];
+  const b = c.pack(plain, { maxLength: o.maxLength!, padId, padTo: 'longest' });
+  return Array.from({ length: b.batchSize }, (_x, s) => {
+    const at = s * b.seqLen, seg = b.segment_ids.subarray(at, at + b.seqLen);
+    let n = seg.length;
+    while (n > 0 && seg[n - 1] === 0) n--;
+    const cut = (a: Int32Array) => a.slice(at, at + n);
+    return { ids: cut(b.input_ids), labels: cut(b.labels), positions: cut(b.position_ids), segments: cut(b.segment_ids) };
+  });
+}
+
+export async function loadTrainData(tok: ChatTokenizer, o: DataOptions): Promise<TrainData> {
+  if (!o.datasets.length) throw new UserError('sft: --dataset is required');
+  if (o.packing && o.maxLength === undefined) throw new UserError('sft: --packing needs --max_length (the length of a packed sequence)');
+  const stats = new PipelineStats(), enc = new RowEncoder(tok, o, stats), rng = new SeededRandom(o.seed);
+  let train = await encode(o.datasets, enc, rng);
+  if (!train.length) throw new UserError(`sft: no rows kept from ${o.datasets.join(', ')} (${stats.skippedTotal} skipped, ${stats.droppedTooLong} too long)`);
+  shuffle(train, rng);
+  const split = splitRows(train, o.splitDatasetRatio);
+  train = split.train;
+  const val = [...split.val, ...(o.valDatasets?.length ? await encode(o.valDatasets, enc, rng) : [])];
+  const padId = tok.pad?.id ?? tok.eos?.id ?? 0, c = await Collator.create();
+  const ex = { train: examples(c, train, o, padId), val: examples(c, val, o, padId) };
+  const longest = Math.max(...ex.train.map((e) => e.ids.length), ...ex.val.map((e) => e.ids.length));
+  return { ...ex, T: Math.ceil(longest / 8) * 8, padId, packed: o.packing, stats };
+}
+
+/** The order of epoch `epoch`'s examples (HF: a RandomSampler seeded per epoch). */
+export function epochOrder(n: number, seed: number, epoch: number): number[] {
+  return shuffle(Array.from({ length: n }, (_x, i) => i), new SeededRandom((seed * 1000003 + epoch) >>> 0));
+}
+
+/** B examples (fewer at the end: empty rows) as one [B, T] micro-batch with next-token targets. */
+export function makeBatch(exs: Example[], B: number, T: number, padId: number, packed: boolean): TrainBatch & { tokens: number } {
+  const ids = new Int32Array(B * T).fill(padId), labels = new Int32Array(B * T).fill(-100), positions = new Int32Array(B * T);
+  const segments = packed ? new Int32Array(B * T) : null;
+  let tokens = 0;
+  exs.forEach((e, b) => {
+    const at = b * T, n = e.ids.length;
+    ids.set(e.ids, at);
+    positions.set(e.positions, at);
+    segments?.set(e.segments, at);
+    labels.set(e.labels.subarray(1), at);  // target of token t is label t+1 (a document's first label is −100)
+    tokens += n;
+  });
+  return { ids, labels, positions, segments, tokens };
+}
+
+export const trainedTokens = (b: TrainBatch) => { let n = 0; for (const l of b.labels) if (l >= 0) n++; return n; };

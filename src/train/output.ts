@@ -1,0 +1,52 @@
+// The run directory as ms-swift names it, OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/, and its logging.jsonl (one JSON object
+// per line, rewritten atomically on every append: a crash leaves the previous complete file).
+import { readDir, writeFileAtomic } from '../../runtime/platform.ts';
+import { UserError } from '../errors.ts';
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** Creates the next vN-… directory; an output directory that cannot be written fails here, before any training. */
+export async function makeRunDir(outputDir: string, now = new Date()): Promise<string> {
+  const fs = await import('node:fs/promises');
+  try {
+    await fs.mkdir(outputDir, { recursive: true });
+    const n = Math.max(-1, ...(await readDir(outputDir)).map((d) => /^v(\d+)-/.exec(d)).filter((m) => m).map((m) => Number(m![1]))) + 1;
+    const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+    const dir = `${outputDir.replace(/\/$/, '')}/v${n}-${stamp}`;
+    await fs.mkdir(dir);
+    await writeFileAtomic(`${dir}/.write-test`, '');
+    await fs.rm(`${dir}/.write-test`);
+    return dir;
+  } catch (e) {
+    throw new UserError(`--output_dir ${outputDir} is not writable (${(e as Error).message.split('\n')[0]})`);
+  }
+}
+
+export class JsonLog {
+  private readonly lines: string[] = [];
+  constructor(private readonly path: string) {}
+  async append(entry: Record<string, unknown>): Promise<void> {
+    this.lines.push(JSON.stringify(entry));
+    await writeFileAtomic(this.path, `${this.lines.join('\n')}\n`);
+  }
+}
+
+/** Checkpoints of a run directory, oldest first. */
+export async function checkpointsIn(dir: string): Promise<{ name: string; step: number }[]> {
+  return (await readDir(dir)).map((name) => ({ name, m: /^checkpoint-(\d+)$/.exec(name) })).filter((x) => x.m)
+    .map((x) => ({ name: `${dir}/${x.name}`, step: Number(x.m![1]) })).sort((a, b) => a.step - b.step);
+}
+
+/** --save_total_limit: removes the oldest checkpoints beyond the limit, never the best one. */
+export async function pruneCheckpoints(dir: string, limit: number | undefined, best: string | null): Promise<void> {
+  if (!limit) return;
+  const fs = await import('node:fs/promises');
+  const all = await checkpointsIn(dir);
+  let extra = all.length - limit;
+  for (const c of all) {
+    if (extra <= 0) break;
+    if (c.name === best || c === all[all.length - 1]) continue;
+    await fs.rm(c.name, { recursive: true, force: true });
+    extra--;
+  }
+}

@@ -1,0 +1,151 @@
+// `webtune sft` as a library call: data → trainer → optimizer steps with gradient accumulation, schedule,
+// clipping, evaluation, logging, checkpoints and resume. Args use ms-swift's flag names (they go to args.json).
+import { acquireGPU } from '../../runtime/webgpu.ts';
+import { writeFileAtomic } from '../../runtime/platform.ts';
+import { createWebGpuTrainOps } from '../../gpu/train-ops.ts';
+import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
+import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
+import { ReferenceTrainOps } from '../backend/reference-train-ops.ts';
+import type { TrainOps } from '../backend/train-ops.ts';
+import { bilingual } from '../data/self-cognition.ts';
+import type { TruncationStrategy } from '../data/truncate.ts';
+import { UserError } from '../errors.ts';
+import { hfConfigJson, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { epochOrder, loadTrainData, makeBatch, trainedTokens, type TrainData } from './data.ts';
+import { loadModelSource } from './model-source.ts';
+import { JsonLog, makeRunDir, pruneCheckpoints } from './output.ts';
+import { writeLossPng } from './plot.ts';
+import { Progress } from './progress.ts';
+import { lrAt, warmupSteps, type SchedulerType } from './schedule.ts';
+
+export interface SftArgs {
+  model: string; dataset: string[]; val_dataset?: string[]; template?: string; system?: string; max_length?: number;
+  truncation_strategy: TruncationStrategy; packing: boolean; split_dataset_ratio: number; model_name?: string[]; model_author?: string[];
+  train_type: 'lora' | 'full'; lora_rank: number; lora_alpha: number; lora_dropout: number; target_modules: string[];
+  num_train_epochs: number; max_steps: number; per_device_train_batch_size: number; gradient_accumulation_steps: number;
+  learning_rate: number; lr_scheduler_type: SchedulerType; warmup_ratio: number; warmup_steps: number; optim: 'adamw_torch' | 'sgd';
+  adam_beta1: number; adam_beta2: number; adam_epsilon: number; weight_decay: number; max_grad_norm: number; seed: number;
+  eval_steps?: number; logging_steps: number; save_steps?: number; save_total_limit?: number; resume_from_checkpoint?: string;
+  output_dir: string;
+}
+
+export interface SftResult { runDir: string; lastCheckpoint: string; bestCheckpoint: string | null; logs: Record<string, unknown>[] }
+
+const round = (x: number, d = 6) => Number(x.toPrecision(d));
+
+async function evaluate(trainer: LlamaTrainer, data: TrainData): Promise<{ loss: number; acc: number | null }> {
+  let lossSum = 0, tokens = 0, correct: number | null = 0;
+  for (let i = 0; i < data.val.length; i += trainer.B) {
+    const r = await trainer.evaluate(makeBatch(data.val.slice(i, i + trainer.B), trainer.B, data.T, data.padId, data.packed));
+    lossSum += r.lossSum; tokens += r.tokens;
+    correct = r.correct === null || correct === null ? null : correct + r.correct;
+  }
+  return { loss: lossSum / Math.max(1, tokens), acc: correct === null ? null : correct / Math.max(1, tokens) };
+}
+
+export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: string) => void } = {}): Promise<SftResult> {
+  const note = opts.note ?? (() => {});
+  let lora: LoraConfig | undefined;
+  try {
+    if (a.train_type === 'lora') lora = { rank: a.lora_rank, alpha: a.lora_alpha, dropout: a.lora_dropout, targets: parseTargetModules(a.target_modules), seed: a.seed };
+  } catch (e) { throw e instanceof LoraConfigError ? new UserError(e.message) : e; }
+  const runDir = await makeRunDir(a.output_dir);  // before anything slow: an unwritable output fails first
+  await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify(a, null, 2)}\n`);
+  const src = await loadModelSource(a.model);
+  const identity = { name: bilingual('model_name', a.model_name), author: bilingual('model_author', a.model_author) };
+  const data = await loadTrainData(src.tok, { datasets: a.dataset, valDatasets: a.val_dataset, splitDatasetRatio: a.split_dataset_ratio, packing: a.packing,
+    seed: a.seed, template: a.template, system: a.system, maxLength: a.max_length, truncationStrategy: a.truncation_strategy, identity });
+  note(`data: ${data.train.length} training and ${data.val.length} validation sequences of up to ${data.T} tokens${data.packed ? ' (packed)' : ''}`);
+
+  let ops = opts.ops;
+  if (!ops) {
+    const gpu = await acquireGPU();
+    if (gpu.ok) { ops = await createWebGpuTrainOps(gpu.gpu); note(`device: webgpu on ${gpu.gpu.description}`); }
+    else { ops = new ReferenceTrainOps(); note(`device: reference CPU kernels (slow; ${gpu.reason})`); }
+  }
+  const B = a.per_device_train_batch_size, GA = a.gradient_accumulation_steps, T = data.T;
+  const trainer = new LlamaTrainer(ops, src.model, { B, T, lora });
+  const nParams = trainer.params.reduce((s, p) => s + p.size, 0);
+  note(`${a.train_type}: ${nParams.toLocaleString('en')} trainable parameters${lora ? ` (rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')})` : ''}`);
+
+  const batchesPerEpoch = Math.ceil(data.train.length / B), updatesPerEpoch = Math.ceil(batchesPerEpoch / GA);
+  const total = a.max_steps > 0 ? a.max_steps : Math.max(1, Math.ceil(a.num_train_epochs * updatesPerEpoch));
+  const warmup = warmupSteps(total, a.warmup_ratio, a.warmup_steps);
+  const adamw = a.optim !== 'sgd';
+  let step = 0, epoch = 0, batch = 0, bestMetric: number | null = null, best: string | null = null, last = '';
+  const history: Record<string, unknown>[] = [], log = new JsonLog(`${runDir}/logging.jsonl`);
+  if (a.resume_from_checkpoint) {
+    const ck = await loadCheckpoint(a.resume_from_checkpoint, trainer, adamw);
+    step = Number(ck.state.global_step); epoch = Number(ck.rng.epoch); batch = Number(ck.rng.batch);
+    bestMetric = (ck.state.best_metric as number | null) ?? null; best = (ck.state.best_model_checkpoint as string | null) ?? null;
+    for (const h of (ck.state.log_history as Record<string, unknown>[]) ?? []) { history.push(h); await log.append(h); }
+    note(`resumed from ${a.resume_from_checkpoint} at step ${step} (epoch ${epoch}, batch ${batch})`);
+  }
+  const orders = new Map<number, number[]>();
+  const order = (e: number) => { if (!orders.has(e)) { orders.clear(); orders.set(e, epochOrder(data.train.length, a.seed, e)); } return orders.get(e)!; };
+  const progress = new Progress(total, step);
+  const win = { loss: 0, steps: 0, tokens: 0, t0: performance.now() };
+  const record = async (entry: Record<string, unknown>) => { history.push(entry); await log.append(entry); };
+  const state = () => ({ global_step: step, epoch: round(epoch + batch / batchesPerEpoch, 4), max_steps: total, num_train_epochs: a.num_train_epochs,
+    logging_steps: a.logging_steps, eval_steps: a.eval_steps ?? null, save_steps: a.save_steps ?? null, train_batch_size: B,
+    best_metric: bestMetric, best_model_checkpoint: best, log_history: history });
+
+  while (step < total) {
+    // one update: up to GA micro-batches, cut short at the end of an epoch (as Hugging Face does)
+    const micro: (TrainBatch & { tokens: number })[] = [];
+    while (micro.length < GA) {
+      if (batch >= batchesPerEpoch) { if (micro.length) break; epoch++; batch = 0; }
+      const idx = order(epoch).slice(batch * B, (batch + 1) * B);
+      micro.push(makeBatch(idx.map((i) => data.train[i]), B, T, data.padId, data.packed));
+      batch++;
+    }
+    const trained = micro.reduce((s, m) => s + trainedTokens(m), 0);
+    trainer.zeroGrad();
+    let loss = 0;
+    for (const m of micro) loss += await trainer.forwardBackward(m, 1 / Math.max(1, trained));
+    step++;
+    const lr = lrAt(a.lr_scheduler_type, a.learning_rate, step - 1, total, warmup);
+    if (!Number.isFinite(loss)) {
+      const cause = step === 1 ? 'the forward pass overflows before any update: check the model weights for NaN/Inf'
+        : `an earlier update diverged (learning_rate ${lr.toExponential(2)}): lower --learning_rate or keep --max_grad_norm on`;
+      throw new UserError(`training stopped at step ${step}: the loss is ${loss} (${cause})`);
+    }
+    const { gradNorm } = await trainer.step({ lr, optim: adamw ? 'adamw' : 'sgd', beta1: a.adam_beta1, beta2: a.adam_beta2, eps: a.adam_epsilon,
+      weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm });
+    if (!Number.isFinite(gradNorm)) throw new UserError(`training stopped at step ${step}: the gradient norm is ${gradNorm} (loss ${loss.toFixed(4)}): lower --learning_rate`);
+    win.loss += loss; win.steps++; win.tokens += micro.reduce((s, m) => s + m.tokens, 0);
+    const secs = (performance.now() - win.t0) / 1000, tps = win.tokens / Math.max(secs, 1e-9);
+    const logged = step % a.logging_steps === 0 || step === total;
+    progress.update(step, { loss, lr, tokensPerSec: tps }, logged);
+    if (logged) {
+      const mem = (globalThis as { process?: NodeJS.Process }).process?.memoryUsage().rss ?? 0;
+      await record({ loss: round(win.loss / win.steps), grad_norm: round(gradNorm), learning_rate: round(lr), 'memory(GiB)': round(mem / 2 ** 30, 3),
+        'tokens/s': round(tps, 4), epoch: round(epoch + batch / batchesPerEpoch, 4), step, 'global_step/max_steps': `${step}/${total}` });
+      Object.assign(win, { loss: 0, steps: 0, tokens: 0, t0: performance.now() });
+    }
+    const pause = performance.now();  // evaluation and saving do not count against tokens/s
+    if (a.eval_steps && data.val.length && (step % a.eval_steps === 0 || step === total)) {
+      const ev = await evaluate(trainer, data);
+      await record({ eval_loss: round(ev.loss), eval_token_acc: ev.acc === null ? null : round(ev.acc), epoch: round(epoch + batch / batchesPerEpoch, 4), step });
+      progress.note(`step ${step}: eval_loss ${ev.loss.toFixed(4)}${ev.acc === null ? '' : `, eval_token_acc ${ev.acc.toFixed(4)}`}`);
+      if (bestMetric === null || ev.loss < bestMetric) { bestMetric = ev.loss; best = `${runDir}/checkpoint-${step}`; }
+    }
+    if ((a.save_steps && step % a.save_steps === 0) || step === total) {
+      last = `${runDir}/checkpoint-${step}`;
+      await saveCheckpoint(last, { trainer, baseModel: a.model, configJson: hfConfigJson(src.model.config), tokenizerFiles: src.tokenizerFiles,
+        trainerState: state(), scheduler: { lr_scheduler_type: a.lr_scheduler_type, learning_rate: a.learning_rate, total_steps: total, warmup_steps: warmup, last_step: step },
+        rng: { seed: a.seed, epoch, batch }, args: a as unknown as Record<string, unknown>, adamw });
+      await pruneCheckpoints(runDir, a.save_total_limit, best);
+    }
+    win.t0 += performance.now() - pause;
+  }
+  progress.done();
+  const losses = history.filter((h) => typeof h.loss === 'number').map((h) => [h.step as number, h.loss as number] as [number, number]);
+  const evals = history.filter((h) => typeof h.eval_loss === 'number').map((h) => [h.step as number, h.eval_loss as number] as [number, number]);
+  await (await import('node:fs/promises')).mkdir(`${runDir}/images`, { recursive: true });
+  await writeLossPng(`${runDir}/images/train_loss.png`, losses);
+  if (evals.length) await writeLossPng(`${runDir}/images/eval_loss.png`, evals);
+  await log.append({ last_model_checkpoint: last, best_model_checkpoint: best });
+  if (!opts.ops) ops.destroy();
+  return { runDir, lastCheckpoint: last, bestCheckpoint: best, logs: history };
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/python3
+"""PyTorch oracle for the SFT trainer (test/sft-grad.test.ts): a Llama/Qwen2/Qwen3-style model (q/k/v biases,
+per-head q/k RMSNorm, GQA, tied or untied head) with optional LoRA adapters, as Hugging Face and PEFT compute it.
+
+Usage: sft_grad.py CASES.json — reads {"cases": [...]} and prints {"results": [...]}: per case the loss (mean over
+trained tokens), the gradient of every trainable tensor (autograd, float64), and the trainable tensors after one
+clip_grad_norm_ + torch.optim.AdamW step (float32 state, as the kernels) with Hugging Face's weight-decay groups
+(no decay for biases and norms). Tensor names are the trainer's (models/llama-train.ts). Written for torch 1.13.
+"""
+import json
+import sys
+
+import torch
+import torch.nn.functional as F
+
+
+# the same reference ops as train_ops.py (which runs its cases on import, so it cannot be imported)
+def rmsnorm(x, w, eps):
+    return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
+
+
+def rope(x, pos, theta):
+    """rotate-half RoPE on x [rows, heads, hd] at positions pos [rows]"""
+    hd = x.shape[-1]
+    inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).double() / hd))
+    ang = pos.double()[:, None] * inv[None, :]
+    cos, sin = torch.cat((ang, ang), -1).cos()[:, None], torch.cat((ang, ang), -1).sin()[:, None]
+    rot = torch.cat((-x[..., hd // 2:], x[..., :hd // 2]), -1)
+    return x * cos + rot * sin
+
+
+def attention(q, k, v, seg, B, T, H, KV, HD):
+    """q [B·T, H·HD], k/v [B·T, KV·HD] → out [B·T, H·HD], lse [B·T, H]"""
+    q = q.reshape(B, T, H, HD)
+    k = k.reshape(B, T, KV, 1, HD).expand(B, T, KV, H // KV, HD).reshape(B, T, H, HD)
+    v = v.reshape(B, T, KV, 1, HD).expand(B, T, KV, H // KV, HD).reshape(B, T, H, HD)
+    allowed = torch.ones(T, T, dtype=torch.bool).tril()[None].expand(B, T, T)
+    if seg is not None:
+        s = seg.reshape(B, T)
+        allowed = allowed & (s[:, :, None] == s[:, None, :])
+    scores = torch.einsum("bthd,bshd->bhts", q, k) / HD ** 0.5
+    scores = scores.masked_fill(~allowed[:, None], float("-inf"))
+    lse = torch.logsumexp(scores, -1)  # [B, H, T]
+    out = torch.einsum("bhts,bshd->bthd", torch.softmax(scores, -1), v)
+    return out.reshape(B * T, H * HD), lse.permute(0, 2, 1).reshape(B * T, H)
+
+
+def run(c):
+    cfg, B, T = c["config"], c["B"], c["T"]
+    D, F_, H, KV, HD, V, L = (cfg[k] for k in ("hiddenSize", "intermediateSize", "numHeads", "numKvHeads", "headDim", "vocabSize", "numLayers"))
+    eps, theta = cfg["rmsNormEps"], cfg["ropeTheta"]
+    shapes = {"embedTokens": (V, D), "norm": (D,), "lmHead": (V, D)}
+    dims = {"q": (H * HD, D), "k": (KV * HD, D), "v": (KV * HD, D), "o": (D, H * HD), "gate": (F_, D), "up": (F_, D), "down": (D, F_)}
+    lora = c.get("lora")
+    for i in range(L):
+        p = f"layers.{i}."
+        shapes.update({p + "inputNorm": (D,), p + "postNorm": (D,), p + "qNorm": (HD,), p + "kNorm": (HD,),
+                       p + "qBias": (H * HD,), p + "kBias": (KV * HD,), p + "vBias": (KV * HD,)})
+        for n, (o, inn) in dims.items():
+            shapes[p + n] = (o, inn)
+            if lora:
+                shapes[p + n + ".loraA"] = (lora["rank"], inn)
+                shapes[p + n + ".loraB"] = (o, lora["rank"])
+    trainable = set(c["trainable"])
+    w = {n: torch.tensor(a, dtype=torch.float64).reshape(shapes[n]).requires_grad_(n in trainable) for n, a in c["weights"].items()}
+    ids, pos = torch.tensor(c["ids"]).long(), torch.tensor(c["positions"]).long()
+    seg = torch.tensor(c["segments"]).long() if c.get("segments") is not None else None
+    scaling = lora["alpha"] / lora["rank"] if lora else 0.0
+
+    def lin(p, n, x):
+        y = x @ w[p + n].T
+        if p + n + "Bias" in w:
+            y = y + w[p + n + "Bias"]
+        if p + n + ".loraA" in w:  # PEFT: lora_B(lora_A(dropout(x))) * scaling
+            y = y + (x @ w[p + n + ".loraA"].T) @ w[p + n + ".loraB"].T * scaling
+        return y
+
+    x = w["embedTokens"][ids]
+    for i in range(L):
+        p = f"layers.{i}."
+        h = rmsnorm(x, w[p + "inputNorm"], eps)
+        q, k = lin(p, "q", h).reshape(B * T, H, HD), lin(p, "k", h).reshape(B * T, KV, HD)
+        if p + "qNorm" in w:
+            q, k = rmsnorm(q, w[p + "qNorm"], eps), rmsnorm(k, w[p + "kNorm"], eps)
+        q, k = rope(q, pos, theta).reshape(B * T, H * HD), rope(k, pos, theta).reshape(B * T, KV * HD)
+        att, _ = attention(q, k, lin(p, "v", h), seg, B, T, H, KV, HD)
+        x = x + lin(p, "o", att)
+        h = rmsnorm(x, w[p + "postNorm"], eps)
+        x = x + lin(p, "down", F.silu(lin(p, "gate", h)) * lin(p, "up", h))
+    logits = rmsnorm(x, w["norm"], eps) @ w.get("lmHead", w["embedTokens"]).T
+    loss = F.cross_entropy(logits, torch.tensor(c["labels"]).long(), ignore_index=-100)
+    loss.backward()
+    out = {"loss": [float(loss)]}
+    out.update({"grad." + n: w[n].grad.reshape(-1).tolist() for n in trainable})
+
+    o = c["optim"]
+    ps = {n: torch.nn.Parameter(w[n].detach().float().clone()) for n in sorted(trainable)}
+    for n, prm in ps.items():
+        prm.grad = w[n].grad.float()
+    torch.nn.utils.clip_grad_norm_(list(ps.values()), o["maxGradNorm"])
+    no_decay = [prm for n, prm in ps.items() if n.endswith("Bias") or n.lower().endswith("norm")]
+    decay = [prm for n, prm in ps.items() if not (n.endswith("Bias") or n.lower().endswith("norm"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": o["weightDecay"]}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=o["lr"], betas=(o["beta1"], o["beta2"]), eps=o["eps"])
+    opt.step()
+    out.update({"after." + n: prm.detach().double().reshape(-1).tolist() for n, prm in ps.items()})
+    return out
+
+
+torch.set_default_dtype(torch.float64)
+cases = json.load(open(sys.argv[1]))["cases"]
+print(json.dumps({"results": [run(c) for c in cases]}))
