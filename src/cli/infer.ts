@@ -1,7 +1,7 @@
 // `webtune infer`: generate a continuation of --prompt; only the generated text goes to stdout.
 import { Command, Option } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
-import { loadModel } from '../../models/load.ts';
+import { loadModelDir, loadWithAdapters } from '../../models/adapters.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { encodePrompt, Generator } from '../generate.ts';
@@ -10,6 +10,7 @@ import { floatFlag, intFlag } from './options.ts';
 
 interface InferFlags {
   model?: string;
+  adapters?: string;
   tokenizer?: string;
   prompt?: string;
   // commander keeps ms-swift's snake_case flag names as the keys
@@ -28,6 +29,8 @@ export function inferCommand(): Command {
     .description('generate text from a model (llama2.c checkpoint or a directory holding one and its tokenizer)')
     .option('--model <path>', 'model file or directory, e.g. ../shared/models/stories260K (default: the embedded ' +
       `${TINY_RANDOM_NAME}: fixed-seed random weights that exercise the pipeline; its text is gibberish)`)
+    .option('--adapters <checkpoint>', 'a sft checkpoint-N: LoRA adapters are merged into the base model at load (the base ' +
+      'comes from --model or the run\'s args.json); a full-training checkpoint is used as the model')
     .option('--tokenizer <path>', 'tokenizer file (default: tokenizer.bin or tok*.bin beside the model)')
     .option('--prompt <text>', 'text to continue; "" starts from BOS alone, as llama2.c does')
     .option('--max_new_tokens <n>', 'tokens to generate at most', intFlag(0), 256)
@@ -42,8 +45,17 @@ export function inferCommand(): Command {
     .option('--no-stats', 'do not print tokens/s to stderr')
     .action(async (flags: InferFlags) => {
       if (flags.prompt === undefined) throw new UserError('infer: --prompt is required (use --prompt "" to start from BOS)');
-      if (!flags.model) writeStderr(`webtune: no --model given: using the embedded ${TINY_RANDOM_NAME} (random weights, gibberish output)\n`);
-      const loaded = flags.model ? await loadModel(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
+      let loaded;
+      if (flags.adapters) {
+        const w = await loadWithAdapters(flags.adapters, { model: flags.model, tokenizer: flags.tokenizer });
+        const ad = w.resolved.adapter;
+        writeStderr(ad ? `webtune: merged LoRA ${ad.dir} (r ${ad.r}, alpha ${ad.alpha}) into ${w.resolved.modelPath} (from ${w.resolved.modelFrom})\n`
+          : `webtune: ${flags.adapters} is a full-training checkpoint: using it as the model\n`);
+        loaded = w;
+      } else {
+        if (!flags.model) writeStderr(`webtune: no --model given: using the embedded ${TINY_RANDOM_NAME} (random weights, gibberish output)\n`);
+        loaded = flags.model ? await loadModelDir(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
+      }
       encodePrompt(loaded, flags.prompt); // reject a prompt that cannot fit before starting a device
       const { ops, reason } = await selectBackend(flags.device);
       writeStderr(`webtune: ${reason}\n`);

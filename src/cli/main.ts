@@ -5,6 +5,7 @@ import { inferCommand } from './infer.ts';
 import { tokenizeCommand } from './tokenize.ts';
 import { preprocessCommand } from './preprocess.ts';
 import { sftCommand } from './sft.ts';
+import { mergeLoraCommand } from './merge-lora.ts';
 
 export const VERSION = '0.1.0';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(tokenizeCommand());
   program.addCommand(preprocessCommand());
   program.addCommand(sftCommand());
+  program.addCommand(mergeLoraCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
   }

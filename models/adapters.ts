@@ -1,0 +1,206 @@
+// Using a fine-tuned checkpoint: a LoRA checkpoint (adapter_config.json + adapter_model.safetensors with PEFT's key
+// names) merged into its base model in memory, W' = W + scale·B·A with PEFT's scale (lora_alpha / r, or
+// lora_alpha / √r with use_rslora), or a full-training checkpoint, which is itself a model directory. The base model
+// comes from --model or from the run's args.json (in the checkpoint or its parent, the run directory).
+import { readDir, readFile, readText, stat, joinPath } from '../runtime/platform.ts';
+import { UserError } from '../src/errors.ts';
+import { shapeOf } from '../src/train/checkpoint.ts';
+import { isHfModelDir, loadHfLlama } from './hf-llama.ts';
+import type { LlamaConfig, LlamaLayerWeights, LlamaModel } from './llama.ts';
+import { loadModel, type LoadedModel } from './load.ts';
+import { MODULE_KEY, TARGET_MODULES, type TargetModule } from './lora.ts';
+import { readSafetensors, type Tensor } from './safetensors.ts';
+import { loadLlama2cTokenizer } from './tokenizer.ts';
+
+export interface LoraAdapterFile {
+  dir: string;
+  r: number;
+  alpha: number;
+  /** the factor applied to B·A */
+  scale: number;
+  targets: TargetModule[];
+  /** base_model_name_or_path from adapter_config.json */
+  baseModel?: string;
+  /** layer → module → {A [r, in], B [out, r]} */
+  layers: Map<number, Map<TargetModule, { A: Tensor; B: Tensor }>>;
+}
+
+const KEY = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$/;
+const MODULE_GROUP: Record<TargetModule, string> = { q_proj: 'self_attn', k_proj: 'self_attn', v_proj: 'self_attn', o_proj: 'self_attn',
+  gate_proj: 'mlp', up_proj: 'mlp', down_proj: 'mlp' };
+const isFile = async (p: string) => Boolean((await stat(p))?.isFile);
+const trimSlash = (p: string) => p.length > 1 ? p.replace(/\/+$/, '') : p;
+
+/** Reads and checks a LoRA checkpoint directory; every problem is one line naming the file. */
+export async function readLoraAdapter(dir: string): Promise<LoraAdapterFile> {
+  dir = trimSlash(dir);
+  if (!(await stat(dir))?.isDirectory) throw new UserError(`--adapters ${dir}: no such directory`);
+  const cfgFile = joinPath(dir, 'adapter_config.json'), wFile = joinPath(dir, 'adapter_model.safetensors');
+  if (!(await isFile(cfgFile))) throw new UserError(`${cfgFile}: missing (not a LoRA checkpoint)`);
+  if (!(await isFile(wFile))) throw new UserError(`${wFile}: missing (the adapter weights are not there)`);
+  let cfg: Record<string, unknown>;
+  try {
+    cfg = JSON.parse(await readText(cfgFile));
+    if (!cfg || typeof cfg !== 'object' || Array.isArray(cfg)) throw new Error('not a JSON object');
+  } catch (e) {
+    throw new UserError(`${cfgFile}: invalid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  const bad = (what: string): never => { throw new UserError(`${cfgFile}: ${what}`); };
+  if (cfg.peft_type !== undefined && cfg.peft_type !== 'LORA') bad(`peft_type ${JSON.stringify(cfg.peft_type)} is not supported (only LORA)`);
+  const r = cfg.r;
+  if (typeof r !== 'number' || !Number.isInteger(r) || r < 1) bad(`r must be a positive integer (got ${JSON.stringify(r)})`);
+  const alpha = cfg.lora_alpha ?? 8;
+  if (typeof alpha !== 'number' || !Number.isFinite(alpha)) bad(`lora_alpha must be a number (got ${JSON.stringify(alpha)})`);
+  if (cfg.fan_in_fan_out === true) bad('fan_in_fan_out true is not supported (Llama-family linear weights are [out, in])');
+  if (cfg.use_dora === true) bad('use_dora is not supported');
+  for (const k of ['rank_pattern', 'alpha_pattern'] as const) {
+    const v = cfg[k];
+    if (v && typeof v === 'object' && Object.keys(v).length) bad(`${k} is not supported (per-module ranks)`);
+  }
+  const rawTargets = cfg.target_modules;
+  const names = typeof rawTargets === 'string' ? [rawTargets] : Array.isArray(rawTargets) ? rawTargets.map(String) : bad('target_modules is missing');
+  const targets = names.includes('all-linear') ? [...TARGET_MODULES] : names as TargetModule[];
+  const unknown = targets.filter((n) => !(TARGET_MODULES as readonly string[]).includes(n));
+  if (unknown.length) bad(`unknown target_modules ${unknown.join(', ')}; valid: all-linear or ${TARGET_MODULES.join(', ')}`);
+  const scale = (alpha as number) / (cfg.use_rslora === true ? Math.sqrt(r as number) : (r as number));
+
+  let tensors: Map<string, Tensor>;
+  try {
+    tensors = readSafetensors(await readFile(wFile)).tensors;
+  } catch (e) {
+    throw new UserError(`${wFile}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const layers = new Map<number, Map<TargetModule, { A?: Tensor; B?: Tensor }>>();
+  for (const [key, t] of tensors) {
+    const m = KEY.exec(key);
+    if (!m) throw new UserError(`${wFile}: unexpected tensor ${key} (expected PEFT LoRA keys base_model.model.model.layers.N.….lora_A/B.weight)`);
+    const [, i, group, mod, ab] = m;
+    if (!(TARGET_MODULES as readonly string[]).includes(mod) || MODULE_GROUP[mod as TargetModule] !== group) {
+      throw new UserError(`${wFile}: tensor ${key} targets unknown module ${group}.${mod}; valid: ${TARGET_MODULES.join(', ')}`);
+    }
+    if (!targets.includes(mod as TargetModule)) throw new UserError(`${wFile}: tensor ${key} is for ${mod}, which is not in adapter_config.json's target_modules`);
+    const rankDim = ab === 'A' ? t.shape[0] : t.shape[1];
+    if (t.shape.length !== 2 || rankDim !== r) {
+      throw new UserError(`${wFile}: tensor ${key} has shape [${t.shape.join(', ')}], which does not match r = ${r} in adapter_config.json`);
+    }
+    const layer = layers.get(Number(i)) ?? new Map();
+    layers.set(Number(i), layer);
+    const pair = layer.get(mod as TargetModule) ?? {};
+    pair[ab as 'A' | 'B'] = t;
+    layer.set(mod as TargetModule, pair);
+  }
+  if (layers.size === 0) throw new UserError(`${wFile}: no LoRA tensors`);
+  for (const [i, layer] of layers) {
+    for (const [mod, p] of layer) {
+      if (!p.A || !p.B) throw new UserError(`${wFile}: layer ${i} ${mod} has lora_${p.A ? 'A' : 'B'} but no lora_${p.A ? 'B' : 'A'}`);
+    }
+  }
+  const base = typeof cfg.base_model_name_or_path === 'string' ? cfg.base_model_name_or_path : undefined;
+  return { dir, r: r as number, alpha: alpha as number, scale, targets, baseModel: base,
+    layers: layers as LoraAdapterFile['layers'] };
+}
+
+/** Merges the adapter into a copy of `model` (tensors it does not touch are shared): W' = W + scale·(B·A), in f32.
+ *  An adapter made for another model (layer count or sizes) fails naming the adapter file. */
+export function mergeLora(model: LlamaModel, ad: LoraAdapterFile): LlamaModel {
+  const c = model.config, file = joinPath(ad.dir, 'adapter_model.safetensors');
+  const maxLayer = Math.max(...ad.layers.keys());
+  if (maxLayer >= c.numLayers) {
+    throw new UserError(`${file}: has weights for layer ${maxLayer} but the model has ${c.numLayers} layers (an adapter for another model?)`);
+  }
+  const layers = model.weights.layers.map((l) => ({ ...l }));
+  for (const [i, mods] of ad.layers) {
+    for (const [mod, { A, B }] of mods) {
+      const key = MODULE_KEY[mod];
+      const [out, inF] = shapeOf(`layers.${i}.${key}`, c);
+      if (A.shape[1] !== inF || B.shape[0] !== out) {
+        throw new UserError(`${file}: layer ${i} ${mod} adapter is [${B.shape[0]}×${A.shape[1]}] but the model's weight is [${out}×${inF}] (an adapter for another model?)`);
+      }
+      const W = new Float32Array(layers[i][key]);
+      const r = ad.r, a = A.data, b = B.data, row = new Float32Array(inF);
+      for (let o = 0; o < out; o++) {
+        row.fill(0);
+        for (let k = 0; k < r; k++) {
+          const bk = b[o * r + k];
+          if (bk === 0) continue;
+          const off = k * inF;
+          for (let j = 0; j < inF; j++) row[j] += bk * a[off + j];
+        }
+        const wo = o * inF;
+        for (let j = 0; j < inF; j++) W[wo + j] += Math.fround(row[j] * ad.scale);
+      }
+      (layers[i] as Record<keyof LlamaLayerWeights, Float32Array | undefined>)[key] = W;
+    }
+  }
+  return { config: c, weights: { ...model.weights, layers } };
+}
+
+/** loadModel, plus a Hugging Face-format directory whose tokenizer is a llama2.c tok*.bin (webtune's full-training
+ *  checkpoints and merged models of llama2.c imports). */
+export async function loadModelDir(path: string, opts: { tokenizer?: string } = {}): Promise<LoadedModel> {
+  const dir = trimSlash(path);
+  if ((await stat(dir))?.isDirectory && await isHfModelDir(dir)) {
+    const explicit = opts.tokenizer && /\.bin$/i.test(opts.tokenizer) ? opts.tokenizer : undefined;
+    let tokFile = explicit;
+    if (!tokFile && !opts.tokenizer && !(await isFile(joinPath(dir, 'tokenizer.json')))) {
+      const toks = (await readDir(dir)).filter((n) => /^tok(enizer)?[^/]*\.bin$/i.test(n));
+      const pick = toks.find((n) => n === 'tokenizer.bin') ?? toks[0];
+      if (pick) tokFile = joinPath(dir, pick);
+    }
+    if (tokFile) {
+      const model = await loadHfLlama(dir);
+      if (!(await isFile(tokFile))) throw new UserError(`--tokenizer ${tokFile}: no such file`);
+      let tokenizer;
+      try {
+        tokenizer = await loadLlama2cTokenizer(await readFile(tokFile), model.config.vocabSize);
+      } catch (e) {
+        throw new UserError(`${tokFile}: ${(e as Error).message}`);
+      }
+      return { model, tokenizer, modelFile: dir, tokenizerFile: tokFile };
+    }
+  }
+  return loadModel(path, opts);
+}
+
+export interface ResolvedCheckpoint {
+  kind: 'lora' | 'full';
+  /** the base model path (LoRA) or the checkpoint itself (full) */
+  modelPath: string;
+  /** where modelPath came from: --model, args.json or adapter_config.json */
+  modelFrom: string;
+  adapter?: LoraAdapterFile;
+}
+
+/** What --adapters CKPT names: a LoRA checkpoint and its base model, or a full-training checkpoint. */
+export async function resolveCheckpoint(ckpt: string, model?: string): Promise<ResolvedCheckpoint> {
+  ckpt = trimSlash(ckpt);
+  if (!(await stat(ckpt))?.isDirectory) throw new UserError(`--adapters ${ckpt}: no such directory`);
+  if (!(await isFile(joinPath(ckpt, 'adapter_config.json'))) && await isHfModelDir(ckpt)) {
+    return { kind: 'full', modelPath: ckpt, modelFrom: ckpt };
+  }
+  const adapter = await readLoraAdapter(ckpt);
+  if (model) return { kind: 'lora', modelPath: model, modelFrom: '--model', adapter };
+  const parent = ckpt.includes('/') ? ckpt.slice(0, ckpt.lastIndexOf('/')) || '/' : '.';
+  for (const f of [joinPath(ckpt, 'args.json'), joinPath(parent, 'args.json')]) {
+    if (!(await isFile(f))) continue;
+    let args: { model?: unknown };
+    try { args = JSON.parse(await readText(f)); } catch (e) { throw new UserError(`${f}: invalid JSON (${(e as Error).message.split('\n')[0]})`); }
+    if (typeof args?.model !== 'string' || !args.model) throw new UserError(`${f}: no "model" entry; pass --model`);
+    if (!(await stat(args.model))) throw new UserError(`${f}: the base model ${args.model} is not there; pass --model`);
+    return { kind: 'lora', modelPath: args.model, modelFrom: f, adapter };
+  }
+  if (adapter.baseModel && await stat(adapter.baseModel)) {
+    return { kind: 'lora', modelPath: adapter.baseModel, modelFrom: joinPath(ckpt, 'adapter_config.json'), adapter };
+  }
+  throw new UserError(`--adapters ${ckpt}: no args.json beside the checkpoint names the base model; pass --model`);
+}
+
+export interface LoadedWithAdapters extends LoadedModel { resolved: ResolvedCheckpoint; config: LlamaConfig }
+
+/** Loads the model a checkpoint describes, with a LoRA adapter merged in. */
+export async function loadWithAdapters(ckpt: string, opts: { model?: string; tokenizer?: string } = {}): Promise<LoadedWithAdapters> {
+  const resolved = await resolveCheckpoint(ckpt, opts.model);
+  const loaded = await loadModelDir(resolved.modelPath, { tokenizer: opts.tokenizer });
+  const model = resolved.adapter ? mergeLora(loaded.model, resolved.adapter) : loaded.model;
+  return { ...loaded, model, resolved, config: model.config };
+}
