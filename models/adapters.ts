@@ -2,15 +2,14 @@
 // names) merged into its base model in memory, W' = W + scale·B·A with PEFT's scale (lora_alpha / r, or
 // lora_alpha / √r with use_rslora), or a full-training checkpoint, which is itself a model directory. The base model
 // comes from --model or from the run's args.json (in the checkpoint or its parent, the run directory).
-import { readDir, readFile, readText, stat, joinPath } from '../runtime/platform.ts';
+import { readFile, readText, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
 import { shapeOf } from '../src/train/checkpoint.ts';
-import { isHfModelDir, loadHfLlama } from './hf-llama.ts';
+import { isHfModelDir } from './hf-llama.ts';
 import type { LlamaConfig, LlamaLayerWeights, LlamaModel } from './llama.ts';
 import { loadModel, type LoadedModel } from './load.ts';
 import { MODULE_KEY, TARGET_MODULES, type TargetModule } from './lora.ts';
 import { readSafetensors, type Tensor } from './safetensors.ts';
-import { loadLlama2cTokenizer } from './tokenizer.ts';
 
 export interface LoraAdapterFile {
   dir: string;
@@ -135,33 +134,6 @@ export function mergeLora(model: LlamaModel, ad: LoraAdapterFile): LlamaModel {
   return { config: c, weights: { ...model.weights, layers } };
 }
 
-/** loadModel, plus a Hugging Face-format directory whose tokenizer is a llama2.c tok*.bin (webtune's full-training
- *  checkpoints and merged models of llama2.c imports). */
-export async function loadModelDir(path: string, opts: { tokenizer?: string } = {}): Promise<LoadedModel> {
-  const dir = trimSlash(path);
-  if ((await stat(dir))?.isDirectory && await isHfModelDir(dir)) {
-    const explicit = opts.tokenizer && /\.bin$/i.test(opts.tokenizer) ? opts.tokenizer : undefined;
-    let tokFile = explicit;
-    if (!tokFile && !opts.tokenizer && !(await isFile(joinPath(dir, 'tokenizer.json')))) {
-      const toks = (await readDir(dir)).filter((n) => /^tok(enizer)?[^/]*\.bin$/i.test(n));
-      const pick = toks.find((n) => n === 'tokenizer.bin') ?? toks[0];
-      if (pick) tokFile = joinPath(dir, pick);
-    }
-    if (tokFile) {
-      const model = await loadHfLlama(dir);
-      if (!(await isFile(tokFile))) throw new UserError(`--tokenizer ${tokFile}: no such file`);
-      let tokenizer;
-      try {
-        tokenizer = await loadLlama2cTokenizer(await readFile(tokFile), model.config.vocabSize);
-      } catch (e) {
-        throw new UserError(`${tokFile}: ${(e as Error).message}`);
-      }
-      return { model, tokenizer, modelFile: dir, tokenizerFile: tokFile };
-    }
-  }
-  return loadModel(path, opts);
-}
-
 export interface ResolvedCheckpoint {
   kind: 'lora' | 'full';
   /** the base model path (LoRA) or the checkpoint itself (full) */
@@ -200,7 +172,7 @@ export interface LoadedWithAdapters extends LoadedModel { resolved: ResolvedChec
 /** Loads the model a checkpoint describes, with a LoRA adapter merged in. */
 export async function loadWithAdapters(ckpt: string, opts: { model?: string; tokenizer?: string } = {}): Promise<LoadedWithAdapters> {
   const resolved = await resolveCheckpoint(ckpt, opts.model);
-  const loaded = await loadModelDir(resolved.modelPath, { tokenizer: opts.tokenizer });
+  const loaded = await loadModel(resolved.modelPath, { tokenizer: opts.tokenizer });
   const model = resolved.adapter ? mergeLora(loaded.model, resolved.adapter) : loaded.model;
   return { ...loaded, model, resolved, config: model.config };
 }

@@ -68,16 +68,34 @@ export async function loadModelFromBytes(modelBytes: Uint8Array, tokenizerBytes:
   return { model, tokenizer, ...names };
 }
 
+/** The tokenizer of a Hugging Face model directory: --tokenizer, tokenizer.json, else a llama2.c tok*.bin. */
+async function hfDirTokenizer(dir: string, vocabSize: number, explicit?: string): Promise<{ tokenizer: Tokenizer; file: string }> {
+  let file = explicit;
+  if (!file && !(await stat(joinPath(dir, 'tokenizer.json')))?.isFile) {
+    const toks = (await readDir(dir)).filter(isTokenizerName);
+    const pick = toks.find((n) => n === 'tokenizer.bin') ?? toks[0];
+    if (pick) file = joinPath(dir, pick);
+  }
+  file ??= dir;
+  try {
+    if (/\.bin$/i.test(file)) return { tokenizer: await loadLlama2cTokenizer(await readFile(file), vocabSize), file };
+    return { tokenizer: await loadHfTokenizer(file), file };
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new UserError(msg.startsWith(file) ? msg : `${file}: ${msg}`);
+  }
+}
+
 export async function loadModel(path: string, opts: { tokenizer?: string } = {}): Promise<LoadedModel> {
+  path = path.length > 1 ? path.replace(/\/+$/, '') : path;
   if ((await stat(path))?.isDirectory && await isHfModelDir(path)) {
-    const tokenizerFile = opts.tokenizer ?? path;
-    const [model, tokenizer] = await Promise.all([loadHfLlama(path), loadHfTokenizer(tokenizerFile).catch((e: Error) => {
-      throw new UserError(e.message.startsWith(tokenizerFile) ? e.message : `${tokenizerFile}: ${e.message}`);
-    })]);
+    if (opts.tokenizer && !(await stat(opts.tokenizer))) throw new UserError(`--tokenizer ${opts.tokenizer}: no such file or directory`);
+    const model = await loadHfLlama(path);
+    const { tokenizer, file } = await hfDirTokenizer(path, model.config.vocabSize, opts.tokenizer);
     if (tokenizer.vocabSize > model.config.vocabSize) {
-      throw new UserError(`${tokenizerFile}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocabSize}`);
+      throw new UserError(`${file}: the tokenizer has ${tokenizer.vocabSize} tokens but the model's vocab_size is ${model.config.vocabSize}`);
     }
-    return { model, tokenizer, modelFile: path, tokenizerFile };
+    return { model, tokenizer, modelFile: path, tokenizerFile: file };
   }
   const names = await findFiles(path, opts.tokenizer);
   const [modelBytes, tokBytes] = await Promise.all([readFile(names.modelFile), readFile(names.tokenizerFile)]);

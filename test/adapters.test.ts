@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadModelDir, loadWithAdapters } from '../models/adapters.ts';
+import { loadWithAdapters } from '../models/adapters.ts';
 import { loadHfLlama } from '../models/hf-llama.ts';
 import { loadModel } from '../models/load.ts';
 import { readSafetensorsHeader, writeSafetensors, type Tensor } from '../models/safetensors.ts';
@@ -76,7 +76,7 @@ test('infer --adapters equals infer of the merged directory at temperature 0, an
   assert.equal(explicit.stdout, withAdapter.stdout);
 });
 
-test('the merged directory reloads (loadHfLlama, loadModelDir) with Hugging Face names, config and tokenizer', async () => {
+test('the merged directory reloads (loadHfLlama, loadModel) with Hugging Face names, config and tokenizer', async () => {
   assert.deepEqual(readdirSync(merged).sort(), ['config.json', 'generation_config.json', 'model.safetensors', 'tok512.bin']);
   const cfg = JSON.parse(readFileSync(join(merged, 'config.json'), 'utf8'));
   assert.deepEqual(cfg.architectures, ['LlamaForCausalLM']);
@@ -94,7 +94,7 @@ test('the merged directory reloads (loadHfLlama, loadModelDir) with Hugging Face
     { ...inMemory.model.config, modelType: undefined, attentionBias: undefined, qkNorm: undefined });
   assert.deepEqual(reloaded.weights.layers[3].down, inMemory.model.weights.layers[3].down);
   assert.deepEqual(reloaded.weights.embedTokens, inMemory.model.weights.embedTokens);
-  const dirLoaded = await loadModelDir(merged);
+  const dirLoaded = await loadModel(merged);
   assert.deepEqual(dirLoaded.tokenizer.encode('Once upon a time'), (await loadModel(STORIES)).tokenizer.encode('Once upon a time'));
 });
 

@@ -1,7 +1,8 @@
 // `webtune infer`: generate a continuation of --prompt; only the generated text goes to stdout.
 import { Command, Option } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
-import { loadModelDir, loadWithAdapters } from '../../models/adapters.ts';
+import { loadWithAdapters } from '../../models/adapters.ts';
+import { loadModel } from '../../models/load.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { encodePrompt, Generator } from '../generate.ts';
@@ -54,7 +55,7 @@ export function inferCommand(): Command {
         loaded = w;
       } else {
         if (!flags.model) writeStderr(`webtune: no --model given: using the embedded ${TINY_RANDOM_NAME} (random weights, gibberish output)\n`);
-        loaded = flags.model ? await loadModelDir(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
+        loaded = flags.model ? await loadModel(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
       }
       encodePrompt(loaded, flags.prompt); // reject a prompt that cannot fit before starting a device
       const { ops, reason } = await selectBackend(flags.device);

@@ -3,7 +3,8 @@
 // The directory is built under a temporary name beside --output_dir and renamed into place.
 import { Command } from 'commander';
 import { readDir, readFile, readText, stat, joinPath, writeStderr, writeStdout } from '../../runtime/platform.ts';
-import { loadModelDir, mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
+import { mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
+import { loadModel } from '../../models/load.ts';
 import { isHfModelDir } from '../../models/hf-llama.ts';
 import type { LlamaModel } from '../../models/llama.ts';
 import { writeSafetensors, type Tensor } from '../../models/safetensors.ts';
@@ -46,7 +47,7 @@ export async function mergeLoraToDir(flags: MergeFlags): Promise<{ outDir: strin
   if (!resolved.adapter) {
     throw new UserError(`--adapters ${flags.adapters} is a full-training checkpoint: nothing to merge (use it as --model)`);
   }
-  const loaded = await loadModelDir(resolved.modelPath);
+  const loaded = await loadModel(resolved.modelPath);
   const model = mergeLora(loaded.model, resolved.adapter);
   const c = model.config, type = c.modelType ?? 'llama', base = resolved.modelPath.replace(/\/+$/, '');
   const hf = (await stat(base))?.isDirectory && await isHfModelDir(base);
