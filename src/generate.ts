@@ -8,6 +8,8 @@ import { Sampler, type SamplingOptions } from './sampling.ts';
 
 export interface GenerateOptions extends SamplingOptions {
   maxNewTokens: number;
+  /** ids that end generation besides EOS/BOS (e.g. a chat template's end-of-turn token) */
+  stopIds?: number[];
 }
 
 export interface GenerateEvent {
@@ -29,9 +31,10 @@ export interface GenerateResult {
  * Encodes a prompt as llama2.c does (BOS, then for non-empty text the dummy-prefixed pieces) and checks that it
  * leaves room in the context for at least one generated token.
  */
-export function encodePrompt(loaded: LoadedModel, prompt: string, contextLength = loaded.model.config.maxPositionEmbeddings): number[] {
+export function encodePrompt(loaded: LoadedModel, prompt: string | number[], contextLength = loaded.model.config.maxPositionEmbeddings): number[] {
   // As Hugging Face's tokenizer(prompt) does: the post-processor's special tokens (BOS for llama2.c and Llama).
-  const ids = loaded.tokenizer.encode(prompt, { addSpecialTokens: true });
+  // Ids (an already templated and tokenized prompt) are taken as they are.
+  const ids = typeof prompt === 'string' ? loaded.tokenizer.encode(prompt, { addSpecialTokens: true }) : [...prompt];
   if (ids.length === 0) throw new UserError('--prompt is empty and this tokenizer adds no BOS token to start from');
   if (ids.length >= contextLength) {
     throw new UserError(`--prompt is ${ids.length} tokens; the model's context is ${contextLength}`);
@@ -49,7 +52,7 @@ export class Generator {
   get contextLength(): number { return this.runner.maxSeq; }
 
 
-  async *stream(prompt: string, opts: GenerateOptions, result?: GenerateResult): AsyncGenerator<GenerateEvent> {
+  async *stream(prompt: string | number[], opts: GenerateOptions, result?: GenerateResult): AsyncGenerator<GenerateEvent> {
     const tok = this.loaded.tokenizer;
     const ids = encodePrompt(this.loaded, prompt, this.runner.maxSeq);
     const promptTokens = ids.length;
@@ -65,7 +68,7 @@ export class Generator {
     while (out.length < opts.maxNewTokens && ids.length <= this.runner.maxSeq) {
       if (out.length > 0) logits = await this.runner.forward([prev], [ids.length - 1]);
       const next = sampler.sample(logits, ids);
-      if (next === tok.eosId || next === tok.bosId) { finishReason = 'stop'; break; }
+      if (next === tok.eosId || next === tok.bosId || opts.stopIds?.includes(next)) { finishReason = 'stop'; break; }
       const piece = decoder.push(prev, next);
       ids.push(next);
       out.push(next);
@@ -78,7 +81,7 @@ export class Generator {
     if (result) Object.assign(result, { ids: out, text, promptTokens, finishReason });
   }
 
-  async generate(prompt: string, opts: GenerateOptions): Promise<GenerateResult> {
+  async generate(prompt: string | number[], opts: GenerateOptions): Promise<GenerateResult> {
     const result = {} as GenerateResult;
     for await (const _ of this.stream(prompt, opts, result)) { /* drain */ }
     return result;

@@ -7,6 +7,7 @@ import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { encodePrompt, Generator } from '../generate.ts';
 import { UserError } from '../errors.ts';
+import { chatPrompt, runChatArgs } from '../chat-prompt.ts';
 import { floatFlag, intFlag } from './options.ts';
 
 interface InferFlags {
@@ -14,6 +15,9 @@ interface InferFlags {
   adapters?: string;
   tokenizer?: string;
   prompt?: string;
+  query?: string;
+  system?: string;
+  template?: string;
   // commander keeps ms-swift's snake_case flag names as the keys
   max_new_tokens: number;
   temperature: number;
@@ -34,6 +38,10 @@ export function inferCommand(): Command {
       'comes from --model or the run\'s args.json); a full-training checkpoint is used as the model')
     .option('--tokenizer <path>', 'tokenizer file (default: tokenizer.bin or tok*.bin beside the model)')
     .option('--prompt <text>', 'text to continue; "" starts from BOS alone, as llama2.c does')
+    .option('--query <text>', 'one chat turn: the question rendered with the chat template (add_generation_prompt); prints the answer')
+    .option('--system <text>', 'system prompt for --query (default: a checkpoint run\'s --system)')
+    .option('--template <name>', 'chat template for --query instead of the model\'s own (default: a checkpoint run\'s ' +
+      '--template); chatml, qwen, qwen3, llama3, llama2, default')
     .option('--max_new_tokens <n>', 'tokens to generate at most', intFlag(0), 256)
     .option('--temperature <t>', 'sampling temperature; 0 = greedy', floatFlag(0, 100), 1.0)
     .option('--top_k <k>', 'keep the k most likely tokens; 0 = off', intFlag(0), 0)
@@ -45,7 +53,10 @@ export function inferCommand(): Command {
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))
     .option('--no-stats', 'do not print tokens/s to stderr')
     .action(async (flags: InferFlags) => {
-      if (flags.prompt === undefined) throw new UserError('infer: --prompt is required (use --prompt "" to start from BOS)');
+      if (flags.prompt === undefined && flags.query === undefined) {
+        throw new UserError('infer: --prompt or --query is required (use --prompt "" to start from BOS)');
+      }
+      if (flags.prompt !== undefined && flags.query !== undefined) throw new UserError('infer: give --prompt or --query, not both');
       let loaded;
       if (flags.adapters) {
         const w = await loadWithAdapters(flags.adapters, { model: flags.model, tokenizer: flags.tokenizer });
@@ -57,16 +68,25 @@ export function inferCommand(): Command {
         if (!flags.model) writeStderr(`webtune: no --model given: using the embedded ${TINY_RANDOM_NAME} (random weights, gibberish output)\n`);
         loaded = flags.model ? await loadModel(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
       }
-      encodePrompt(loaded, flags.prompt); // reject a prompt that cannot fit before starting a device
+      let prompt: string | number[] = flags.prompt ?? '';
+      let stopIds: number[] = [];
+      if (flags.query !== undefined) {
+        const run = flags.adapters ? await runChatArgs(flags.adapters) : {};
+        const chat = await chatPrompt(loaded, { query: flags.query, system: flags.system ?? run.system, template: flags.template ?? run.template });
+        writeStderr(`webtune: chat template: ${chat.template}\n`);
+        prompt = chat.ids;
+        stopIds = chat.stopIds;
+      }
+      encodePrompt(loaded, prompt); // reject a prompt that cannot fit before starting a device
       const { ops, reason } = await selectBackend(flags.device);
       writeStderr(`webtune: ${reason}\n`);
       try {
         const gen = new Generator(ops, loaded);
         const start = performance.now();
         let count = 0;
-        for await (const ev of gen.stream(flags.prompt, {
+        for await (const ev of gen.stream(prompt, {
           maxNewTokens: flags.max_new_tokens, temperature: flags.temperature, topK: flags.top_k, topP: flags.top_p,
-          repetitionPenalty: flags.repetition_penalty, seed: flags.seed,
+          repetitionPenalty: flags.repetition_penalty, seed: flags.seed, stopIds,
         })) {
           if (ev.id >= 0) count++;
           if (ev.text) writeStdout(ev.text);

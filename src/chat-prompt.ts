@@ -1,0 +1,48 @@
+// A templated chat prompt for generation (`infer --query`): the conversation rendered with the model's chat
+// template (or --template) and add_generation_prompt, tokenized exactly as training tokenizes rows, plus the
+// ids that end an answer (EOS and the template's end-of-turn token).
+import { readText, stat, joinPath } from '../runtime/platform.ts';
+import type { LoadedModel } from '../models/load.ts';
+import type { ChatTokenizer } from './data/chat-tokenizer.ts';
+import { loadChatTokenizer } from './data/model-tokenizer.ts';
+import { ChatFormat, type TemplateMessage } from './data/templates/chat-format.ts';
+import { llama2cChatTokenizer } from './train/model-source.ts';
+
+export interface ChatPromptOptions { query: string; system?: string; template?: string }
+
+export interface ChatPrompt { text: string; ids: number[]; stopIds: number[]; template: string }
+
+async function chatTokenizerOf(loaded: LoadedModel): Promise<ChatTokenizer> {
+  if (loaded.tokenizer.kind === 'llama2c') return llama2cChatTokenizer(loaded.tokenizer, loaded.tokenizerFile);
+  const f = loaded.tokenizerFile;
+  const dir = (await stat(f))?.isDirectory ? f : f.includes('/') ? f.slice(0, f.lastIndexOf('/')) : '.';
+  return loadChatTokenizer(dir);
+}
+
+export async function chatPrompt(loaded: LoadedModel, o: ChatPromptOptions): Promise<ChatPrompt> {
+  const tok = await chatTokenizerOf(loaded);
+  const format = new ChatFormat(tok, o.template);
+  const profile = format.profile(false);
+  const messages: TemplateMessage[] = [...(o.system ? [{ role: 'system', content: o.system }] : []), { role: 'user', content: o.query }];
+  const text = format.render(profile, messages, undefined, true);
+  const ids = tok.encode(text, { addSpecialTokens: false });
+  const stopIds = new Set<number>();
+  if (tok.eos) stopIds.add(tok.eos.id);
+  const end = profile.end.trim() ? tok.encode(profile.end.trim(), { addSpecialTokens: false }) : [];
+  if (end.length === 1) stopIds.add(end[0]);
+  return { text, ids, stopIds: [...stopIds], template: format.name };
+}
+
+/** The template and system prompt a `webtune sft` run used (its args.json beside or above the checkpoint). */
+export async function runChatArgs(checkpoint: string): Promise<{ template?: string; system?: string }> {
+  const ckpt = checkpoint.replace(/\/+$/, '');
+  const parent = ckpt.includes('/') ? ckpt.slice(0, ckpt.lastIndexOf('/')) : '.';
+  for (const f of [joinPath(ckpt, 'args.json'), joinPath(parent, 'args.json')]) {
+    if (!(await stat(f))?.isFile) continue;
+    try {
+      const a = JSON.parse(await readText(f)) as { template?: unknown; system?: unknown };
+      return { template: typeof a.template === 'string' ? a.template : undefined, system: typeof a.system === 'string' ? a.system : undefined };
+    } catch { return {}; }
+  }
+  return {};
+}
