@@ -49,3 +49,18 @@ test('the model file itself is a valid --model when its tokenizer sits beside it
   assert.equal(r.status, 0, r.stderr);
   assert.ok(expectedStory().startsWith(continuation(r.stdout)));
 });
+
+test('--query renders the chat template with a generation prompt (default template = its --prompt text)', async () => {
+  const common = ['infer', '--model', STORIES, '--max_new_tokens', '30', '--temperature', '0', '--device', 'wasm'];
+  const [q, p] = await Promise.all([
+    runCli([...common, '--query', 'Who are you?', '--template', 'default']),
+    runCli([...common, '--prompt', '### Human:\nWho are you?\n\n### Assistant:\n']),
+  ]);
+  assert.equal(q.status, 0, q.stderr);
+  assert.match(q.stderr, /chat template: default/);
+  assert.ok(continuation(q.stdout).length > 0);
+  assert.equal(q.stdout, p.stdout);
+  const both = await runCli([...common, '--query', 'x', '--prompt', 'y']);
+  assert.notEqual(both.status, 0);
+  assert.match(both.stderr, /--prompt or --query, not both/);
+});
