@@ -2,7 +2,10 @@
 // TrainOps backend, llm.c-style: the forward saves each layer's activations, and the backward walks the layers in
 // reverse with every op's gradient written beside the op it inverts. Full training updates every weight; LoRA
 // (models/lora.ts) freezes the base and trains adapters only. Gradients accumulate until zeroGrad().
-// Not covered yet: activation recomputation (gradient checkpointing).
+// Gradient checkpointing (opts.gradientCheckpointing): the forward keeps only each layer's input, and the backward
+// recomputes that layer's activations into one shared set just before the layer's own backward (the same kernels on
+// the same inputs, so the gradients are bitwise those without it). Cost: one more forward of every layer but the
+// down projection. LoRA adapters keep their small saved [rows, rank] tensors (and dropout inputs) either way.
 import type { Buf } from '../src/backend/ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
 import { validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
@@ -34,8 +37,8 @@ interface Lin { N: number; K: number; w: Buf; g?: Buf; bias?: Buf; gb?: Buf; lor
 interface Norm { w: Buf; g: Buf }
 interface Layer { lin: Record<LinearKey, Lin>; inputNorm: Norm; postNorm: Norm; qNorm?: Norm; kNorm?: Norm }
 
-/** Activations of one layer, saved by the forward for the backward (qr/kr: before the q/k norm). */
-interface Saved { x: Buf; xn1: Buf; qr?: Buf; kr?: Buf; q: Buf; k: Buf; v: Buf; att: Buf; lse: Buf; xmid: Buf; xn2: Buf; gate: Buf; up: Buf; act: Buf }
+/** Activations of one layer (besides its input), saved by the forward for the backward (qr/kr: before the q/k norm). */
+interface Saved { xn1: Buf; qr?: Buf; kr?: Buf; q: Buf; k: Buf; v: Buf; att: Buf; lse: Buf; xmid: Buf; xn2: Buf; gate: Buf; up: Buf; act: Buf }
 
 export class LlamaTrainer {
   readonly config: LlamaConfig;
@@ -47,6 +50,10 @@ export class LlamaTrainer {
   /** optimizer steps taken (AdamW bias correction); micro-batches seen (dropout masks). Restored on resume. */
   steps = 0;
   micro = 0;
+  /** recompute each layer's activations in the backward instead of keeping them all (--gradient_checkpointing) */
+  readonly checkpointing: boolean;
+  /** bytes of the activations the forward keeps for the backward (layer inputs, per-layer activations, final norm in and out) */
+  readonly savedBytes: number;
   private readonly ops: TrainOps;
   private readonly ceChunk: number;
   private readonly embed: { w: Buf; g?: Buf };
@@ -54,6 +61,9 @@ export class LlamaTrainer {
   private readonly norm: Norm;
   private readonly layers: Layer[];
   private readonly adapters: LoraAdapter[] = [];
+  /** the input of each layer (the residual stream) */
+  private readonly layerIn: Buf[];
+  /** each layer's activations, or (checkpointing) one set that every layer's forward and recomputation share */
   private readonly saved: Saved[];
   private readonly xFinal: Buf;
   private readonly xnFinal: Buf;
@@ -61,7 +71,7 @@ export class LlamaTrainer {
   private readonly tmp: Record<'proj' | 'dx' | 'dtmp' | 'dxn' | 'datt' | 'dq' | 'dk' | 'dv' | 'dqr' | 'dkr' | 'dact' | 'dgate' | 'dup', Buf>;
   private logits?: Buf;
 
-  constructor(ops: TrainOps, model: LlamaModel, opts: { B: number; T: number; ceChunk?: number; lora?: LoraConfig }) {
+  constructor(ops: TrainOps, model: LlamaModel, opts: { B: number; T: number; ceChunk?: number; lora?: LoraConfig; gradientCheckpointing?: boolean }) {
     validateWeights(model);
     const c = (this.config = model.config);
     this.ops = ops;
@@ -107,12 +117,16 @@ export class LlamaTrainer {
     const tied = c.tieWordEmbeddings || !wts.lmHead;
     const head = tied ? this.embed : weight('lmHead', wts.lmHead!, true);
     this.head = { w: head.w, g: head.g ?? a(c.vocabSize * D) };  // frozen head: its gradient goes to a sink
-    this.saved = wts.layers.map(() => ({
-      x: a(rows * D), xn1: a(rows * D), q: a(rows * qDim), k: a(rows * kvDim), v: a(rows * kvDim), att: a(rows * qDim),
+    this.checkpointing = !!opts.gradientCheckpointing;
+    this.layerIn = wts.layers.map(() => a(rows * D));
+    this.saved = (this.checkpointing ? wts.layers.slice(0, 1) : wts.layers).map(() => ({
+      xn1: a(rows * D), q: a(rows * qDim), k: a(rows * kvDim), v: a(rows * kvDim), att: a(rows * qDim),
       lse: a(rows * c.numHeads), xmid: a(rows * D), xn2: a(rows * D), gate: a(rows * F), up: a(rows * F), act: a(rows * F),
       ...(c.qkNorm ? { qr: a(rows * qDim), kr: a(rows * kvDim) } : {}),
     }));
     this.xFinal = a(rows * D);
+    const perLayer = rows * (3 * D + 2 * qDim + 2 * kvDim + 3 * F + c.numHeads + (c.qkNorm ? qDim + kvDim : 0));
+    this.savedBytes = 4 * (this.layerIn.length * rows * D + this.saved.length * perLayer + 2 * rows * D);
     this.xnFinal = a(rows * D);
     this.io = { ids: ops.alloc(rows, 'i32'), labels: ops.alloc(rows, 'i32'), pos: ops.alloc(rows, 'i32'), seg: ops.alloc(rows, 'i32'),
       loss: a(rows), norm2: a(1), ones: ops.upload(new Float32Array(rows).fill(1)) };
@@ -154,33 +168,43 @@ export class LlamaTrainer {
     if (batch.segments) ops.write(this.io.seg, batch.segments);
   }
 
-  private forward(seg: Buf | null, train: boolean): void {
+  /** Activations of layer i (checkpointing: the shared set). */
+  private act(i: number): Saved { return this.saved[this.checkpointing ? 0 : i]; }
+
+  /**
+   * Layer l's forward from its input x into s; the layer output goes to xNext. xNext null (recomputation in the
+   * backward): stops after the SwiGLU, as the down projection's output is not needed for the gradients.
+   */
+  private layerForward(l: Layer, x: Buf, s: Saved, xNext: Buf | null, seg: Buf | null, train: boolean): void {
     const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize, H = c.numHeads, KV = c.numKvHeads;
     const HD = c.headDim, eps = c.rmsNormEps, t = this.tmp, pos = this.io.pos;
-    ops.embedding(this.saved.length ? this.saved[0].x : this.xFinal, this.embed.w, this.io.ids, rows, D);
-    this.layers.forEach((l, i) => {
-      const s = this.saved[i], xNext = i + 1 < this.saved.length ? this.saved[i + 1].x : this.xFinal;
-      ops.rmsnorm(s.xn1, s.x, l.inputNorm.w, rows, D, eps);
-      this.linF(l.lin.q, s.qr ?? s.q, s.xn1, train);
-      this.linF(l.lin.k, s.kr ?? s.k, s.xn1, train);
-      this.linF(l.lin.v, s.v, s.xn1, train);
-      if (l.qNorm && l.kNorm) {  // Qwen3: RMSNorm over each head before RoPE
-        ops.rmsnorm(s.q, s.qr!, l.qNorm.w, rows * H, HD, eps);
-        ops.rmsnorm(s.k, s.kr!, l.kNorm.w, rows * KV, HD, eps);
-      }
-      ops.rope(s.q, pos, rows, H, HD, c.ropeTheta);
-      ops.rope(s.k, pos, rows, KV, HD, c.ropeTheta);
-      ops.attentionTrain(s.att, s.lse, s.q, s.k, s.v, pos, seg, this.B, this.T, H, KV, HD);
-      this.linF(l.lin.o, t.proj, s.att, train);
-      ops.add(s.xmid, s.x, t.proj, rows * D);
-      ops.rmsnorm(s.xn2, s.xmid, l.postNorm.w, rows, D, eps);
-      this.linF(l.lin.gate, s.gate, s.xn2, train);
-      this.linF(l.lin.up, s.up, s.xn2, train);
-      ops.swiglu(s.act, s.gate, s.up, rows * F);
-      this.linF(l.lin.down, t.proj, s.act, train);
-      ops.add(xNext, s.xmid, t.proj, rows * D);
-    });
-    ops.rmsnorm(this.xnFinal, this.xFinal, this.norm.w, rows, D, eps);
+    ops.rmsnorm(s.xn1, x, l.inputNorm.w, rows, D, eps);
+    this.linF(l.lin.q, s.qr ?? s.q, s.xn1, train);
+    this.linF(l.lin.k, s.kr ?? s.k, s.xn1, train);
+    this.linF(l.lin.v, s.v, s.xn1, train);
+    if (l.qNorm && l.kNorm) {  // Qwen3: RMSNorm over each head before RoPE
+      ops.rmsnorm(s.q, s.qr!, l.qNorm.w, rows * H, HD, eps);
+      ops.rmsnorm(s.k, s.kr!, l.kNorm.w, rows * KV, HD, eps);
+    }
+    ops.rope(s.q, pos, rows, H, HD, c.ropeTheta);
+    ops.rope(s.k, pos, rows, KV, HD, c.ropeTheta);
+    ops.attentionTrain(s.att, s.lse, s.q, s.k, s.v, pos, seg, this.B, this.T, H, KV, HD);
+    this.linF(l.lin.o, t.proj, s.att, train);
+    ops.add(s.xmid, x, t.proj, rows * D);
+    ops.rmsnorm(s.xn2, s.xmid, l.postNorm.w, rows, D, eps);
+    this.linF(l.lin.gate, s.gate, s.xn2, train);
+    this.linF(l.lin.up, s.up, s.xn2, train);
+    ops.swiglu(s.act, s.gate, s.up, rows * F);
+    if (!xNext) return;
+    this.linF(l.lin.down, t.proj, s.act, train);
+    ops.add(xNext, s.xmid, t.proj, rows * D);
+  }
+
+  private forward(seg: Buf | null, train: boolean): void {
+    const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, L = this.layers.length;
+    ops.embedding(L ? this.layerIn[0] : this.xFinal, this.embed.w, this.io.ids, rows, D);
+    this.layers.forEach((l, i) => this.layerForward(l, this.layerIn[i], this.act(i), i + 1 < L ? this.layerIn[i + 1] : this.xFinal, seg, train));
+    ops.rmsnorm(this.xnFinal, this.xFinal, this.norm.w, rows, D, c.rmsNormEps);
   }
 
   /**
@@ -201,7 +225,8 @@ export class LlamaTrainer {
     ops.crossEntropyFused(this.io.loss, t.dxn, this.head.g, this.xnFinal, this.head.w, this.io.labels, rows, D, c.vocabSize, this.ceChunk, scale);
     ops.rmsnormBackward(t.dx, this.norm.g, t.dxn, this.xFinal, this.norm.w, rows, D, eps);
     for (let i = this.layers.length - 1; i >= 0; i--) {
-      const l = this.layers[i], s = this.saved[i];
+      const l = this.layers[i], s = this.act(i), x = this.layerIn[i];
+      if (this.checkpointing) this.layerForward(l, x, s, null, seg, true);  // same kernels, same inputs: same activations
       // MLP: x_next = xmid + down(silu(gate(xn2)) · up(xn2)), xn2 = norm(xmid)
       this.linB(l.lin.down, t.dact, t.dx, s.act, 0);
       ops.swigluBackward(t.dgate, t.dup, t.dact, s.gate, s.up, rows * F);
@@ -223,7 +248,7 @@ export class LlamaTrainer {
       this.linB(l.lin.q, t.dxn, dq, s.xn1, 0);
       this.linB(l.lin.k, t.dxn, dk, s.xn1, 1);
       this.linB(l.lin.v, t.dxn, t.dv, s.xn1, 1);
-      ops.rmsnormBackward(t.dtmp, l.inputNorm.g, t.dxn, s.x, l.inputNorm.w, rows, D, eps);
+      ops.rmsnormBackward(t.dtmp, l.inputNorm.g, t.dxn, x, l.inputNorm.w, rows, D, eps);
       ops.add(t.dx, t.dx, t.dtmp, rows * D);
     }
     if (this.embed.g) ops.embeddingBackward(this.embed.g, t.dx, this.io.ids, rows, D);

@@ -16,3 +16,4 @@ for device in webgpu wasm; do
   $DENO run -A build/bench/decode.mjs --device $device 2>/dev/null | grep '^{'
 done
 for f in build/bench/*matmul*.mjs; do node "$f" 2>/dev/null; done
+node build/bench/train.mjs 2>/dev/null | grep '^{'

@@ -2,7 +2,8 @@
 // autograd, one process for every case): on stories260K and on a random Qwen3-style model (q/k norms, q/k/v
 // biases, GQA, untied head), the loss and every trainable gradient (all weights for full training, A and B for
 // LoRA) within 1e-4, then one clipped AdamW step. Then properties that need no oracle: gradient accumulation
-// 4 × 1 equals one padded batch of 4, packing equals no packing, and seeded LoRA dropout.
+// 4 × 1 equals one padded batch of 4, packing equals no packing, seeded LoRA dropout, and gradient checkpointing
+// (recomputed activations) giving the same loss and gradients with fewer saved bytes.
 import '../runtime/wasm-embedded.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -162,6 +163,39 @@ test('LoRA dropout: seeded (same seed, same gradients), active in training, off 
   assert.equal(e1.tokens, trainedOf(c.batch));
   assert.ok(Math.abs(e1.lossSum - e0.lossSum) < 1e-3 * e0.lossSum, 'evaluation has no dropout');
   assert.ok(e1.correct !== null && e1.correct >= 0 && e1.correct <= e1.tokens);
+});
+
+test('gradient checkpointing changes nothing (same loss, every gradient within 1e-7) and keeps fewer activations', async () => {
+  const runs: [string, LlamaModel, LoraConfig | undefined, TrainBatch, number, number][] = [
+    ['stories260K full', stories, undefined, cases[0].batch, cases[0].B, cases[0].T],
+    ['stories260K LoRA dropout', stories, { ...lora('all-linear'), dropout: 0.2 }, cases[1].batch, cases[1].B, cases[1].T],
+    ['qwen3-style full', qwen3, undefined, cases[2].batch, cases[2].B, cases[2].T],
+    ['qwen3-style LoRA', qwen3, lora('q_proj,v_proj,down_proj'), cases[3].batch, cases[3].B, cases[3].T],
+  ];
+  for (const [what, model, l, batch, B, T] of runs) {
+    const out = await Promise.all([false, true].map(async (gradientCheckpointing) => {
+      const trainer = new LlamaTrainer(ops, model, { B, T, ceChunk: 100, lora: l, gradientCheckpointing });
+      const values = await trainer.read('value');
+      for (const [n, v] of values) if (n.endsWith('loraB')) values.set(n, Float32Array.from(v, (_x, j) => Math.sin(j) * 0.05));
+      trainer.load('value', values);
+      let loss = 0;
+      for (let m = 0; m < 2; m++) loss += await trainer.forwardBackward(batch, 1 / (2 * trainedOf(batch)));  // two micro-batches
+      return { trainer, loss, grads: await trainer.read('grad') };
+    }));
+    const [plain, ckpt] = out;
+    assert.equal(ckpt.trainer.checkpointing, true);
+    assert.equal(ckpt.loss, plain.loss, `${what}: loss`);
+    let worstDiff = 0;
+    for (const [n, g] of plain.grads) {
+      const h = ckpt.grads.get(n)!;
+      let d = 0;
+      for (let j = 0; j < g.length; j++) d = Math.max(d, Math.abs(g[j] - h[j]));
+      assert.ok(d <= 1e-7, `${what}: d${n} differs by ${d}`);
+      worstDiff = Math.max(worstDiff, d);
+    }
+    assert.ok(ckpt.trainer.savedBytes < plain.trainer.savedBytes, `${what}: saved activations ${ckpt.trainer.savedBytes} < ${plain.trainer.savedBytes}`);
+    console.log(`gradient checkpointing, ${what}: saved activations ${plain.trainer.savedBytes} → ${ckpt.trainer.savedBytes} bytes, largest gradient difference ${worstDiff}`);
+  }
 });
 
 test('unknown --target_modules lists the valid names', () => {

@@ -42,6 +42,7 @@ export function sftCommand(): Command {
     .option('--adam_epsilon <e>', 'AdamW epsilon', floatFlag(0, 1), 1e-8)
     .option('--weight_decay <w>', 'decoupled weight decay (not on biases and norms)', floatFlag(0, 10), 0.1)
     .option('--max_grad_norm <n>', 'global gradient-norm clipping; 0 = off', floatFlag(0, 1e9), 1.0)
+    .option('--gradient_checkpointing', 'recompute each layer\'s activations in the backward: less memory, about one more forward', false)
     .option('--seed <n>', 'seed for data order, LoRA init and dropout', intFlag(0, 0xffffffff), 42)
     .option('--eval_steps <n>', 'evaluate (loss, token accuracy) every n steps and at the end', intFlag(1))
     .option('--logging_steps <n>', 'log every n steps', intFlag(1), 5)

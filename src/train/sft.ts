@@ -25,6 +25,8 @@ export interface SftArgs {
   num_train_epochs: number; max_steps: number; per_device_train_batch_size: number; gradient_accumulation_steps: number;
   learning_rate: number; lr_scheduler_type: SchedulerType; warmup_ratio: number; warmup_steps: number; optim: 'adamw_torch' | 'sgd';
   adam_beta1: number; adam_beta2: number; adam_epsilon: number; weight_decay: number; max_grad_norm: number; seed: number;
+  /** recompute each layer's activations in the backward (less memory, one more forward) */
+  gradient_checkpointing?: boolean;
   eval_steps?: number; logging_steps: number; save_steps?: number; save_total_limit?: number; resume_from_checkpoint?: string;
   output_dir: string;
 }
@@ -64,7 +66,7 @@ export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: stri
     else { ops = new ReferenceTrainOps(); note(`device: reference CPU kernels (slow; ${gpu.reason})`); }
   }
   const B = a.per_device_train_batch_size, GA = a.gradient_accumulation_steps, T = data.T;
-  const trainer = new LlamaTrainer(ops, src.model, { B, T, lora });
+  const trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing });
   const nParams = trainer.params.reduce((s, p) => s + p.size, 0);
   note(`${a.train_type}: ${nParams.toLocaleString('en')} trainable parameters${lora ? ` (rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')})` : ''}`);
 

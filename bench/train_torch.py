@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""PyTorch side of bench/train.ts: training tokens/s and max RSS of one configuration on the CPU (2 threads).
+
+Usage: train_torch.py '{"config": LlamaConfig, "B", "T", "train_type": "lora"|"full", "lora": {rank, alpha, dropout},
+"warmup", "steps", "checkpointing"}' — prints one JSON line {tokens_per_s, max_rss_bytes, loss}.
+The model is a plain Llama (RMSNorm, rotate-half RoPE, causal GQA attention, SwiGLU, tied or untied head) in
+float32 with random weights, LoRA (PEFT semantics) on every linear layer when asked; the loss is Hugging Face's
+(full logits + cross-entropy over trained tokens); one step is forward, backward, clip_grad_norm_(1.0) and AdamW.
+The token ids are the same hash of the position as bench/train.ts. Written for torch 1.13 (Debian).
+"""
+import json
+import math
+import resource
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+
+class Linear(nn.Module):
+    def __init__(self, n_in, n_out, lora):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(n_out, n_in) / math.sqrt(n_in), requires_grad=lora is None)
+        self.lora = lora
+        if lora:
+            self.A = nn.Parameter(torch.empty(lora['rank'], n_in).uniform_(-1 / math.sqrt(n_in), 1 / math.sqrt(n_in)))
+            self.B = nn.Parameter(torch.zeros(n_out, lora['rank']))
+            self.drop = nn.Dropout(lora['dropout'])
+            self.scale = lora['alpha'] / lora['rank']
+
+    def forward(self, x):
+        y = F.linear(x, self.weight)
+        if self.lora:
+            y = y + F.linear(F.linear(self.drop(x), self.A), self.B) * self.scale
+        return y
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim, eps, trainable):
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim), requires_grad=trainable)
+        self.eps = eps
+
+    def forward(self, x):
+        return self.weight * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps))
+
+
+def rotate(x, cos, sin):
+    h = x.shape[-1] // 2
+    return x * cos + torch.cat((-x[..., h:], x[..., :h]), -1) * sin
+
+
+class Layer(nn.Module):
+    def __init__(self, c, lora):
+        super().__init__()
+        D, F_, H, KV, HD = c['hiddenSize'], c['intermediateSize'], c['numHeads'], c['numKvHeads'], c['headDim']
+        self.H, self.KV, self.HD = H, KV, HD
+        self.inorm, self.pnorm = RMSNorm(D, c['rmsNormEps'], lora is None), RMSNorm(D, c['rmsNormEps'], lora is None)
+        self.q, self.k, self.v, self.o = Linear(D, H * HD, lora), Linear(D, KV * HD, lora), Linear(D, KV * HD, lora), Linear(H * HD, D, lora)
+        self.gate, self.up, self.down = Linear(D, F_, lora), Linear(D, F_, lora), Linear(F_, D, lora)
+
+    def forward(self, x, cos, sin, mask):
+        B, T, _ = x.shape
+        h = self.inorm(x)
+        q = self.q(h).view(B, T, self.H, self.HD).transpose(1, 2)
+        k = self.k(h).view(B, T, self.KV, self.HD).transpose(1, 2)
+        v = self.v(h).view(B, T, self.KV, self.HD).transpose(1, 2)
+        q, k = rotate(q, cos, sin), rotate(k, cos, sin)
+        if self.KV != self.H:
+            k, v = k.repeat_interleave(self.H // self.KV, 1), v.repeat_interleave(self.H // self.KV, 1)
+        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.HD) + mask, -1) @ v
+        x = x + self.o(att.transpose(1, 2).reshape(B, T, -1))
+        h = self.pnorm(x)
+        return x + self.down(F.silu(self.gate(h)) * self.up(h))
+
+
+class Llama(nn.Module):
+    def __init__(self, c, lora, checkpointing):
+        super().__init__()
+        full = lora is None
+        self.embed = nn.Parameter(torch.randn(c['vocabSize'], c['hiddenSize']) * 0.02, requires_grad=full)
+        self.layers = nn.ModuleList(Layer(c, lora) for _ in range(c['numLayers']))
+        self.norm = RMSNorm(c['hiddenSize'], c['rmsNormEps'], full)
+        self.head = self.embed if c['tieWordEmbeddings'] else nn.Parameter(torch.randn(c['vocabSize'], c['hiddenSize']) * 0.02, requires_grad=full)
+        self.theta, self.HD, self.checkpointing = c['ropeTheta'], c['headDim'], checkpointing
+
+    def forward(self, ids, labels):
+        T = ids.shape[1]
+        inv = 1.0 / (self.theta ** (torch.arange(0, self.HD, 2).float() / self.HD))
+        ang = torch.arange(T).float()[:, None] * inv[None, :]
+        ang = torch.cat((ang, ang), -1)
+        cos, sin = ang.cos(), ang.sin()
+        mask = torch.full((T, T), float('-inf')).triu(1)
+        x = F.embedding(ids, self.embed)
+        if self.checkpointing and not x.requires_grad:
+            x.requires_grad_(True)
+        for layer in self.layers:
+            x = checkpoint(layer, x, cos, sin, mask) if self.checkpointing else layer(x, cos, sin, mask)
+        logits = F.linear(self.norm(x), self.head)
+        return F.cross_entropy(logits.view(-1, logits.shape[-1]), labels.view(-1), ignore_index=-100)
+
+
+def batch_at(step, B, T, vocab):
+    rows = B * T
+    i = torch.arange(rows, dtype=torch.int64) + step * rows + 1
+    ids = ((i * 2654435761) % 2 ** 32) % vocab
+    labels = torch.cat((ids[1:], ids[:1])).clone()
+    labels[T - 1::T] = -100
+    return ids.view(B, T), labels.view(B, T)
+
+
+def main():
+    a = json.loads(sys.argv[1])
+    c, B, T = a['config'], a['B'], a['T']
+    lora = a['lora'] if a['train_type'] == 'lora' else None
+    model = Llama(c, lora, a.get('checkpointing', False))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.1)
+    secs = []
+    loss = None
+    for s in range(a['warmup'] + a['steps']):
+        ids, labels = batch_at(s, B, T, c['vocabSize'])
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = model(ids, labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if s >= a['warmup']:
+            secs.append(time.perf_counter() - t0)
+    secs.sort()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({'tokens_per_s': B * T / secs[len(secs) // 2], 'max_rss_bytes': rss, 'loss': loss.item()}))
+
+
+main()
