@@ -220,12 +220,9 @@ test('compact cache: written on first load, used after, ignored when stale or co
   const first = await loadHfTokenizer(src, { cache });
   const files = readdirSync(cache);
   assert.equal(files.length, 1);
-  const t0 = performance.now();
   const second = await loadHfTokenizer(src, { cache });
-  const cachedMs = performance.now() - t0;
   for (const t of [first, second]) assert.deepEqual(texts.map((x) => t.encode(x)), want);
   assert.equal(second.decode(want[5]), plain.decode(want[5]));
-  assert.ok(cachedMs < 1000, `cached load took ${cachedMs} ms`);
   // Corrupt cache file: rebuilt. Changed tokenizer.json (mtime): another key, a new file.
   writeFileSync(join(cache, files[0]), 'garbage');
   assert.deepEqual((await loadHfTokenizer(src, { cache })).encode(texts[3]), want[3]);
@@ -234,12 +231,10 @@ test('compact cache: written on first load, used after, ignored when stale or co
   assert.equal(readdirSync(cache).length, 2);
 });
 
-test('Qwen3 loads in well under a second', async () => {
-  const t0 = performance.now();
+// Load time is a benchmark figure (bench/tokenize.ts, README), not a timed test.
+test('Qwen3 loads without the cache', async () => {
   const t = await loadHfTokenizer(DIRS.qwen3, { cache: false });
-  const ms = performance.now() - t0;
   assert.deepEqual(t.encode('Hello world'), [9707, 1879]);
-  assert.ok(ms < 1000, `load took ${ms.toFixed(0)} ms`);
 });
 
 test('added tokens: lstrip, rstrip, single_word and normalized as tokenizers matches them', async () => {

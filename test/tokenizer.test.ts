@@ -231,16 +231,3 @@ test('a truncated or corrupt tokenizer file throws a one-line error', async () =
   await bad(corrupt(8, -5), VOCAB, /piece 0 has length -5/);
   await bad(corrupt(4, NaN, true), VOCAB, /piece 0 has a NaN score/);
 });
-
-test('encode speed (informational)', () => {
-  const big = alpacaEn.map((r) => r.output).join('\n');
-  const bytes = utf8(big).length;
-  for (let i = 0; i < 3; i++) tok.encode(big); // let V8 tier the wasm up
-  let best = Infinity, n = 0;
-  for (let i = 0; i < 5; i++) {
-    const t0 = performance.now();
-    n = tok.encode(big).length;
-    best = Math.min(best, performance.now() - t0);
-  }
-  console.log(`# encode: ${(bytes / 1e3 / best).toFixed(1)} MB/s (${bytes} bytes → ${n} ids)`);
-});
