@@ -105,3 +105,11 @@ test('bad input: unwritable --output_dir fails before training; unknown --target
   assert.equal(t.status, 1);
   assert.match(t.stderr, /unknown --target_modules qkv; valid: all-linear or q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj/);
 });
+
+test('bad input: a batch over a device limit names the limit and what to lower', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'webtune-sft-limit-'));
+  const r = await runCli([...base, '--max_steps', '1', '--output_dir', d, '--max_length', '512', '--per_device_train_batch_size', '200']);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /webtune: error: .*(maxComputeWorkgroupsPerDimension|maxStorageBufferBindingSize).*lower --per_device_train_batch_size \(200\) or --max_length/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});

@@ -66,7 +66,21 @@ export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: stri
     else { ops = new ReferenceTrainOps(); note(`device: reference CPU kernels (slow; ${gpu.reason})`); }
   }
   const B = a.per_device_train_batch_size, GA = a.gradient_accumulation_steps, T = data.T;
-  const trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing });
+  // A device limit hit by the batch shape becomes one line saying which limit and what to lower.
+  const limitError = (e: unknown): unknown => {
+    const msg = (e as Error)?.message ?? '';
+    const big = /\((\d+) bytes\) exceeds this device's maxStorageBufferBindingSize \((\d+) bytes\)/.exec(msg);
+    const grid = /needs (\d+×\d+×\d+) workgroups, over the device limit of (\d+) per dimension/.exec(msg);
+    if (!big && !grid) return e;
+    const what = big ? `a training tensor of ${big[1]} bytes exceeds the device's maxStorageBufferBindingSize (${big[2]} bytes)`
+      : `a kernel needs ${grid![1]} workgroups, over the device's maxComputeWorkgroupsPerDimension (${grid![2]})`;
+    return new UserError(`${what}: lower --per_device_train_batch_size (${B}) or --max_length (${T})` +
+      (a.gradient_checkpointing ? '' : ', or use --gradient_checkpointing'));
+  };
+  let trainer: LlamaTrainer;
+  try {
+    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing });
+  } catch (e) { throw limitError(e); }
   const nParams = trainer.params.reduce((s, p) => s + p.size, 0);
   note(`${a.train_type}: ${nParams.toLocaleString('en')} trainable parameters${lora ? ` (rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')})` : ''}`);
 
@@ -104,7 +118,9 @@ export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: stri
     const trained = micro.reduce((s, m) => s + trainedTokens(m), 0);
     trainer.zeroGrad();
     let loss = 0;
-    for (const m of micro) loss += await trainer.forwardBackward(m, 1 / Math.max(1, trained));
+    try {
+      for (const m of micro) loss += await trainer.forwardBackward(m, 1 / Math.max(1, trained));
+    } catch (e) { throw limitError(e); }
     step++;
     const lr = lrAt(a.lr_scheduler_type, a.learning_rate, step - 1, total, warmup);
     if (!Number.isFinite(loss)) {
