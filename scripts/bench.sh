@@ -15,5 +15,9 @@ for device in webgpu wasm; do
   node build/bench/decode.mjs --device $device 2>/dev/null | grep '^{'
   $DENO run -A build/bench/decode.mjs --device $device 2>/dev/null | grep '^{'
 done
+# Peer for decode: PyTorch 1.13 eager, the per-token KV-cache loop of the test oracle (stories260K, 200 tokens).
+M=../shared/models/stories260K
+/usr/bin/python3 test/oracle/llama2c_reference.py $M/stories260K.bin $M/tok512.bin "" 200 | node -e \
+  'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(JSON.stringify({bench:"decode",model:"stories260K",runtime:"pytorch-1.13-eager",device:"cpu",tokens_per_s:+(r.ids.length/r.seconds).toFixed(1)}))})'
 for f in build/bench/*matmul*.mjs; do node "$f" 2>/dev/null; done
 node build/bench/train.mjs 2>/dev/null | grep '^{'

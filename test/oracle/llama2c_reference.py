@@ -3,11 +3,13 @@
 
 Follows llama2.c's own semantics (interleaved RoPE on the unpermuted weights, run.c's tokenizer and
 decode rules), so it shares nothing with webtune's loader, permutation, kernels or tokenizer.
-Usage: llama2c_reference.py MODEL.bin TOKENIZER.bin PROMPT MAX_NEW_TOKENS  → JSON {"prompt_ids", "ids", "text"} on stdout.
+Usage: llama2c_reference.py MODEL.bin TOKENIZER.bin PROMPT MAX_NEW_TOKENS  → JSON {"prompt_ids", "ids", "text",
+"seconds"} on stdout ("seconds": the decoding loop alone, for bench/decode.ts's PyTorch peer figure).
 """
 import json
 import struct
 import sys
+import time
 
 import torch
 
@@ -116,6 +118,7 @@ def main():
     kc = torch.zeros(L, cfg["seq_len"], KV, hd)
     vc = torch.zeros(L, cfg["seq_len"], KV, hd)
     token, out, text = prompt_ids[0], [], b""
+    start = time.perf_counter()
     for pos in range(cfg["seq_len"]):
         if len(out) >= max_new:
             break
@@ -141,7 +144,8 @@ def main():
             out.append(nxt)
             text += decode_piece(token, nxt, pieces)
         token = nxt
-    print(json.dumps({"prompt_ids": prompt_ids, "ids": out, "text": text.decode("utf-8", "replace")}))
+    seconds = time.perf_counter() - start
+    print(json.dumps({"prompt_ids": prompt_ids, "ids": out, "text": text.decode("utf-8", "replace"), "seconds": seconds}))
 
 
 if __name__ == "__main__":
