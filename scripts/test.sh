@@ -6,8 +6,8 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"; mkdir -p "$XDG_RUNTIME_DIR"
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-if ! /usr/bin/python3 -c 'import torch, jinja2' 2>/dev/null; then
-  $SUDO apt-get update -q && $SUDO apt-get install -y -q python3-torch python3-numpy python3-jinja2
+if ! /usr/bin/python3 -c 'import torch, jinja2, onnx' 2>/dev/null; then
+  $SUDO apt-get update -q && $SUDO apt-get install -y -q python3-torch python3-numpy python3-jinja2 python3-onnx
 fi
 [ -d node_modules/webgpu ] || npm ci --no-audit --no-fund
 bash scripts/install-gpu-driver.sh

@@ -6,6 +6,7 @@ import { tokenizeCommand } from './tokenize.ts';
 import { preprocessCommand } from './preprocess.ts';
 import { sftCommand } from './sft.ts';
 import { mergeLoraCommand } from './merge-lora.ts';
+import { exportCommand } from './export.ts';
 
 export const VERSION = '0.1.0';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   program.addCommand(preprocessCommand());
   program.addCommand(sftCommand());
   program.addCommand(mergeLoraCommand());
+  program.addCommand(exportCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
   }
