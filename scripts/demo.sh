@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"; mkdir -p "$XDG_RUNTIME_DIR"
+# onnxruntime-node ships its CPU binaries; its install script would try to download more (no network here).
+export ONNXRUNTIME_NODE_INSTALL=skip
 [ -d node_modules/webgpu ] || npm ci --no-audit --no-fund
 bash scripts/install-gpu-driver.sh >&2
 npm run build >&2

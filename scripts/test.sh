@@ -9,6 +9,8 @@ SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 if ! /usr/bin/python3 -c 'import torch, jinja2, onnx' 2>/dev/null; then
   $SUDO apt-get update -q && $SUDO apt-get install -y -q python3-torch python3-numpy python3-jinja2 python3-onnx
 fi
+# onnxruntime-node ships its CPU binaries; its install script would try to download more (no network here).
+export ONNXRUNTIME_NODE_INSTALL=skip
 [ -d node_modules/webgpu ] || npm ci --no-audit --no-fund
 bash scripts/install-gpu-driver.sh
 npm test
