@@ -2,10 +2,10 @@
 // (config.json, generation_config.json, model.safetensors in f32 with Hugging Face names, tokenizer files).
 // The directory is built under a temporary name beside --output_dir and renamed into place.
 import { Command } from 'commander';
-import { readDir, readFile, readText, stat, joinPath, writeStderr, writeStdout } from '../../runtime/platform.ts';
+import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
 import { loadModel } from '../../models/load.ts';
-import { isHfModelDir } from '../../models/hf-llama.ts';
+import { checkOutputDir, HF_ARCHITECTURES, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
 import type { LlamaModel } from '../../models/llama.ts';
 import { writeSafetensors, type Tensor } from '../../models/safetensors.ts';
 import { hfConfigJson, hfName, shapeOf } from '../train/checkpoint.ts';
@@ -13,8 +13,6 @@ import { UserError } from '../errors.ts';
 
 interface MergeFlags { adapters: string; model?: string; output_dir: string }
 
-const ARCH: Record<string, string> = { llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM' };
-const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'chat_template.jinja'];
 
 /** Every tensor of `model` under its Hugging Face name. */
 export function modelToHfTensors(model: LlamaModel): Map<string, Tensor> {
@@ -31,51 +29,24 @@ export function modelToHfTensors(model: LlamaModel): Map<string, Tensor> {
   return out;
 }
 
-async function readJson(file: string): Promise<Record<string, unknown> | undefined> {
-  if (!(await stat(file))?.isFile) return undefined;
-  try { return JSON.parse(await readText(file)); } catch (e) { throw new UserError(`${file}: invalid JSON (${(e as Error).message.split('\n')[0]})`); }
-}
-
 export async function mergeLoraToDir(flags: MergeFlags): Promise<{ outDir: string; base: string }> {
-  const fs = await import('node:fs/promises');
-  const outDir = flags.output_dir.length > 1 ? flags.output_dir.replace(/\/+$/, '') : flags.output_dir;
-  const existing = await stat(outDir);
-  if (existing && (!existing.isDirectory || (await readDir(outDir)).length > 0)) {
-    throw new UserError(`--output_dir ${outDir} already exists and is not empty; choose a new directory`);
-  }
+  const outDir = await checkOutputDir(flags.output_dir);
   const resolved = await resolveCheckpoint(flags.adapters, flags.model);
   if (!resolved.adapter) {
     throw new UserError(`--adapters ${flags.adapters} is a full-training checkpoint: nothing to merge (use it as --model)`);
   }
   const loaded = await loadModel(resolved.modelPath);
   const model = mergeLora(loaded.model, resolved.adapter);
-  const c = model.config, type = c.modelType ?? 'llama', base = resolved.modelPath.replace(/\/+$/, '');
-  const hf = (await stat(base))?.isDirectory && await isHfModelDir(base);
-  const baseConfig = hf ? await readJson(joinPath(base, 'config.json')) : undefined;
-  const config: Record<string, unknown> = { ...(baseConfig ?? hfConfigJson(c)), architectures: [ARCH[type] ?? 'LlamaForCausalLM'], model_type: type, torch_dtype: 'float32' };
-  const baseGen = hf ? await readJson(joinPath(base, 'generation_config.json')) : undefined;
-  const generation = baseGen ?? { _from_model_config: true, bos_token_id: config.bos_token_id ?? 1, eos_token_id: config.eos_token_id ?? 2 };
-
-  const parent = outDir.includes('/') ? outDir.slice(0, outDir.lastIndexOf('/')) || '/' : '.';
-  await fs.mkdir(parent, { recursive: true }).catch((e: Error) => { throw new UserError(`--output_dir ${outDir}: cannot create ${parent} (${e.message.split('\n')[0]})`); });
-  const tmp = `${outDir}.tmp-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
-  try {
-    await fs.mkdir(tmp);
-    const json = (f: string, v: unknown) => fs.writeFile(joinPath(tmp, f), `${JSON.stringify(v, null, 2)}\n`);
-    await json('config.json', config);
-    await json('generation_config.json', generation);
-    await fs.writeFile(joinPath(tmp, 'model.safetensors'), writeSafetensors(modelToHfTensors(model), { format: 'pt' }));
-    const toks = hf ? HF_TOKENIZER_FILES.map((f) => joinPath(base, f)) : [loaded.tokenizerFile];
-    if (hf && loaded.tokenizerFile.endsWith('.bin')) toks.push(loaded.tokenizerFile);  // a webtune checkpoint of a llama2.c import
-    for (const f of toks) if ((await stat(f))?.isFile) await fs.writeFile(joinPath(tmp, f.replace(/^.*\//, '')), await readFile(f));
-    if (existing) await fs.rmdir(outDir);
-    await fs.rename(tmp, outDir);
-  } catch (e) {
-    await fs.rm(tmp, { recursive: true, force: true }).catch(() => {});
-    if (e instanceof UserError) throw e;
-    throw new UserError(`--output_dir ${outDir}: ${(e as Error).message.split('\n')[0]}`);
-  }
-  return { outDir, base };
+  const c = model.config, type = c.modelType ?? 'llama';
+  const src = await sourceFiles(resolved.modelPath, loaded);
+  const config: Record<string, unknown> = { ...(src.config ?? hfConfigJson(c)), architectures: [HF_ARCHITECTURES[type] ?? 'LlamaForCausalLM'], model_type: type, torch_dtype: 'float32' };
+  const generation = src.generation ?? { _from_model_config: true, bos_token_id: config.bos_token_id ?? 1, eos_token_id: config.eos_token_id ?? 2 };
+  await writeModelDir(outDir, {
+    'config.json': config,
+    'generation_config.json': generation,
+    'model.safetensors': writeSafetensors(modelToHfTensors(model), { format: 'pt' }),
+  }, src.tokenizerFiles);
+  return { outDir, base: src.base };
 }
 
 export function mergeLoraCommand(): Command {

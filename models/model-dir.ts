@@ -1,0 +1,65 @@
+// Writing a model directory (merge-lora, export): an empty-or-new --output_dir check, the source's config and
+// tokenizer files, and an atomic write (everything built under a temporary name beside it, then renamed).
+import { readDir, readFile, readText, stat, joinPath } from '../runtime/platform.ts';
+import { UserError } from '../src/errors.ts';
+import type { LoadedModel } from './load.ts';
+import { isHfModelDir } from './hf-llama.ts';
+
+export const HF_ARCHITECTURES: Record<string, string> = {
+  llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM',
+};
+const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'chat_template.jinja'];
+
+export async function readJsonIfPresent(file: string): Promise<Record<string, unknown> | undefined> {
+  if (!(await stat(file))?.isFile) return undefined;
+  try { return JSON.parse(await readText(file)); } catch (e) { throw new UserError(`${file}: invalid JSON (${(e as Error).message.split('\n')[0]})`); }
+}
+
+/** --output_dir without a trailing slash; refused when it exists and is not an empty directory. */
+export async function checkOutputDir(dir: string): Promise<string> {
+  const outDir = dir.length > 1 ? dir.replace(/\/+$/, '') : dir;
+  const existing = await stat(outDir);
+  if (existing && (!existing.isDirectory || (await readDir(outDir)).length > 0)) {
+    throw new UserError(`--output_dir ${outDir} already exists and is not empty; choose a new directory`);
+  }
+  return outDir;
+}
+
+/** What a source model directory contributes: its config.json / generation_config.json and tokenizer files. */
+export async function sourceFiles(modelPath: string, loaded: LoadedModel) {
+  const base = modelPath.replace(/\/+$/, '');
+  const hf = Boolean((await stat(base))?.isDirectory && await isHfModelDir(base));
+  const config = hf ? await readJsonIfPresent(joinPath(base, 'config.json')) : undefined;
+  const generation = hf ? await readJsonIfPresent(joinPath(base, 'generation_config.json')) : undefined;
+  const tokenizerFiles = hf ? HF_TOKENIZER_FILES.map((f) => joinPath(base, f)) : [loaded.tokenizerFile];
+  // a webtune checkpoint of a llama2.c import: Hugging Face layout with the llama2.c tok*.bin
+  if (hf && loaded.tokenizerFile.endsWith('.bin')) tokenizerFiles.push(loaded.tokenizerFile);
+  return { base, config, generation, tokenizerFiles };
+}
+
+/**
+ * Writes `files` (relative path → bytes or a JSON value) plus the existing ones of `copy` into `outDir`, atomically.
+ * Errors become one line naming --output_dir; nothing is left half written.
+ */
+export async function writeModelDir(outDir: string, files: Record<string, Uint8Array | object>, copy: string[]): Promise<void> {
+  const fs = await import('node:fs/promises');
+  const parent = outDir.includes('/') ? outDir.slice(0, outDir.lastIndexOf('/')) || '/' : '.';
+  await fs.mkdir(parent, { recursive: true }).catch((e: Error) => {
+    throw new UserError(`--output_dir ${outDir}: cannot create ${parent} (${e.message.split('\n')[0]})`);
+  });
+  const tmp = `${outDir}.tmp-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    await fs.mkdir(tmp);
+    for (const [rel, data] of Object.entries(files)) {
+      if (rel.includes('/')) await fs.mkdir(joinPath(tmp, rel.slice(0, rel.lastIndexOf('/'))), { recursive: true });
+      await fs.writeFile(joinPath(tmp, rel), data instanceof Uint8Array ? data : `${JSON.stringify(data, null, 2)}\n`);
+    }
+    for (const f of copy) if ((await stat(f))?.isFile) await fs.writeFile(joinPath(tmp, f.replace(/^.*\//, '')), await readFile(f));
+    if (await stat(outDir)) await fs.rmdir(outDir);
+    await fs.rename(tmp, outDir);
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true }).catch(() => {});
+    if (e instanceof UserError) throw e;
+    throw new UserError(`--output_dir ${outDir}: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
