@@ -8,7 +8,14 @@ import { loadChatTokenizer } from './data/model-tokenizer.ts';
 import { ChatFormat, type TemplateMessage } from './data/templates/chat-format.ts';
 import { llama2cChatTokenizer } from './train/model-source.ts';
 
-export interface ChatPromptOptions { query: string; system?: string; template?: string }
+export interface ChatPromptOptions {
+  /** one user turn (`infer --query`) */
+  query?: string;
+  /** a whole conversation (interactive chat, /v1/chat/completions); a leading system message wins over `system` */
+  messages?: TemplateMessage[];
+  system?: string;
+  template?: string;
+}
 
 export interface ChatPrompt { text: string; ids: number[]; stopIds: number[]; template: string }
 
@@ -23,7 +30,9 @@ export async function chatPrompt(loaded: LoadedModel, o: ChatPromptOptions): Pro
   const tok = await chatTokenizerOf(loaded);
   const format = new ChatFormat(tok, o.template);
   const profile = format.profile(false);
-  const messages: TemplateMessage[] = [...(o.system ? [{ role: 'system', content: o.system }] : []), { role: 'user', content: o.query }];
+  const turns: TemplateMessage[] = o.messages ?? (o.query !== undefined ? [{ role: 'user', content: o.query }] : []);
+  const hasSystem = turns[0]?.role === 'system';
+  const messages: TemplateMessage[] = [...(o.system && !hasSystem ? [{ role: 'system', content: o.system }] : []), ...turns];
   const text = format.render(profile, messages, undefined, true);
   const ids = tok.encode(text, { addSpecialTokens: false });
   const stopIds = new Set<number>();
