@@ -79,3 +79,36 @@ export async function exit(code: number): Promise<never> {
   }
   throw new Error(`exit ${code}`);
 }
+
+export interface LineReader {
+  /** Shows `prompt` on stdout and resolves to the next line of stdin (without its newline); undefined at the end. */
+  read(prompt: string): Promise<string | undefined>;
+  /** stdin is a terminal (line editing and history are on) */
+  readonly interactive: boolean;
+  close(): void;
+}
+
+/** Lines of stdin, one prompt at a time (Node's readline; Deno provides the same module). */
+export async function openLineReader(): Promise<LineReader> {
+  const p = proc();
+  if (!p?.stdin) throw new Error('this runtime has no standard input to read lines from');
+  const { createInterface } = await import('node:readline');
+  const interactive = p.stdin.isTTY === true;
+  const rl = createInterface({ input: p.stdin, output: interactive ? p.stdout : undefined, terminal: interactive });
+  let closed = false;
+  rl.on('close', () => (closed = true));
+  // Ctrl-C at the terminal: readline would only pause; leave as a shell expects.
+  rl.on('SIGINT', () => { writeStdout('\n'); rl.close(); void exit(130); });
+  const lines = rl[Symbol.asyncIterator]();
+  return {
+    interactive,
+    async read(prompt) {
+      // Lines already read stay queued after the input closes; a closed terminal interface cannot prompt.
+      if (!interactive) writeStdout(prompt);
+      else if (!closed) { rl.setPrompt(prompt); rl.prompt(); }
+      const r = await lines.next();
+      return r.done ? undefined : r.value;
+    },
+    close: () => rl.close(),
+  };
+}

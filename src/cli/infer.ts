@@ -1,14 +1,16 @@
-// `webtune infer`: generate a continuation of --prompt; only the generated text goes to stdout.
+// `webtune infer`: a continuation of --prompt, one templated answer to --query, or (neither given) an interactive
+// chat (chat.ts). Only generated text goes to stdout; diagnostics go to stderr.
 import { Command, Option } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { loadWithAdapters } from '../../models/adapters.ts';
 import { loadModel } from '../../models/load.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
-import { encodePrompt, Generator } from '../generate.ts';
+import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
 import { UserError } from '../errors.ts';
 import { chatPrompt, runChatArgs } from '../chat-prompt.ts';
 import { floatFlag, intFlag } from './options.ts';
+import { runChat, streamAnswer } from './chat.ts';
 
 interface InferFlags {
   model?: string;
@@ -25,6 +27,8 @@ interface InferFlags {
   top_p: number;
   repetition_penalty: number;
   seed?: number;
+  stop_words?: string[];
+  stop?: string[];
   device: DeviceChoice;
   stats: boolean;
 }
@@ -38,9 +42,10 @@ export function inferCommand(): Command {
       'comes from --model or the run\'s args.json); a full-training checkpoint is used as the model')
     .option('--tokenizer <path>', 'tokenizer file (default: tokenizer.bin or tok*.bin beside the model)')
     .option('--prompt <text>', 'text to continue; "" starts from BOS alone, as llama2.c does')
-    .option('--query <text>', 'one chat turn: the question rendered with the chat template (add_generation_prompt); prints the answer')
-    .option('--system <text>', 'system prompt for --query (default: a checkpoint run\'s --system)')
-    .option('--template <name>', 'chat template for --query instead of the model\'s own (default: a checkpoint run\'s ' +
+    .option('--query <text>', 'one chat turn: the question rendered with the chat template (add_generation_prompt); ' +
+      'prints the answer. Without --prompt and --query: an interactive chat on stdin')
+    .option('--system <text>', 'system prompt for --query and chat (default: a checkpoint run\'s --system)')
+    .option('--template <name>', 'chat template for --query and chat instead of the model\'s own (default: a checkpoint run\'s ' +
       '--template); chatml, qwen, qwen3, llama3, llama2, default')
     .option('--max_new_tokens <n>', 'tokens to generate at most', intFlag(0), 256)
     .option('--temperature <t>', 'sampling temperature; 0 = greedy', floatFlag(0, 100), 1.0)
@@ -49,14 +54,14 @@ export function inferCommand(): Command {
     .option('--repetition_penalty <r>', 'penalty for tokens already present (Hugging Face semantics); 1 = off',
       floatFlag(0, 100, { minExclusive: true }), 1.0)
     .option('--seed <s>', 'random seed for sampling (default: time)', intFlag(0))
+    .option('--stop_words <words...>', 'generation ends where the text first contains one of these; it is not printed')
+    .option('--stop <words...>', 'the same as --stop_words')
     .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto (webgpu when an adapter exists)')
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))
     .option('--no-stats', 'do not print tokens/s to stderr')
     .action(async (flags: InferFlags) => {
-      if (flags.prompt === undefined && flags.query === undefined) {
-        throw new UserError('infer: --prompt or --query is required (use --prompt "" to start from BOS)');
-      }
       if (flags.prompt !== undefined && flags.query !== undefined) throw new UserError('infer: give --prompt or --query, not both');
+      const chat = flags.prompt === undefined && flags.query === undefined;
       let loaded;
       if (flags.adapters) {
         const w = await loadWithAdapters(flags.adapters, { model: flags.model, tokenizer: flags.tokenizer });
@@ -68,32 +73,34 @@ export function inferCommand(): Command {
         if (!flags.model) writeStderr(`webtune: no --model given: using the embedded ${TINY_RANDOM_NAME} (random weights, gibberish output)\n`);
         loaded = flags.model ? await loadModel(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
       }
+      const run = flags.adapters && flags.prompt === undefined ? await runChatArgs(flags.adapters) : {};
+      const system = flags.system ?? run.system, template = flags.template ?? run.template;
+      const stopWords = [...(flags.stop_words ?? []), ...(flags.stop ?? [])];
+      const sampling: GenerateOptions = {
+        maxNewTokens: flags.max_new_tokens, temperature: flags.temperature, topK: flags.top_k, topP: flags.top_p,
+        repetitionPenalty: flags.repetition_penalty, seed: flags.seed,
+      };
       let prompt: string | number[] = flags.prompt ?? '';
-      let stopIds: number[] = [];
       if (flags.query !== undefined) {
-        const run = flags.adapters ? await runChatArgs(flags.adapters) : {};
-        const chat = await chatPrompt(loaded, { query: flags.query, system: flags.system ?? run.system, template: flags.template ?? run.template });
-        writeStderr(`webtune: chat template: ${chat.template}\n`);
-        prompt = chat.ids;
-        stopIds = chat.stopIds;
+        const q = await chatPrompt(loaded, { query: flags.query, system, template });
+        writeStderr(`webtune: chat template: ${q.template}\n`);
+        prompt = q.ids;
+        sampling.stopIds = q.stopIds;
       }
-      encodePrompt(loaded, prompt); // reject a prompt that cannot fit before starting a device
+      if (!chat) encodePrompt(loaded, prompt); // reject a prompt that cannot fit before starting a device
       const { ops, reason } = await selectBackend(flags.device);
       writeStderr(`webtune: ${reason}\n`);
       try {
         const gen = new Generator(ops, loaded);
-        const start = performance.now();
-        let count = 0;
-        for await (const ev of gen.stream(prompt, {
-          maxNewTokens: flags.max_new_tokens, temperature: flags.temperature, topK: flags.top_k, topP: flags.top_p,
-          repetitionPenalty: flags.repetition_penalty, seed: flags.seed, stopIds,
-        })) {
-          if (ev.id >= 0) count++;
-          if (ev.text) writeStdout(ev.text);
+        if (chat) {
+          await runChat({ gen, loaded, system, template, sampling, stopWords, stats: flags.stats });
+          return;
         }
+        const start = performance.now();
+        const { tokens } = await streamAnswer(gen, prompt, sampling, stopWords, writeStdout);
         writeStdout('\n');
         const secs = (performance.now() - start) / 1000;
-        if (flags.stats) writeStderr(`webtune: ${count} tokens in ${secs.toFixed(2)} s (${(count / secs).toFixed(1)} tokens/s)\n`);
+        if (flags.stats) writeStderr(`webtune: ${tokens} tokens in ${secs.toFixed(2)} s (${(tokens / secs).toFixed(1)} tokens/s)\n`);
       } finally {
         ops.destroy();
       }
