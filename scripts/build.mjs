@@ -47,7 +47,8 @@ if (existsSync(join(root, 'src/entry-edge.ts'))) {
   await esbuild.build({
     ...common, entryPoints: [join(root, 'src/entry-edge.ts')], outfile: join(root, 'dist/edge/worker.mjs'),
     loader: { '.wgsl': 'text', '.wasm': 'copy' }, assetNames: '[name]',
-    external: ['webgpu', 'node:*', './model.bin', './tokenizer.bin'],
+    // the model's data modules, written by `webtune build-edge` beside a copy of the bundle
+    external: ['webgpu', 'node:*', './webtune.json', './config.json', './model.safetensors', './tokenizer.dat'],
   });
 }
 

@@ -1,65 +1,68 @@
-// Entry of the edge bundle (dist/edge/worker.mjs): a module Worker serving generation from the WASM
-// backend. The .wasm files and the model are module imports: edge runtimes such as workerd refuse to
-// compile WebAssembly at run time and have no file system.
-//   GET /?prompt=TEXT&max_new_tokens=N&temperature=T[&top_k=K&top_p=P&seed=S]  →  the continuation as text
+// Entry of the edge bundle (dist/edge/worker.mjs): a module Worker serving the OpenAI-compatible API (the same
+// Hono app as `webtune deploy`) from the WASM backend. The .wasm files and the model are module imports: edge
+// runtimes such as workerd refuse to compile WebAssembly at run time and have no file system.
+// `webtune build-edge` writes the model's modules and a workerd config beside a copy of this bundle.
 import kernels from '../build/kernels.wasm';
 import tokenizer from '../build/tokenizer.wasm';
-// Bound by the deployment (workerd config: data modules named model.bin and tokenizer.bin).
+// Data modules (ArrayBuffer) written by `webtune build-edge`:
 // @ts-ignore: provided by the worker's module table, not by this repository
-import modelBin from './model.bin';
+import manifestBin from './webtune.json';
 // @ts-ignore: likewise
-import tokenizerBin from './tokenizer.bin';
+import configBin from './config.json';
+// @ts-ignore: likewise
+import modelBin from './model.safetensors';
+// @ts-ignore: likewise
+import tokenizerBin from './tokenizer.dat';
 import { registerWasm } from '../runtime/wasm.ts';
-import { loadModelFromBytes } from '../models/load.ts';
+import { hfTensorsToModel, parseHfConfig } from '../models/hf-llama.ts';
+import { readSafetensors } from '../models/safetensors.ts';
+import { hfTokenizerFromJson, loadLlama2cTokenizer, type Tokenizer } from '../models/tokenizer.ts';
+import type { LoadedModel } from '../models/load.ts';
 import { createWasmOps } from './backend/wasm-ops.ts';
-import { Generator } from './generate.ts';
-import { UserError } from './errors.ts';
+import { createApp } from './serve/app.ts';
+import { Engine } from './serve/engine.ts';
+import type { Hono } from 'hono';
 
 registerWasm('kernels', kernels as unknown as WebAssembly.Module);
 registerWasm('tokenizer', tokenizer as unknown as WebAssembly.Module);
 
-let generator: Promise<Generator> | undefined;
-const getGenerator = () => (generator ??= (async () => {
-  const loaded = await loadModelFromBytes(new Uint8Array(modelBin as ArrayBuffer), new Uint8Array(tokenizerBin as ArrayBuffer),
-    { modelFile: 'model.bin', tokenizerFile: 'tokenizer.bin' });
-  return new Generator(await createWasmOps(), loaded);
-})());
-
-// One generation at a time: the model's KV cache is shared.
-let queue: Promise<unknown> = Promise.resolve();
-
-function numberParam(url: URL, name: string, fallback: number, min: number, max: number): number {
-  const raw = url.searchParams.get(name);
-  if (raw === null) return fallback;
-  const n = Number(raw);
-  if (raw.trim() === '' || !Number.isFinite(n) || n < min || n > max) throw new RangeError(`${name} must be a number in [${min}, ${max}]`);
-  return n;
+/** What build-edge records about the model it packed. */
+export interface EdgeManifest {
+  id: string;
+  tokenizer: 'llama2c' | 'hf';
+  /** tokenizer_config.json of a Hugging Face tokenizer */
+  tokenizerConfig?: Record<string, unknown>;
+  template?: string;
+  system?: string;
+  created: number;
+  maxNumSeqs?: number;
 }
 
+const text = (b: ArrayBuffer) => new TextDecoder().decode(b);
+
+async function loadEdgeModel(manifest: EdgeManifest): Promise<LoadedModel> {
+  const config = parseHfConfig(JSON.parse(text(configBin as ArrayBuffer)), 'config.json');
+  const model = hfTensorsToModel(config, readSafetensors(new Uint8Array(modelBin as ArrayBuffer)).tensors, 'model.safetensors');
+  const tok: Tokenizer = manifest.tokenizer === 'llama2c'
+    ? await loadLlama2cTokenizer(new Uint8Array(tokenizerBin as ArrayBuffer), config.vocabSize)
+    : await hfTokenizerFromJson(text(tokenizerBin as ArrayBuffer), manifest.tokenizerConfig ?? null);
+  return { model, tokenizer: tok, modelFile: 'model.safetensors', tokenizerFile: 'tokenizer.dat' };
+}
+
+let app: Promise<Hono> | undefined;
+const getApp = (env: { API_KEY?: string }) => (app ??= (async () => {
+  const manifest = JSON.parse(text(manifestBin as ArrayBuffer)) as EdgeManifest;
+  const loaded = await loadEdgeModel(manifest);
+  const engine = new Engine(await createWasmOps(), [{ id: manifest.id, root: manifest.id, loaded, created: manifest.created,
+    template: manifest.template, system: manifest.system,
+    // chatPrompt reads a Hugging Face tokenizer's chat template from its directory, which a worker does not have
+    chatUnsupported: manifest.tokenizer === 'hf' ? `${manifest.id}: chat completions on an edge worker need a llama2.c tokenizer for now; use /v1/completions` : undefined,
+  }], { maxNumSeqs: manifest.maxNumSeqs });
+  return createApp(engine, { apiKey: env.API_KEY || undefined });
+})());
+
 export default {
-  async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname === '/health') return new Response('ok\n');
-    let opts;
-    try {
-      opts = {
-        maxNewTokens: numberParam(url, 'max_new_tokens', 256, 0, 1 << 20),
-        temperature: numberParam(url, 'temperature', 1, 0, 100),
-        topK: numberParam(url, 'top_k', 0, 0, 1 << 30),
-        topP: numberParam(url, 'top_p', 0.9, 0, 1),
-        seed: url.searchParams.has('seed') ? numberParam(url, 'seed', 0, 0, 2 ** 53) : undefined,
-      };
-    } catch (e) {
-      return new Response(`${(e as Error).message}\n`, { status: 400 });
-    }
-    const prompt = url.searchParams.get('prompt') ?? '';
-    const run = queue.then(async () => (await getGenerator()).generate(prompt, opts));
-    queue = run.catch(() => undefined);
-    try {
-      const result = await run;
-      return new Response(result.text, { headers: { 'content-type': 'text/plain; charset=utf-8' } });
-    } catch (e) {
-      return new Response(`${(e as Error).message}\n`, { status: e instanceof UserError ? 400 : 500 });
-    }
+  async fetch(request: Request, env: { API_KEY?: string } = {}): Promise<Response> {
+    return (await getApp(env)).fetch(request);
   },
 };

@@ -18,3 +18,4 @@ export { Collator } from './data/collate.ts';
 export { Generator, type GenerateOptions, type GenerateResult } from './generate.ts';
 export { Sampler, Rng, argmax } from './sampling.ts';
 export { UserError } from './errors.ts';
+export { createApp, type AppOptions } from './serve/app.ts';

@@ -7,6 +7,8 @@ import { preprocessCommand } from './preprocess.ts';
 import { sftCommand } from './sft.ts';
 import { mergeLoraCommand } from './merge-lora.ts';
 import { exportCommand } from './export.ts';
+import { deployCommand } from './deploy.ts';
+import { buildEdgeCommand } from './build-edge.ts';
 
 export const VERSION = '0.1.0';
 
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   program.addCommand(sftCommand());
   program.addCommand(mergeLoraCommand());
   program.addCommand(exportCommand());
+  program.addCommand(deployCommand());
+  program.addCommand(buildEdgeCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
   }

@@ -1,0 +1,79 @@
+// `webtune deploy`: serves a model (and LoRA adapters by name) over an OpenAI-compatible HTTP API, under Node
+// (@hono/node-server) or Deno (Deno.serve). The URL goes to stderr once listening; SIGINT/SIGTERM close cleanly.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { writeStderr } from '../../runtime/platform.ts';
+import { serveHttp } from '../../runtime/serve.ts';
+import { loadWithAdapters } from '../../models/adapters.ts';
+import { loadModel } from '../../models/load.ts';
+import { selectBackend, type DeviceChoice } from '../backend/select.ts';
+import { runChatArgs } from '../chat-prompt.ts';
+import { UserError } from '../errors.ts';
+import { createApp } from '../serve/app.ts';
+import { Engine, type ServedModel } from '../serve/engine.ts';
+import { intFlag } from './options.ts';
+
+interface DeployFlags {
+  model: string;
+  adapters?: { name: string; path: string }[];
+  served_model_name?: string;
+  host: string;
+  port: number;
+  api_key?: string;
+  device: DeviceChoice;
+  max_num_seqs: number;
+}
+
+const baseName = (p: string) => p.replace(/\/+$/, '').split('/').pop() || p;
+
+function adapterSpec(value: string, prev: { name: string; path: string }[] = []) {
+  const eq = value.indexOf('=');
+  const [name, path] = eq > 0 ? [value.slice(0, eq), value.slice(eq + 1)] : [baseName(value), value];
+  if (!path) throw new InvalidArgumentError('expected NAME=CHECKPOINT.');
+  return [...prev, { name, path }];
+}
+
+/** Loads the base model and every adapter (merged at load) as named models. */
+export async function loadServedModels(flags: Pick<DeployFlags, 'model' | 'adapters' | 'served_model_name'>): Promise<ServedModel[]> {
+  const created = Math.floor(Date.now() / 1000);
+  const root = flags.served_model_name ?? baseName(flags.model);
+  const models: ServedModel[] = [{ id: root, root, loaded: await loadModel(flags.model), created }];
+  for (const a of flags.adapters ?? []) {
+    if (models.some((m) => m.id === a.name)) throw new UserError(`--adapters ${a.name}=${a.path}: the name ${a.name} is already taken; choose another NAME`);
+    const loaded = await loadWithAdapters(a.path, { model: flags.model });
+    const chat = await runChatArgs(a.path);
+    models.push({ id: a.name, root, loaded, created, template: chat.template, system: chat.system });
+  }
+  return models;
+}
+
+export function deployCommand(): Command {
+  return new Command('deploy')
+    .description('serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)')
+    .requiredOption('--model <path>', 'model file or directory (llama2.c or Hugging Face)')
+    .option('--adapters <NAME=CHECKPOINT...>', 'LoRA checkpoints served as models named NAME (merged into --model at load)', adapterSpec)
+    .option('--served_model_name <name>', 'the base model\'s id (default: the --model directory name)')
+    .option('--host <host>', 'address to listen on', '127.0.0.1')
+    .option('--port <port>', 'port to listen on (0: any free port)', intFlag(0, 65535), 8000)
+    .option('--api_key <key>', 'require "Authorization: Bearer KEY" on /v1/*')
+    .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto').choices(['auto', 'webgpu', 'wasm']).default('auto'))
+    .option('--max_num_seqs <n>', 'requests generated at once per model (each has its own KV cache and, for now, ' +
+      'its own copy of the weights on the device); more wait in a FIFO queue',
+      intFlag(1, 256), 4)
+    .action(async (flags: DeployFlags) => {
+      const models = await loadServedModels(flags);
+      const { ops, reason } = await selectBackend(flags.device);
+      writeStderr(`webtune: ${reason}\n`);
+      const engine = new Engine(ops, models, { maxNumSeqs: flags.max_num_seqs });
+      const app = createApp(engine, { apiKey: flags.api_key });
+      const server = await serveHttp(app.fetch, { hostname: flags.host, port: flags.port });
+      writeStderr(`webtune: serving ${models.map((m) => m.id).join(', ')} at ${server.url}/v1\n`);
+      const proc = (globalThis as { process?: NodeJS.Process }).process;
+      const signal = await new Promise<string>((resolve) => {
+        for (const s of ['SIGINT', 'SIGTERM'] as const) proc?.once(s, () => resolve(s));
+      });
+      writeStderr(`webtune: ${signal}: shutting down\n`);
+      // streams still open are cut after a grace period
+      await Promise.race([server.close(), new Promise((r) => setTimeout(r, 3000))]);
+      engine.close();
+    });
+}
