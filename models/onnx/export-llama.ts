@@ -1,9 +1,14 @@
 // A Llama decoder (llama, mistral, qwen2 biases, qwen3 q/k norms) as an ONNX graph with a KV cache, in the
 // input/output layout transformers.js and Optimum use: input_ids, attention_mask, position_ids,
 // past_key_values.{i}.key/.value in; logits, present.{i}.key/.value out. Opset 17, default-domain operators only.
+// fp16: weights, activations, the KV cache and logits in float16 (transformers.js reads the cache type from the
+// session's inputs); RMSNorm and softmax run in float32 as Hugging Face's modeling code does. An unmerged LoRA
+// adapter adds scale·(x·Aᵀ)·Bᵀ beside each target's base MatMul, with A and B as their own initializers.
 import type { LlamaModel } from '../llama.ts';
-import { validateWeights } from '../llama.ts';
-import { DataType, GraphBuilder, serializeModel } from './writer.ts';
+import { ropeInvFreq, validateWeights } from '../llama.ts';
+import type { LoraAdapterFile } from '../adapters.ts';
+import type { TargetModule } from '../lora.ts';
+import { DataType, GraphBuilder, serializeModel, toFloat16, type SerializedModel } from './writer.ts';
 
 /** float32's lowest finite value: masked scores use it instead of -inf so a fully padded row never yields NaN. */
 export const FLOAT32_MIN = -3.4028234663852886e38;
@@ -17,11 +22,25 @@ function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
-export interface OnnxExport { model: Uint8Array; data: Uint8Array }
+export type OnnxExport = SerializedModel;
+export type OnnxDtype = 'fp32' | 'fp16';
 
-export function buildLlamaGraph(m: LlamaModel): GraphBuilder {
+export interface LlamaGraphOptions {
+  /** weight, activation, KV cache and logits precision (default fp32) */
+  dtype?: OnnxDtype;
+  /** a LoRA adapter kept apart from the base weights (merge it into the model beforehand to fold it in) */
+  lora?: LoraAdapterFile;
+}
+
+export function buildLlamaGraph(m: LlamaModel, opts: LlamaGraphOptions = {}): GraphBuilder {
   validateWeights(m);
-  const c = m.config, w = m.weights, g = new GraphBuilder();
+  const c = m.config, w = m.weights, g = new GraphBuilder(), lora = opts.lora;
+  const fp16 = opts.dtype === 'fp16', TY = fp16 ? DataType.FLOAT16 : DataType.FLOAT;
+  /** a float tensor in the model's precision */
+  const wt = (name: string, dims: number[], data: Float32Array) => g.tensor(name, dims, fp16 ? toFloat16(data) : data);
+  /** float32 ⇄ model precision (no-ops in fp32) */
+  const toF32 = (x: string) => (fp16 ? g.node('Cast', [x], { to: DataType.FLOAT }) : x);
+  const toTY = (x: string) => (fp16 ? g.node('Cast', [x], { to: TY }) : x);
   const D = c.hiddenSize, H = c.numHeads, KV = c.numKvHeads, hd = c.headDim, F = c.intermediateSize, V = c.vocabSize;
   if (hd % 2) throw new Error(`head_dim ${hd} is odd: rotary embeddings need an even head_dim`);
   if (H % KV) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
@@ -30,30 +49,56 @@ export function buildLlamaGraph(m: LlamaModel): GraphBuilder {
   const attnMask = g.input('attention_mask', DataType.INT64, [B, T]);
   const posIds = g.input('position_ids', DataType.INT64, [B, S]);
   const past = Array.from({ length: c.numLayers }, (_, i) => ({
-    k: g.input(`past_key_values.${i}.key`, DataType.FLOAT, [B, KV, P, hd]),
-    v: g.input(`past_key_values.${i}.value`, DataType.FLOAT, [B, KV, P, hd]),
+    k: g.input(`past_key_values.${i}.key`, TY, [B, KV, P, hd]),
+    v: g.input(`past_key_values.${i}.value`, TY, [B, KV, P, hd]),
   }));
 
-  const linear = (x: string, name: string, weight: Float32Array, out: number, inp: number, bias?: Float32Array) => {
-    const y = g.node('MatMul', [x, g.tensor(`${name}.weight_t`, [inp, out], transpose(weight, out, inp))]);
-    return bias ? g.node('Add', [y, g.tensor(`${name}.bias`, [out], bias)]) : y;
+  // LoRA: A [r, in] and B [out, r] per (layer, module); one shared scale
+  const loraScale = lora ? g.tensor('lora_scale', [], fp16 ? toFloat16([lora.scale]) : Float32Array.of(lora.scale)) : '';
+  const loraOf = (name: string, out: number, inp: number) => {
+    const m = /^layers\.(\d+)\.\w+\.(\w+)$/.exec(name);
+    const pair = m && lora?.layers.get(Number(m[1]))?.get(m[2] as TargetModule);
+    if (!pair || !lora) return undefined;
+    const [rA, inA] = pair.A.shape, [outB, rB] = pair.B.shape;
+    if (rA !== lora.r || rB !== lora.r || inA !== inp || outB !== out) {
+      throw new Error(`${lora.dir}: ${name} adapter is [${outB}×${rB}]·[${rA}×${inA}] but the weight is [${out}×${inp}] with r ${lora.r} (an adapter for another model?)`);
+    }
+    return pair;
   };
+  if (lora) {
+    const maxLayer = Math.max(...lora.layers.keys());
+    if (maxLayer >= c.numLayers) throw new Error(`${lora.dir}: has weights for layer ${maxLayer} but the model has ${c.numLayers} layers`);
+  }
+  const linear = (x: string, name: string, weight: Float32Array, out: number, inp: number, bias?: Float32Array) => {
+    let y = g.node('MatMul', [x, wt(`${name}.weight_t`, [inp, out], transpose(weight, out, inp))]);
+    const pair = loraOf(name, out, inp);
+    if (pair) {
+      const r = lora!.r;
+      const a = g.node('MatMul', [x, wt(`${name}.lora_A.weight_t`, [inp, r], transpose(pair.A.data, r, inp))]);
+      const ab = g.node('MatMul', [a, wt(`${name}.lora_B.weight_t`, [r, out], transpose(pair.B.data, out, r))]);
+      y = g.node('Add', [y, g.node('Mul', [ab, loraScale])]);
+    }
+    return bias ? g.node('Add', [y, wt(`${name}.bias`, [out], bias)]) : y;
+  };
+  // RMSNorm in float32, then back to the model's precision before the weight (Hugging Face's LlamaRMSNorm)
   const eps = g.scalar('rms_norm_eps', c.rmsNormEps), two = g.scalar('two', 2);
   const rmsnorm = (x: string, name: string, weight: Float32Array) => {
-    const ms = g.node('ReduceMean', [g.node('Pow', [x, two])], { axes: [-1], keepdims: 1 });
-    const y = g.node('Div', [x, g.node('Sqrt', [g.node('Add', [ms, eps])])]);
-    return g.node('Mul', [y, g.tensor(`${name}.weight`, [weight.length], weight)]);
+    const xf = toF32(x);
+    const ms = g.node('ReduceMean', [g.node('Pow', [xf, two])], { axes: [-1], keepdims: 1 });
+    const y = toTY(g.node('Div', [xf, g.node('Sqrt', [g.node('Add', [ms, eps])])]));
+    return g.node('Mul', [y, wt(`${name}.weight`, [weight.length], weight)]);
   };
 
   // --- shared: rotary tables and the attention mask ---
   const half = hd / 2;
-  const invFreq = new Float32Array(half).map((_, j) => Math.pow(c.ropeTheta, (-2 * j) / hd));
+  const invFreq = Float32Array.from(ropeInvFreq(c));
+  if (invFreq.length !== half) throw new Error(`rope: ${invFreq.length} inverse frequencies for head_dim ${hd}`);
   const pos = g.node('Unsqueeze', [g.node('Cast', [posIds], { to: DataType.FLOAT }), g.i64('axes_2', [2])]); // [B,S,1]
   const freqs = g.node('Mul', [pos, g.tensor('inv_freq', [half], invFreq)]); // [B,S,half]
   const emb = g.node('Concat', [freqs, freqs], { axis: -1 }); // [B,S,hd]
   const axes1 = g.i64('axes_1', [1]);
-  const cos = g.node('Unsqueeze', [g.node('Cos', [emb]), axes1], {}, 'rope_cos'); // [B,1,S,hd]
-  const sin = g.node('Unsqueeze', [g.node('Sin', [emb]), axes1], {}, 'rope_sin');
+  const cos = g.node('Unsqueeze', [toTY(g.node('Cos', [emb])), axes1], {}, 'rope_cos'); // [B,1,S,hd]
+  const sin = g.node('Unsqueeze', [toTY(g.node('Sin', [emb])), axes1], {}, 'rope_sin');
   const sliceAxis = g.i64('axis_last', [-1]);
   const sStart0 = g.i64('start_0', [0]), sHalf = g.i64('half', [half]), sEnd = g.i64('end_hd', [hd]);
   const rope = (x: string) => { // x [B,heads,S,hd]: x*cos + rotate_half(x)*sin
@@ -86,7 +131,7 @@ export function buildLlamaGraph(m: LlamaModel): GraphBuilder {
     g.node('Reshape', [g.node('Expand', [g.node('Unsqueeze', [x, g.i64('axes_2b', [2])]), expandShape]), gqaShape]);
   const mergeShape = g.i64('shape_merge', [0, 0, H * hd]);
 
-  let x = g.node('Gather', [g.tensor('embed_tokens.weight', [V, D], w.embedTokens), inputIds], { axis: 0 }); // [B,S,D]
+  let x = g.node('Gather', [wt('embed_tokens.weight', [V, D], w.embedTokens), inputIds], { axis: 0 }); // [B,S,D]
   w.layers.forEach((l, i) => {
     const p = `layers.${i}`;
     const xn = rmsnorm(x, `${p}.input_layernorm`, l.inputNorm);
@@ -104,8 +149,9 @@ export function buildLlamaGraph(m: LlamaModel): GraphBuilder {
     const presentK = g.node('Concat', [past[i].k, k], { axis: 2 }, `present.${i}.key`); // [B,KV,T,hd]
     const presentV = g.node('Concat', [past[i].v, v], { axis: 2 }, `present.${i}.value`);
     const kt = g.node('Transpose', [repeatKv(presentK)], { perm: [0, 1, 3, 2] }); // [B,H,hd,T]
-    const scores = g.node('Add', [g.node('Mul', [g.node('MatMul', [q, kt]), scale]), mask]); // [B,H,S,T]
-    const probs = g.node('Softmax', [scores], { axis: -1 });
+    // scores and softmax in float32 (the mask is float32's minimum), as Hugging Face's eager attention
+    const scores = g.node('Add', [g.node('Mul', [toF32(g.node('MatMul', [q, kt])), scale]), mask]); // [B,H,S,T]
+    const probs = toTY(g.node('Softmax', [scores], { axis: -1 }));
     const att = g.node('MatMul', [probs, repeatKv(presentV)]); // [B,H,S,hd]
     const merged = g.node('Reshape', [g.node('Transpose', [att], { perm }), mergeShape]); // [B,S,H*hd]
     x = g.node('Add', [x, linear(merged, `${p}.self_attn.o_proj`, l.o, D, H * hd)]);
@@ -114,34 +160,49 @@ export function buildLlamaGraph(m: LlamaModel): GraphBuilder {
     const up = linear(xn2, `${p}.mlp.up_proj`, l.up, F, D);
     const act = g.node('Mul', [g.node('Mul', [gate, g.node('Sigmoid', [gate])]), up]);
     x = g.node('Add', [x, linear(act, `${p}.mlp.down_proj`, l.down, D, F)]);
-    g.output(presentK, `present.${i}.key`, DataType.FLOAT, [B, KV, T, hd]);
-    g.output(presentV, `present.${i}.value`, DataType.FLOAT, [B, KV, T, hd]);
+    g.output(presentK, `present.${i}.key`, TY, [B, KV, T, hd]);
+    g.output(presentV, `present.${i}.value`, TY, [B, KV, T, hd]);
   });
   const xf = rmsnorm(x, 'norm', w.norm);
   const logits = c.tieWordEmbeddings || !w.lmHead
     ? g.node('MatMul', [xf, g.node('Transpose', [g.initializers[g.initializers.findIndex((t) => t.name === 'embed_tokens.weight')].name], { perm: [1, 0] })])
     : linear(xf, 'lm_head', w.lmHead, V, D);
   // logits first among the outputs, as Optimum orders them
-  g.output(logits, 'logits', DataType.FLOAT, [B, S, V]);
+  g.output(logits, 'logits', TY, [B, S, V]);
   g.outputs.unshift(g.outputs.pop()!);
   return g;
 }
 
-/** The exported model: ModelProto bytes (referring to `externalData`) and the external data bytes. */
-export function exportLlamaOnnx(m: LlamaModel, externalData = 'model.onnx_data'): OnnxExport {
-  const c = m.config;
-  return serializeModel(buildLlamaGraph(m), {
+/** The exported model: ModelProto bytes (referring to `externalData`, `externalData`_1, …) and the external files.
+ *  metadata_props carry the architecture (webtune.config and Hugging Face config names), the dtype and the LoRA
+ *  scale. */
+export function exportLlamaOnnx(m: LlamaModel, externalData = 'model.onnx_data',
+  opts: LlamaGraphOptions & { maxFileBytes?: number } = {}): OnnxExport {
+  const c = m.config, lora = opts.lora;
+  const loraMeta: Record<string, string> = lora ? {
+    'webtune.lora': JSON.stringify({ r: lora.r, lora_alpha: lora.alpha, scale: lora.scale, target_modules: lora.targets }),
+    lora_scale: String(lora.scale), lora_alpha: String(lora.alpha), lora_r: String(lora.r),
+  } : {};
+  return serializeModel(buildLlamaGraph(m, opts), {
     externalData,
+    maxFileBytes: opts.maxFileBytes,
     opset: 17,
     metadata: {
       'webtune.config': JSON.stringify(c),
+      'webtune.dtype': opts.dtype ?? 'fp32',
       model_type: c.modelType ?? 'llama',
       num_hidden_layers: String(c.numLayers),
       num_attention_heads: String(c.numHeads),
       num_key_value_heads: String(c.numKvHeads),
       head_dim: String(c.headDim),
       hidden_size: String(c.hiddenSize),
+      intermediate_size: String(c.intermediateSize),
       vocab_size: String(c.vocabSize),
+      max_position_embeddings: String(c.maxPositionEmbeddings),
+      rms_norm_eps: String(c.rmsNormEps),
+      rope_theta: String(c.ropeTheta),
+      tie_word_embeddings: String(c.tieWordEmbeddings),
+      ...loraMeta,
     },
   });
 }
