@@ -2,6 +2,7 @@
 // names) merged into its base model in memory, W' = W + scale·B·A with PEFT's scale (lora_alpha / r, or
 // lora_alpha / √r with use_rslora), or a full-training checkpoint, which is itself a model directory. The base model
 // comes from --model or from the run's args.json (in the checkpoint or its parent, the run directory).
+import { isHubId } from './hub.ts';
 import { readFile, readText, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
 import { shapeOf } from '../src/train/checkpoint.ts';
@@ -158,10 +159,11 @@ export async function resolveCheckpoint(ckpt: string, model?: string): Promise<R
     let args: { model?: unknown };
     try { args = JSON.parse(await readText(f)); } catch (e) { throw new UserError(`${f}: invalid JSON (${(e as Error).message.split('\n')[0]})`); }
     if (typeof args?.model !== 'string' || !args.model) throw new UserError(`${f}: no "model" entry; pass --model`);
-    if (!(await stat(args.model))) throw new UserError(`${f}: the base model ${args.model} is not there; pass --model`);
+    if (!(await stat(args.model)) && !isHubId(args.model)) throw new UserError(`${f}: the base model ${args.model} is not there; pass --model`);
     return { kind: 'lora', modelPath: args.model, modelFrom: f, adapter };
   }
-  if (adapter.baseModel && await stat(adapter.baseModel)) {
+  // PEFT's base_model_name_or_path: a local directory, or a hub id (downloaded when loaded)
+  if (adapter.baseModel && (await stat(adapter.baseModel) || isHubId(adapter.baseModel))) {
     return { kind: 'lora', modelPath: adapter.baseModel, modelFrom: joinPath(ckpt, 'adapter_config.json'), adapter };
   }
   throw new UserError(`--adapters ${ckpt}: no args.json beside the checkpoint names the base model; pass --model`);

@@ -1,73 +1,114 @@
-// `webtune export --to onnx`: a model (llama2.c or Hugging Face directory, optionally with a LoRA checkpoint
-// merged in) written as a transformers.js-style folder: config.json, generation_config.json, the tokenizer
-// files of the source, onnx/model.onnx + onnx/model.onnx_data. Built under a temporary name and renamed into place.
+// `webtune export --to onnx`: a model (llama2.c or Hugging Face directory, optionally with a LoRA checkpoint,
+// merged in or kept as separate initializers) written as a transformers.js-ready folder: config.json,
+// generation_config.json, tokenizer.json + tokenizer_config.json (converted from a llama2.c vocabulary, whose
+// tok*.bin is kept too), onnx/model.onnx and/or onnx/model_fp16.onnx with their external data (split past 2 GiB).
+// Built under a temporary name and renamed into place.
+import { resolveModelPath } from '../../models/hub.ts';
 import { Command } from 'commander';
-import { joinPath, writeStderr, writeStdout } from '../../runtime/platform.ts';
+import { joinPath, readFile, writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
 import { loadModel } from '../../models/load.ts';
 import { checkOutputDir, HF_ARCHITECTURES, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
-import { exportLlamaOnnx } from '../../models/onnx/export-llama.ts';
+import { exportLlamaOnnx, type OnnxDtype } from '../../models/onnx/export-llama.ts';
+import { convertLlama2cTokenizer } from '../../models/hf/llama2c-to-json.ts';
 import { hfConfigJson } from '../train/checkpoint.ts';
 import { UserError } from '../errors.ts';
 
-export interface ExportFlags { model: string; to: string; output_dir: string; adapters?: string; merge_lora?: boolean; dtype?: string }
+export interface ExportFlags {
+  model?: string; to: string; output_dir: string; adapters?: string; merge_lora?: boolean; dtype?: string | string[];
+  /** tests: external data files start anew past this many bytes (default 2 GiB) */
+  maxFileBytes?: number;
+}
 
+const DTYPES: Record<OnnxDtype, string> = { fp32: 'model.onnx', fp16: 'model_fp16.onnx' };
+
+/** --dtype fp32 | fp16 | "fp32 fp16" (or fp32,fp16): the variants to write, fp32 first. */
+function parseDtypes(v: string | string[] | undefined): OnnxDtype[] {
+  const names = (Array.isArray(v) ? v : [v ?? 'fp32']).flatMap((s) => s.split(/[\s,]+/)).filter(Boolean);
+  const bad = names.find((n) => !(n in DTYPES));
+  if (bad !== undefined || names.length === 0) throw new UserError(`--dtype ${bad ?? ''}: unsupported (supported: fp32, fp16, or both)`);
+  return (Object.keys(DTYPES) as OnnxDtype[]).filter((d) => names.includes(d));
+}
 
 export async function exportModel(flags: ExportFlags): Promise<{ outDir: string }> {
   if (flags.to !== 'onnx') throw new UserError(`--to ${flags.to}: unsupported format (supported: onnx)`);
-  if ((flags.dtype ?? 'fp32') !== 'fp32') throw new UserError(`--dtype ${flags.dtype}: only fp32 is supported for now`);
+  const dtypes = parseDtypes(flags.dtype);
+  if (!flags.model && !flags.adapters) throw new UserError('--model: required (or --adapters with a checkpoint whose args.json names the base model)');
   const outDir = await checkOutputDir(flags.output_dir);
-  let modelPath = flags.model;
+  let modelPath = flags.model ?? '';
   let adapter;
   if (flags.adapters) {
     const resolved = await resolveCheckpoint(flags.adapters, flags.model);
     modelPath = resolved.modelPath;
     adapter = resolved.adapter;
-    if (adapter && !flags.merge_lora) {
-      throw new UserError(`--adapters ${flags.adapters}: exporting unmerged LoRA weights is not supported yet; add --merge_lora`);
-    }
   }
+  modelPath = await resolveModelPath(modelPath); // ORG/NAME: the hub snapshot, whose config and tokenizer files are copied
   const loaded = await loadModel(modelPath);
-  const model = adapter ? mergeLora(loaded.model, adapter) : loaded.model;
+  const model = adapter && flags.merge_lora ? mergeLora(loaded.model, adapter) : loaded.model;
+  const lora = adapter && !flags.merge_lora ? adapter : undefined;
   const c = model.config, type = c.modelType ?? 'llama';
   const src = await sourceFiles(modelPath, loaded);
   const bos = loaded.tokenizer.bosId >= 0 ? loaded.tokenizer.bosId : (src.config?.bos_token_id ?? 1);
   const eos = loaded.tokenizer.eosId >= 0 ? loaded.tokenizer.eosId : (src.config?.eos_token_id ?? 2);
+
+  const files: Record<string, Uint8Array | object> = {};
+  const chunks: Record<string, number> = {};
+  for (const dtype of dtypes) {
+    const name = DTYPES[dtype];
+    let onnxFiles;
+    try {
+      onnxFiles = exportLlamaOnnx(model, `${name}_data`, { dtype, lora, maxFileBytes: flags.maxFileBytes });
+    } catch (e) {
+      throw new UserError(`--model ${modelPath}: cannot export to ONNX (${(e as Error).message})`);
+    }
+    for (const f of onnxFiles.files) files[`onnx/${f.name}`] = f.bytes;
+    files[`onnx/${name}`] = onnxFiles.model;
+    chunks[name] = onnxFiles.files.length;
+  }
+  const counts = new Set(Object.values(chunks));
   const config: Record<string, unknown> = {
     ...(src.config ?? hfConfigJson(c)),
-    architectures: [HF_ARCHITECTURES[type] ?? 'LlamaForCausalLM'], model_type: type, torch_dtype: 'float32',
+    architectures: [HF_ARCHITECTURES[type] ?? 'LlamaForCausalLM'], model_type: type, torch_dtype: dtypes[0] === 'fp16' ? 'float16' : 'float32',
     num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads, num_key_value_heads: c.numKvHeads, head_dim: c.headDim,
     hidden_size: c.hiddenSize, vocab_size: c.vocabSize, bos_token_id: bos, eos_token_id: eos, use_cache: true,
-    'transformers.js_config': { dtype: 'fp32', use_external_data_format: true },
+    // transformers.js: the default dtype, and how many external data files each model has (model.onnx_data, _1, …)
+    'transformers.js_config': { dtype: dtypes[0], use_external_data_format: counts.size === 1 ? [...counts][0] : chunks },
   };
+  if (lora) config.lora = { r: lora.r, lora_alpha: lora.alpha, scale: lora.scale, target_modules: lora.targets, merged: false };
   const generation = src.generation ?? { _from_model_config: true, bos_token_id: bos, eos_token_id: eos };
-  let onnxFiles;
-  try {
-    onnxFiles = exportLlamaOnnx(model, 'model.onnx_data');
-  } catch (e) {
-    throw new UserError(`--model ${flags.model}: cannot export to ONNX (${(e as Error).message})`);
+
+  let copy = src.tokenizerFiles;
+  if (loaded.tokenizer.kind === 'llama2c') {
+    // a llama2.c vocabulary: an equivalent tokenizer.json for transformers.js (the tok*.bin is kept beside it)
+    try {
+      const converted = convertLlama2cTokenizer(await readFile(loaded.tokenizerFile),
+        { vocabSize: loaded.tokenizer.vocabSize, modelMaxLength: c.maxPositionEmbeddings, name: loaded.tokenizerFile });
+      files['tokenizer.json'] = converted.tokenizerJson;
+      files['tokenizer_config.json'] = converted.tokenizerConfig;
+      copy = copy.filter((f) => !/(^|\/)(tokenizer\.json|tokenizer_config\.json)$/.test(f));
+    } catch (e) {
+      writeStderr(`webtune: warning: no tokenizer.json written (${(e as Error).message}); transformers.js cannot load this folder's tokenizer\n`);
+    }
   }
-  await writeModelDir(outDir, {
-    'config.json': config,
-    'generation_config.json': generation,
-    'onnx/model.onnx_data': onnxFiles.data,
-    'onnx/model.onnx': onnxFiles.model,
-  }, src.tokenizerFiles);
+  files['config.json'] = config;
+  files['generation_config.json'] = generation;
+  await writeModelDir(outDir, files, copy);
   return { outDir };
 }
 
 export function exportCommand(): Command {
   return new Command('export')
-    .description('export a model as an ONNX folder (onnx/model.onnx + external data, config.json) for onnxruntime and transformers.js')
-    .requiredOption('--model <path>', 'a llama2.c model directory or file, or a Hugging Face model directory')
-    .option('--adapters <checkpoint>', 'a checkpoint-N directory written by webtune sft (LoRA needs --merge_lora)')
+    .description('export a model as an ONNX folder (onnx/model.onnx + external data, config.json, tokenizer.json) for onnxruntime and transformers.js')
+    .option('--model <path>', 'a llama2.c model directory or file, or a Hugging Face model directory (default with --adapters: the run\'s base model)')
+    .option('--adapters <checkpoint>', 'a checkpoint-N directory written by webtune sft (LoRA: kept as separate lora_A/lora_B initializers unless --merge_lora)')
     .option('--merge_lora', 'merge the LoRA weights of --adapters into the base weights')
     .option('--to <format>', 'output format', 'onnx')
-    .option('--dtype <dtype>', 'weight precision (fp32)', 'fp32')
+    .option('--dtype <dtype...>', 'weight precision: fp32 (onnx/model.onnx), fp16 (onnx/model_fp16.onnx), or both', ['fp32'])
     .requiredOption('--output_dir <dir>', 'where the export goes (must not exist or be empty)')
     .action(async (flags: ExportFlags) => {
       const { outDir } = await exportModel(flags);
-      writeStderr(`webtune: exported ${flags.model} to ${joinPath(outDir, 'onnx/model.onnx')}\n`);
+      const names = parseDtypes(flags.dtype).map((d) => joinPath(outDir, `onnx/${DTYPES[d]}`));
+      writeStderr(`webtune: exported ${flags.model ?? flags.adapters} to ${names.join(', ')}\n`);
       writeStdout(`${outDir}\n`);
     });
 }

@@ -7,6 +7,7 @@ import type { LlamaConfig } from '../../models/llama.ts';
 import type { LlamaTrainer } from '../../models/llama-train.ts';
 import type { LoraConfig } from '../../models/lora.ts';
 import { readSafetensors, writeSafetensors, type Tensor } from '../../models/safetensors.ts';
+import { writeTensorContainer } from '../../models/onnx/tensor-container.ts';
 import { readFile, readText, stat, writeFileAtomic } from '../../runtime/platform.ts';
 import { UserError } from '../errors.ts';
 
@@ -92,12 +93,27 @@ export async function saveCheckpoint(dir: string, x: CheckpointInput): Promise<v
     for (const [n, a] of v) all.set(`exp_avg_sq/${n}`, { shape: [a.length], data: a });
     await writeFileAtomic(`${tmp}/optimizer.safetensors`, writeSafetensors(all, { optimizer_steps: String(x.trainer.steps) }));
   }
+  await writeOnnxContainers(tmp, x, values, shape);
   await json('trainer_state.json', x.trainerState);
   await json('scheduler.json', x.scheduler);
   await json('rng_state.json', { ...x.rng, micro: x.trainer.micro, optimizer_steps: x.trainer.steps });
   await json('args.json', x.args);
   await fs.rm(dir, { recursive: true, force: true });
   await fs.rename(tmp, dir);
+}
+
+/** adapter.onnx (trainable tensors, PEFT/HF names) and, with AdamW, optimizer.onnx (`<name>.exp_avg`, `.exp_avg_sq`,
+ *  `step`): initializer-only ONNX models, readable with onnx.load + numpy_helper. Doc strings keep the trainer names. */
+async function writeOnnxContainers(tmp: string, x: CheckpointInput, values: Map<string, Float32Array>, shape: (n: string) => number[]): Promise<void> {
+  const named = (m: Map<string, Float32Array>, suffix = '') =>
+    [...m].map(([n, data]) => [`${hfName(n)}${suffix}`, { shape: shape(n), data, doc: n }] as const);
+  const meta = { 'webtune.train_type': x.trainer.lora ? 'lora' : 'full', optimizer_steps: String(x.trainer.steps) };
+  await writeFileAtomic(`${tmp}/adapter.onnx`, writeTensorContainer(new Map(named(values)), meta, 'adapter'));
+  if (!x.adamw) return;
+  const [m, v] = [await x.trainer.read('m'), await x.trainer.read('v')];
+  const moments = new Map<string, { shape: number[]; data: Float32Array | BigInt64Array; doc?: string }>([...named(m, '.exp_avg'), ...named(v, '.exp_avg_sq')]);
+  moments.set('step', { shape: [], data: BigInt64Array.of(BigInt(x.trainer.steps)) });
+  await writeFileAtomic(`${tmp}/optimizer.onnx`, writeTensorContainer(moments, meta, 'optimizer'));
 }
 
 export interface LoadedCheckpoint { state: Record<string, unknown>; rng: { micro: number; optimizer_steps: number; [k: string]: unknown } }

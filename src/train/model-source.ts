@@ -3,7 +3,8 @@
 // whose tokenizer is wrapped so the chat templates can use it ("<s>" / "</s>" in rendered text are BOS / EOS).
 import { loadHfLlama, isHfModelDir } from '../../models/hf-llama.ts';
 import type { LlamaModel } from '../../models/llama.ts';
-import { loadModel } from '../../models/load.ts';
+import { findOnnxExport, loadModel } from '../../models/load.ts';
+import { resolveModelPath } from '../../models/hub.ts';
 import type { Tokenizer } from '../../models/tokenizer.ts';
 import type { ChatTokenizer, TokenRef } from '../data/chat-tokenizer.ts';
 import { loadChatTokenizer } from '../data/model-tokenizer.ts';
@@ -35,8 +36,10 @@ export function llama2cChatTokenizer(t: Tokenizer, name: string): ChatTokenizer 
 }
 
 export async function loadModelSource(path: string): Promise<ModelSource> {
+  path = await resolveModelPath(path); // ORG/NAME from the Hugging Face hub
   if (await isHfModelDir(path)) {
-    const [model, tok] = await Promise.all([loadHfLlama(path), loadChatTokenizer(path)]);
+    const model = (await findOnnxExport(path)) ? (await loadModel(path)).model : await loadHfLlama(path); // a webtune ONNX export, or safetensors
+    const tok = await loadChatTokenizer(path);
     const files = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'chat_template.jinja', 'generation_config.json']
       .map((f) => `${path.replace(/\/$/, '')}/${f}`);
     return { kind: 'hf', model, tok, tokenizerFiles: files };
