@@ -19,7 +19,20 @@ export interface ChatPromptOptions {
 
 export interface ChatPrompt { text: string; ids: number[]; stopIds: number[]; template: string }
 
-async function chatTokenizerOf(loaded: LoadedModel): Promise<ChatTokenizer> {
+// One chat tokenizer per loaded model: chat turns and server requests reuse it.
+const chatTokenizers = new WeakMap<LoadedModel, Promise<ChatTokenizer>>();
+function chatTokenizerOf(loaded: LoadedModel): Promise<ChatTokenizer> {
+  let t = chatTokenizers.get(loaded);
+  if (!t) {
+    t = loadChatTokenizerOf(loaded);
+    t.catch(() => chatTokenizers.delete(loaded));
+    chatTokenizers.set(loaded, t);
+  }
+  return t;
+}
+
+async function loadChatTokenizerOf(loaded: LoadedModel): Promise<ChatTokenizer> {
+  if (loaded.chatTokenizer) return loaded.chatTokenizer;
   if (loaded.tokenizer.kind === 'llama2c') return llama2cChatTokenizer(loaded.tokenizer, loaded.tokenizerFile);
   const f = loaded.tokenizerFile;
   const dir = (await stat(f))?.isDirectory ? f : f.includes('/') ? f.slice(0, f.lastIndexOf('/')) : '.';

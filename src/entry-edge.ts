@@ -19,6 +19,7 @@ import { readSafetensors } from '../models/safetensors.ts';
 import { hfTokenizerFromJson, loadLlama2cTokenizer, type Tokenizer } from '../models/tokenizer.ts';
 import type { LoadedModel } from '../models/load.ts';
 import { createWasmOps } from './backend/wasm-ops.ts';
+import { chatTokenizerFromJson } from './data/model-tokenizer.ts';
 import { createApp } from './serve/app.ts';
 import { Engine } from './serve/engine.ts';
 import type { Hono } from 'hono';
@@ -46,7 +47,9 @@ async function loadEdgeModel(manifest: EdgeManifest): Promise<LoadedModel> {
   const tok: Tokenizer = manifest.tokenizer === 'llama2c'
     ? await loadLlama2cTokenizer(new Uint8Array(tokenizerBin as ArrayBuffer), config.vocabSize)
     : await hfTokenizerFromJson(text(tokenizerBin as ArrayBuffer), manifest.tokenizerConfig ?? null);
-  return { model, tokenizer: tok, modelFile: 'model.safetensors', tokenizerFile: 'tokenizer.dat' };
+  const chatTokenizer = manifest.tokenizer === 'hf'
+    ? await chatTokenizerFromJson(manifest.id, text(tokenizerBin as ArrayBuffer), manifest.tokenizerConfig) : undefined;
+  return { model, tokenizer: tok, modelFile: 'model.safetensors', tokenizerFile: 'tokenizer.dat', chatTokenizer };
 }
 
 let app: Promise<Hono> | undefined;
@@ -55,8 +58,6 @@ const getApp = (env: { API_KEY?: string }) => (app ??= (async () => {
   const loaded = await loadEdgeModel(manifest);
   const engine = new Engine(await createWasmOps(), [{ id: manifest.id, root: manifest.id, loaded, created: manifest.created,
     template: manifest.template, system: manifest.system,
-    // chatPrompt reads a Hugging Face tokenizer's chat template from its directory, which a worker does not have
-    chatUnsupported: manifest.tokenizer === 'hf' ? `${manifest.id}: chat completions on an edge worker need a llama2.c tokenizer for now; use /v1/completions` : undefined,
   }], { maxNumSeqs: manifest.maxNumSeqs });
   return createApp(engine, { apiKey: env.API_KEY || undefined });
 })());

@@ -19,3 +19,9 @@ export { Generator, type GenerateOptions, type GenerateResult } from './generate
 export { Sampler, Rng, argmax } from './sampling.ts';
 export { UserError } from './errors.ts';
 export { createApp, type AppOptions } from './serve/app.ts';
+export { loadOnnxModelFromFiles } from '../models/load.ts';
+export { resolveModelPath, snapshotDownload } from '../models/hub.ts';
+export { exportLlamaOnnx } from '../models/onnx/export-llama.ts';
+export { chatPrompt } from './chat-prompt.ts';
+export { StopMatcher } from './stop-words.ts';
+export { Engine } from './serve/engine.ts';

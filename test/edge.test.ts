@@ -71,7 +71,7 @@ test('build-edge refuses a non-empty --output_dir with one error line', async ()
   assert.match(r.stderr.trim(), /^webtune: error: --output_dir .* already exists and is not empty/);
 });
 
-test('build-edge packs a Hugging Face model (safetensors + tokenizer.json): the worker generates what infer does', async () => {
+test('build-edge packs a Hugging Face model (safetensors + tokenizer.json): the worker generates and chats as infer does', async () => {
   const model = tinyHfModel();
   const out = join(mkdtempSync(join(tmpdir(), 'webtune-edge-hf-')), 'w');
   const r = await runCli(['build-edge', '--model', model, '--output_dir', out, '--served_model_name', 'tiny']);
@@ -84,8 +84,11 @@ test('build-edge packs a Hugging Face model (safetensors + tokenizer.json): the 
     assert.equal(want.status, 0, want.stderr);
     assert.equal(got.choices[0].text, continuation(want.stdout));
     assert.ok(got.usage!.completion_tokens > 0);
-    // its chat template lives in tokenizer_config.json, which chatPrompt reads from a directory: refused clearly
-    await assert.rejects(client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }] }),
-      (e) => (e as { status?: number }).status === 400 && /need a llama2.c tokenizer/.test((e as Error).message));
+    // chat: the template and special tokens come from the packed tokenizer_config.json, as `infer --query` reads them
+    const chat = await client.chat.completions.create({ model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 12, temperature: 0 });
+    const query = await runCli(['infer', '--model', model, '--query', 'hi', '--max_new_tokens', '12', '--temperature', '0', '--device', 'wasm', '--no-stats']);
+    assert.equal(query.status, 0, query.stderr);
+    assert.equal(chat.choices[0].message.content, continuation(query.stdout));
+    assert.ok(chat.usage!.prompt_tokens > 1);
   } finally { await worker.stop(); }
 });

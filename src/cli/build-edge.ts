@@ -49,6 +49,9 @@ async function tokenizerModule(loaded: LoadedModel): Promise<{ bytes: Uint8Array
   const json = (await stat(f))?.isFile ? f : joinPath(dir, 'tokenizer.json');
   const cfgFile = joinPath(dir, 'tokenizer_config.json');
   const config = (await stat(cfgFile))?.isFile ? JSON.parse(await readText(cfgFile)) as Record<string, unknown> : undefined;
+  // newer models keep the chat template in its own file; the worker reads it from tokenizer_config.json
+  const jinja = joinPath(dir, 'chat_template.jinja');
+  if ((await stat(jinja))?.isFile) return { bytes: await readFile(json), kind: 'hf', config: { ...config, chat_template: await readText(jinja) } };
   return { bytes: await readFile(json), kind: 'hf', config };
 }
 

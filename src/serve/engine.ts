@@ -20,8 +20,6 @@ export interface ServedModel {
   template?: string;
   system?: string;
   created: number;
-  /** why /v1/chat/completions cannot serve this model here (a 400 naming it) */
-  chatUnsupported?: string;
 }
 
 export interface RunRequest extends Omit<SamplingParams, 'maxTokens' | 'stream' | 'includeUsage'> {
@@ -123,7 +121,6 @@ export class Engine {
   }
 
   async chat(m: ServedModel, messages: ChatMessage[]): Promise<{ ids: number[]; stopIds: number[] }> {
-    if (m.chatUnsupported) throw new ApiError(400, m.chatUnsupported, 'model', 'unsupported_model');
     try {
       const p = await chatPrompt(m.loaded, { messages, system: m.system, template: m.template });
       return { ids: p.ids, stopIds: p.stopIds };
