@@ -56,8 +56,8 @@ export function deployCommand(): Command {
     .option('--port <port>', 'port to listen on (0: any free port)', intFlag(0, 65535), 8000)
     .option('--api_key <key>', 'require "Authorization: Bearer KEY" on /v1/*')
     .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto').choices(['auto', 'webgpu', 'wasm']).default('auto'))
-    .option('--max_num_seqs <n>', 'requests generated at once per model (each has its own KV cache and, for now, ' +
-      'its own copy of the weights on the device); more wait in a FIFO queue',
+    .option('--max_num_seqs <n>', 'requests generated at once per model (they share the weights; each has its own KV ' +
+      'cache); more wait in a FIFO queue',
       intFlag(1, 256), 4)
     .action(async (flags: DeployFlags) => {
       const models = await loadServedModels(flags);
