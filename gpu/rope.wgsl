@@ -1,5 +1,5 @@
 // In-place rotate-half RoPE: for i < half, (a, b) = (x[i], x[i + half]) → (a cosθ − b sinθ, b cosθ + a sinθ),
-// θ = pos · theta^(−2i/headDim). Accuracy matters (greedy decoding must match the reference token for token), and
+// θ = pos · invFreq[i] (theta^(−2i/headDim), or a scaled table such as llama3's rope_scaling). Accuracy matters (greedy decoding must match the reference token for token), and
 // θ in f32 loses ~pos·6e-8 radians while GPU sin/cos are only specified on [−π, π]. So the host supplies each
 // frequency in turns (θ/2π per position) as a 0.64 fixed-point fraction; pos · freq mod 1 is exact integer math,
 // the phase is reduced to the nearest quarter turn, and sin/cos of the small remainder use Taylor polynomials.

@@ -14,21 +14,32 @@
 //   purpose and grown on demand; dispatches are ordered, so one scratch serves every call.
 // - Step-dependent scalars (AdamW bias corrections, lr, clip factor) live in a small pool of storage buffers
 //   rather than in uniforms, whose cache would otherwise gain new objects every step.
-import type { Buf, DType } from '../src/backend/ops.ts';
+// - Weights larger than one binding come split into pieces of whole rows (webgpu-ops.ts create): the GEMMs run per
+//   piece with offsets, cross-entropy's vocabulary chunks end at piece boundaries, the embedding gradient is
+//   scattered per piece and the optimizers walk the pieces (AdamW's moments may be split differently: by segments).
+import type { Buf, DType, RopeFreqs } from '../src/backend/ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
-import { WebGpuOps, type WebGpuOpsOptions } from './webgpu-ops.ts';
+import { GBuf, WebGpuOps, halfVariant, type WebGpuOpsOptions } from './webgpu-ops.ts';
 import ropeSrc from './rope.wgsl';
 import gemmSrc from './train-gemm.wgsl';
 import gemmRegister from './train-gemm-register.wgsl';
 import gemmTiled from './train-gemm-tiled.wgsl';
+import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Workgroup } from './train-gemm-vec4.ts';
 import rmsBackSrc from './train-rmsnorm-backward.wgsl';
 import rmsDwSrc from './train-rmsnorm-dw.wgsl';
+import elementwise4Src from './train-elementwise-vec4.wgsl';
+import transposeSrc from './train-transpose.wgsl';
+import rmsRowsSrc from './train-rmsnorm-rows.wgsl';
+import rmsBackRowsSrc from './train-rmsnorm-backward-rows.wgsl';
 import attnSrc from './train-attention.wgsl';
 import attnSerialSrc from './train-attention-serial.wgsl';
 import attnSerialDqSrc from './train-attention-serial-dq.wgsl';
 import attnSerialDkvSrc from './train-attention-serial-dkv.wgsl';
 import attnPreSrc from './train-attention-pre.wgsl';
+import attnBlockSrc from './train-attention-block.wgsl';
+import attnBlockDqSrc from './train-attention-block-dq.wgsl';
+import attnBlockDkvSrc from './train-attention-block-dkv.wgsl';
 import attnDqSrc from './train-attention-dq.wgsl';
 import attnDkvSrc from './train-attention-dkv.wgsl';
 import swigluBackSrc from './train-swiglu-backward.wgsl';
@@ -119,47 +130,146 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     lda: number, ldb: number, ldo: number, aOff: number, bOff: number, oOff: number, beta: number) {
     if (M === 0 || N === 0) return;
     const params = [M, N, K, lda, ldb, ldo, aOff, bOff, oOff, f32bits(beta)];
-    if (this.strategy === 'register') {
+    // b an f16 weight (a frozen base, Ops.upload's half): the variant that widens it as it loads it
+    const h = (b as GBuf).half ? '-f16' : '', io = h ? halfVariant(gemmSrc, 'b') : gemmSrc;
+    const layout = ta && !tb ? 'TN' : !ta && tb ? 'NT' : !ta && !tb ? 'NN' : null;
+    if (this.strategy === 'register' && !h && layout && vec4Fits(layout, M, N, K, lda, ldb, aOff, bOff)) {
+      const [TM, TN] = VEC4_TILES[layout], wg = vec4Workgroup(N, TN);
+      this.dispatch(this.kernel(`train-gemm-vec4-${layout}-${TM}x${TN}@${wg.x}`, gemmVec4Source(layout, TM, TN, wg)), params, [out, a, b],
+        Math.ceil(N / (TN * wg.x)), Math.ceil(M / (TM * wg.y)));
+    } else if (this.strategy === 'register') {
       const c = this.config.register;
-      this.dispatch(this.kernel('train-gemm-register', gemmSrc + gemmRegister, { TA: ta, TB: tb, ...c }), params,
+      this.dispatch(this.kernel(`train-gemm-register${h}`, io + gemmRegister, { TA: ta, TB: tb, ...c }), params,
         [out, a, b], Math.ceil(N / (c.TN * c.WGX)), Math.ceil(M / (c.TM * c.WGY)));
     } else {
       const c = this.config.tiled;
       const consts = { TA: ta, TB: tb, ...c, WGX: c.BN / c.TN, WGY: c.BM / c.TM };
-      this.dispatch(this.kernel('train-gemm-tiled', gemmSrc + gemmTiled, consts), params, [out, a, b],
+      this.dispatch(this.kernel(`train-gemm-tiled${h}`, io + gemmTiled, consts), params, [out, a, b],
         Math.ceil(N / c.BN), Math.ceil(M / c.BM));
     }
   }
 
+  /** Forward linear layers y = x·wᵀ: on CPU adapters the vec4 NT GEMM where it fits (whole f32 w), else WebGpuOps'. */
+  override matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
+    const g = w as GBuf;
+    const split = [out, x, w].some((b) => (b as GBuf).parts);
+    if (this.strategy !== 'register' || M === 1 || split || g.half || !vec4Fits('NT', M, N, K, K, K, 0, 0)) {
+      super.matmul(out, x, w, M, N, K);
+      return;
+    }
+    check('matmul', [out, M * N], [x, M * K], [w, N * K]);
+    this.gemm(out, x, w, M, N, K, 0, 1, K, K, N, 0, 0, 0, 0);
+  }
+
   matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0): void {
     check('matmulNN', [out, M * N], [a, M * K], [b, K * N]);
-    this.gemm(out, a, b, M, N, K, 0, 0, K, N, N, 0, 0, 0, beta);
+    const g = b as GBuf;
+    if (this.strategy === 'register' && !g.parts && !g.half && M > 1 && vec4Fits('NT', M, N, K, K, K, 0, 0)) {
+      // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (measured faster than any NN blocking)
+      const bt = this.scratchBuf('nn-transpose', K * N);
+      this.dispatch(this.kernel('train-transpose', transposeSrc), [K, N], [bt, b], this.strideGrid(K * N, 64));
+      this.gemm(out, a, bt, M, N, K, 0, 1, K, K, N, 0, 0, 0, beta);
+      return;
+    }
+    // b split by rows (dX = dY·W with W's out-rows split): sum the pieces' products over k
+    for (const [i, p] of this.rowPieces(b, N).entries()) {
+      const k0 = p.start / N, kc = Math.min(p.length / N, K - k0);
+      if (kc > 0) this.gemm(out, a, p.buf, M, N, kc, 0, 0, K, N, N, k0, 0, 0, i === 0 ? beta : 1);
+    }
   }
 
   matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number): void {
     check('matmulTNAcc', [out, M * N], [a, K * M], [b, K * N]);
-    this.gemm(out, a, b, M, N, K, 1, 0, M, N, N, 0, 0, 0, beta);
+    // out split by rows (a weight gradient): each piece is rows [m0, m0 + mc) of the product
+    for (const p of this.rowPieces(out, N)) {
+      const m0 = p.start / N, mc = Math.min(p.length / N, M - m0);
+      if (mc > 0) this.gemm(p.buf, a, b, mc, N, K, 1, 0, M, N, N, m0, 0, 0, beta);
+    }
+  }
+
+  /** The pieces of a tensor of rows of `row` elements, checked to split at row boundaries. */
+  private rowPieces(b: Buf, row: number) {
+    const pieces = this.pieces(b);
+    for (const p of pieces) {
+      if (pieces.length > 1 && (p.start % row || (p.length % row && p !== pieces.at(-1)))) {
+        throw new Error(`webgpu: a tensor of rows of ${row} is split at element ${p.start}, not a row boundary`);
+      }
+    }
+    return pieces;
+  }
+
+  /** Where `n` elements of each buffer are held: segments [start, end) lying within one piece of every buffer. */
+  private segments(n: number, bufs: Buf[]): { start: number; n: number; at: { buf: Buf; off: number }[] }[] {
+    const lists = bufs.map((b) => this.pieces(b));
+    const cuts = [...new Set([0, n, ...lists.flatMap((l) => l.map((p) => p.start)).filter((c) => c < n)])].sort((x, y) => x - y);
+    return cuts.slice(0, -1).map((start, i) => ({ start, n: cuts[i + 1] - start, at: lists.map((l) => {
+      let p = l[0];
+      for (const q of l) if (q.start <= start) p = q;
+      return { buf: p.buf, off: start - p.start };
+    }) }));
   }
 
   // ---- layers ----
+
+  /** On CPU adapters a vec4 per step (n a multiple of 4, unsplit buffers); else WebGpuOps'. */
+  override add(out: Buf, a: Buf, b: Buf, n: number): void { if (!this.elementwise4(0, out, a, b, n)) super.add(out, a, b, n); }
+  override swiglu(out: Buf, gate: Buf, up: Buf, n: number): void { if (!this.elementwise4(1, out, gate, up, n)) super.swiglu(out, gate, up, n); }
+
+  private elementwise4(OP: number, out: Buf, a: Buf, b: Buf, n: number): boolean {
+    if (this.strategy !== 'register' || n % 4 || [out, a, b].some((x) => (x as GBuf).parts || (x as GBuf).half)) return false;
+    check(OP ? 'swiglu' : 'add', [out, n], [a, n], [b, n]);
+    const aOut = a === out, bOut = b === out;
+    const input = (name: string, binding: number, aliased: boolean) => (aliased
+      ? `fn load_${name}(i: u32) -> vec4<f32> { return dst[i]; }\n`
+      : `@group(0) @binding(${binding}) var<storage, read> ${name}: array<vec4<f32>>;\nfn load_${name}(i: u32) -> vec4<f32> { return ${name}[i]; }\n`);
+    const src = input('a', 2, aOut) + input('b', 3, bOut) + elementwise4Src;
+    this.dispatch(this.kernel(`train-elementwise-vec4-${+aOut}${+bOut}`, src, { OP }), [n / 4], [out, aOut ? null : a, bOut ? null : b],
+      this.strideGrid(n / 4, 64));
+    return true;
+  }
+
+  /** On CPU adapters (not in place, whole f32 weight) a row per invocation without barriers; else WebGpuOps'. */
+  override rmsnorm(out: Buf, x: Buf, w: Buf, T: number, dim: number, eps: number): void {
+    const g = w as GBuf;
+    const split = [out, x, w].some((b) => (b as GBuf).parts);
+    if (this.strategy !== 'register' || out === x || split || g.half) { super.rmsnorm(out, x, w, T, dim, eps); return; }
+    check('rmsnorm', [out, T * dim], [x, T * dim], [w, dim]);
+    if (T === 0) return;
+    this.dispatch(this.kernel('train-rmsnorm-rows', rmsRowsSrc), [dim, f32bits(eps), T], [out, x, w], this.strideGrid(T, 64));
+  }
 
   rmsnormBackward(dx: Buf, dwAcc: Buf, dy: Buf, x: Buf, w: Buf, rows: number, dim: number, eps: number): void {
     check('rmsnormBackward', [dx, rows * dim], [dwAcc, dim], [dy, rows * dim], [x, rows * dim], [w, dim]);
     noAlias('rmsnormBackward', [dx, dwAcc], [dy, x, w]);
     if (rows === 0) return;
     const rstd = this.scratchBuf('rstd', rows);
-    this.dispatch(this.kernel('train-rmsnorm-backward', rmsBackSrc, { WG: this.config.rmsnormWG }),
-      [dim, f32bits(eps), rows], [dx, rstd, dy, x, w], ...this.rowGrid(rows));
+    if (this.strategy === 'register') {  // CPU adapters: a row per invocation, no barriers
+      this.dispatch(this.kernel('train-rmsnorm-backward-rows', rmsBackRowsSrc), [dim, f32bits(eps), rows], [dx, rstd, dy, x, w],
+        this.strideGrid(rows, 64));
+    } else {
+      this.dispatch(this.kernel('train-rmsnorm-backward', rmsBackSrc, { WG: this.config.rmsnormWG }),
+        [dim, f32bits(eps), rows], [dx, rstd, dy, x, w], ...this.rowGrid(rows));
+    }
     this.dispatch(this.kernel('train-rmsnorm-dw', rmsDwSrc), [dim, rows], [dwAcc, dy, x, rstd], Math.ceil(dim / 64));
   }
 
-  ropeBackward(dx: Buf, pos: Buf, rows: number, nHeads: number, headDim: number, theta: number): void {
+  ropeBackward(dx: Buf, pos: Buf, rows: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
     check('ropeBackward', [dx, rows * nHeads * headDim], [pos, rows, 'i32']);
     if (headDim % 2) throw new Error(`webgpu: rope needs an even headDim, got ${headDim}`);
     // The forward kernel with the negated frequency table: rotation by −θ is the transpose of rotation by θ.
     const half = headDim / 2;
-    this.dispatch(this.kernel('rope', ropeSrc), [nHeads, half], [dx, pos, this.ropeTable(theta, headDim, true)],
+    this.dispatch(this.kernel('rope', ropeSrc), [nHeads, half], [dx, pos, this.ropeTable(freqs, headDim, true)],
       Math.ceil((nHeads * half) / 64), rows);
+  }
+
+  /**
+   * Query (or key) rows per invocation of the blocked CPU attention kernels (train-attention-block*.wgsl), 0 where
+   * they do not apply (GPU strategy, head dims not a multiple of 4). Small heads take more rows: each loaded key row
+   * then serves more queries, while the registers per invocation (QB·headDim for q and the accumulator) stay few.
+   */
+  private attnBlock(headDim: number): number {
+    if (this.strategy !== 'register' || headDim % 4) return 0;
+    return headDim <= 16 ? 4 : headDim <= 32 ? 2 : 1;
   }
 
   private attnCommon(op: string, B: number, T: number, nHeads: number, nKvHeads: number, headDim: number) {
@@ -178,6 +288,12 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (seg) check('attentionTrain', [seg, c.rows, 'i32']);
     if (pos) check('attentionTrain', [pos, c.rows, 'i32']);
     noAlias('attentionTrain', [out, lse], [q, k, v]);
+    const qb = this.attnBlock(headDim);
+    if (qb) {  // CPU adapters, head dims of whole vec4s: QB query rows per invocation
+      const k0 = this.kernel(`train-attention-block-${+!!seg}`, maskPrelude(seg ? 6 : null) + attnBlockSrc, { HEAD_DIM: headDim, QB: qb });
+      this.dispatch(k0, [...c.params, B], [out, lse, q, k, v, seg], Math.ceil((B * Math.ceil(T / qb) * nHeads) / 64));
+      return;
+    }
     if (this.strategy === 'register') {
       const k0 = this.kernel(`train-attention-serial-${+!!seg}`, maskPrelude(seg ? 6 : null) + attnSerialSrc, { HEAD_DIM: headDim });
       this.dispatch(k0, [...c.params, B], [out, lse, q, k, v, seg], Math.ceil((c.rows * nHeads) / 64));
@@ -197,6 +313,15 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     noAlias('attentionBackward', [dq, dk, dv], [dout, q, k, v, out, lse]);
     const n = c.rows * nHeads, stats = this.scratchBuf('attn-stats', 2 * n);
     this.dispatch(this.kernel('train-attention-pre', attnPreSrc), [n, headDim], [stats, dout, out, lse], this.strideGrid(n, 64));
+    const qb = this.attnBlock(headDim);
+    if (qb) {
+      const hd = { HEAD_DIM: headDim, QB: qb }, params = [...c.params, B], blocks = B * Math.ceil(T / qb);
+      const kq = this.kernel(`train-attention-block-dq-${+!!seg}`, maskPrelude(seg ? 7 : null) + attnBlockDqSrc, hd);
+      this.dispatch(kq, params, [dq, q, k, v, dout, stats, seg], Math.ceil((blocks * nHeads) / 64));
+      const kkv = this.kernel(`train-attention-block-dkv-${+!!seg}`, maskPrelude(seg ? 8 : null) + attnBlockDkvSrc, hd);
+      this.dispatch(kkv, params, [dk, dv, q, k, v, dout, stats, seg], Math.ceil((blocks * nKvHeads) / 64));
+      return;
+    }
     if (this.strategy === 'register') {
       const hd = { HEAD_DIM: headDim }, params = [...c.params, B];
       const kq = this.kernel(`train-attention-serial-dq-${+!!seg}`, maskPrelude(seg ? 7 : null) + attnSerialDqSrc, hd);
@@ -224,35 +349,47 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     const links = this.scratchBuf('emb-links', 2 * rows, 'i32');
     this.dispatch(this.kernel('train-embedding-links', embLinksSrc), [rows, Math.floor(dtableAcc.length / dim)],
       [links, ids], this.strideGrid(rows, 64));
-    this.dispatch(this.kernel('train-embedding-backward', embBackSrc), [rows, dim], [dtableAcc, dout, ids, links],
-      Math.ceil(dim / 64), ...this.rowGrid(rows));
+    for (const p of this.rowPieces(dtableAcc, dim)) {
+      this.dispatch(this.kernel('train-embedding-backward', embBackSrc), [rows, dim, p.start / dim, Math.floor(p.length / dim)],
+        [p.buf, dout, ids, links], Math.ceil(dim / 64), ...this.rowGrid(rows));
+    }
   }
 
-  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf, hidden: Buf, head: Buf, labels: Buf,
+  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf | null, hidden: Buf, head: Buf, labels: Buf,
     rows: number, dim: number, vocab: number, chunk: number, scale: number): void {
-    check('crossEntropyFused', [lossOut, rows], [dhidden, rows * dim], [dheadAcc, vocab * dim], [hidden, rows * dim],
-      [head, vocab * dim], [labels, rows, 'i32']);
-    noAlias('crossEntropyFused', [lossOut, dhidden, dheadAcc], [hidden, head, labels]);
+    check('crossEntropyFused', [lossOut, rows], [dhidden, rows * dim], [hidden, rows * dim], [head, vocab * dim], [labels, rows, 'i32']);
+    if (dheadAcc) check('crossEntropyFused', [dheadAcc, vocab * dim]);
+    noAlias('crossEntropyFused', dheadAcc ? [lossOut, dhidden, dheadAcc] : [lossOut, dhidden], [hidden, head, labels]);
     if (!(chunk >= 1)) throw new Error(`webgpu: crossEntropyFused needs chunk ≥ 1, got ${chunk}`);
     if (rows === 0) return;
     const C = Math.min(Math.floor(chunk), vocab);
     const logits = this.scratchBuf('ce-logits', rows * C), stats = this.scratchBuf('ce-stats', 4 * rows);
     const wg = this.config.rmsnormWG;
+    // Vocabulary chunks of ≤ C rows, each within one piece of head and of dheadAcc (split tensors); hp/gp: the piece
+    // of head/dheadAcc holding the chunk and the chunk's element offset in it.
+    const chunks: { c0: number; n: number; hp: { buf: Buf; off: number }; gp: { buf: Buf; off: number } | null }[] = [];
+    this.rowPieces(head, dim); if (dheadAcc) this.rowPieces(dheadAcc, dim);
+    for (const seg of this.segments(vocab * dim, dheadAcc ? [head, dheadAcc] : [head])) {
+      for (let r = seg.start / dim; r < (seg.start + seg.n) / dim; r += C) {
+        const n = Math.min(C, (seg.start + seg.n) / dim - r), d = (r * dim - seg.start);
+        chunks.push({ c0: r, n, hp: { buf: seg.at[0].buf, off: seg.at[0].off + d }, gp: dheadAcc ? { buf: seg.at[1].buf, off: seg.at[1].off + d } : null });
+      }
+    }
     // logits[:, 0..n) = hidden · head[c0..c0+n)ᵀ
-    const chunkLogits = (c0: number, n: number) => this.gemm(logits, hidden, head, rows, n, dim, 0, 1, dim, dim, C, 0, c0 * dim, 0, 0);
-    for (let c0 = 0; c0 < vocab; c0 += C) {  // pass 1: online logsumexp and the label logit
-      const n = Math.min(C, vocab - c0);
-      chunkLogits(c0, n);
+    const chunkLogits = (c: typeof chunks[number]) => this.gemm(logits, hidden, c.hp.buf, rows, c.n, dim, 0, 1, dim, dim, C, 0, c.hp.off, 0, 0);
+    for (const c of chunks) {  // pass 1: online logsumexp and the label logit
+      const { c0, n } = c;
+      chunkLogits(c);
       this.dispatch(this.kernel('train-ce-stats', ceStatsSrc, { WG: wg }), [C, n, c0, rows], [stats, logits, labels], ...this.rowGrid(rows));
     }
     this.dispatch(this.kernel('train-ce-finish', ceFinishSrc), [rows, vocab], [lossOut, stats, labels], this.strideGrid(rows, 64));
-    for (let c0 = 0; c0 < vocab; c0 += C) {  // pass 2: recompute, g = scale·(softmax − onehot), then both products
-      const n = Math.min(C, vocab - c0);
-      chunkLogits(c0, n);
+    for (const c of chunks) {  // pass 2: recompute, g = scale·(softmax − onehot), then both products
+      const { c0, n } = c;
+      if (chunks.length > 1) chunkLogits(c);  // one chunk: its logits are still in the scratch
       this.dispatch(this.kernel('train-ce-grad', ceGradSrc), [C, n, c0, rows, vocab, f32bits(scale)], [logits, stats, labels],
         this.strideGrid(rows * n, 256));
-      this.gemm(dhidden, logits, head, rows, dim, n, 0, 0, C, dim, dim, 0, c0 * dim, 0, c0 === 0 ? 0 : 1);
-      this.gemm(dheadAcc, logits, hidden, n, dim, rows, 1, 0, C, dim, dim, 0, 0, c0 * dim, 1);
+      this.gemm(dhidden, logits, c.hp.buf, rows, dim, n, 0, 0, C, dim, dim, 0, c.hp.off, 0, c0 === 0 ? 0 : 1);
+      if (c.gp) this.gemm(c.gp.buf, logits, hidden, n, dim, rows, 1, 0, C, dim, dim, 0, 0, c.gp.off, 1);  // frozen head: none
     }
   }
 
@@ -265,26 +402,43 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (!(step >= 1)) throw new Error(`webgpu: adamw steps count from 1, got ${step}`);
     // The scalars torch computes in double precision, rounded to f32 once here.
     const hp = this.hyper([1 - lr * weightDecay, beta1, beta2, eps, lr / (1 - beta1 ** step), Math.sqrt(1 - beta2 ** step)]);
-    this.dispatch(this.kernel('train-adamw', adamwSrc), [n], [param, m, v, grad, hp], this.strideGrid(n, 256));
+    for (const g of this.segments(n, [param, m, v, grad])) {
+      const [P, Mo, V, G] = g.at;
+      this.dispatch(this.kernel('train-adamw', adamwSrc), [g.n, P.off, Mo.off, V.off, G.off], [P.buf, Mo.buf, V.buf, G.buf, hp],
+        this.strideGrid(g.n, 256));
+    }
+  }
+
+  /** The pieces of the first n elements of a tensor, or of two tensors split alike (param and gradient). */
+  private alike(op: string, n: number, bufs: Buf[]) {
+    const segs = this.segments(n, bufs);
+    if (segs.some((g) => g.at.some((a) => a.off))) throw new Error(`webgpu: ${op}: its tensors are split across bindings differently`);
+    return segs;
   }
 
   sgd(param: Buf, grad: Buf, n: number, lr: number): void {
     check('sgd', [param, n], [grad, n]);
-    this.dispatch(this.kernel('train-sgd', sgdSrc), [n], [param, grad, this.hyper([lr])], this.strideGrid(n, 256));
+    for (const g of this.alike('sgd', n, [param, grad])) {
+      this.dispatch(this.kernel('train-sgd', sgdSrc), [g.n], [g.at[0].buf, g.at[1].buf, this.hyper([lr])], this.strideGrid(g.n, 256));
+    }
   }
 
   scale(x: Buf, s: number, n: number): void {
     check('scale', [x, n]);
-    this.dispatch(this.kernel('train-scale', scaleSrc), [n], [x, this.hyper([s])], this.strideGrid(n, 256));
+    for (const g of this.alike('scale', n, [x])) {
+      this.dispatch(this.kernel('train-scale', scaleSrc), [g.n], [g.at[0].buf, this.hyper([s])], this.strideGrid(g.n, 256));
+    }
   }
 
   sumSquares(out1: Buf, x: Buf, n: number): void {
     check('sumSquares', [out1, 1], [x, n]);
-    if (n === 0) return;
-    const WG = this.config.rmsnormWG, groups = Math.min(Math.ceil(n / WG), SUMSQ_GROUPS);
-    const part = this.scratchBuf('sumsq', SUMSQ_GROUPS);
-    this.dispatch(this.kernel('train-sumsq', sumsqSrc, { STAGE: 0, WG }), [n], [part, x], groups);
-    this.dispatch(this.kernel('train-sumsq', sumsqSrc, { STAGE: 1, WG }), [groups], [out1, part], 1);
+    for (const g of this.alike('sumSquares', n, [x])) {  // each piece adds its share into out1
+      if (g.n === 0) continue;
+      const WG = this.config.rmsnormWG, groups = Math.min(Math.ceil(g.n / WG), SUMSQ_GROUPS);
+      const part = this.scratchBuf('sumsq', SUMSQ_GROUPS);
+      this.dispatch(this.kernel('train-sumsq', sumsqSrc, { STAGE: 0, WG }), [g.n], [part, g.at[0].buf], groups);
+      this.dispatch(this.kernel('train-sumsq', sumsqSrc, { STAGE: 1, WG }), [groups], [out1, part], 1);
+    }
   }
 }
 

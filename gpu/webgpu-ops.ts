@@ -9,8 +9,12 @@
 //   cached by (pipeline, buffers, params), so a repeated decode step creates no new GPU objects.
 // - Matmul has two strategies: 'register' (no workgroup memory; CPU adapters like lavapipe, where barriers are
 //   expensive) and 'tiled' (shared-memory tiles; real GPUs). M = 1 uses a matvec kernel tuned the same way.
-import type { Buf, DType, Ops } from '../src/backend/ops.ts';
+// - A tensor larger than one binding may hold (maxStorageBufferBindingSize, e.g. a 151,936 × 896 embedding against
+//   lavapipe's 128 MiB) is split along its rows into several buffers ("pieces", see create); the ops that meet such
+//   tensors (embedding, matmul's weight, and in train-ops.ts the GEMMs, cross-entropy and optimizers) run per piece.
+import { f16BitsToF32, f32ToF16Bits, roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from '../src/backend/ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
+import { getEnv } from '../runtime/platform.ts';
 import matmulVec4 from './matmul-vec4.wgsl';
 import matmulScalar from './matmul-scalar.wgsl';
 import matmulRegister from './matmul-register.wgsl';
@@ -44,6 +48,11 @@ export interface WebGpuOpsOptions {
   matmul?: MatmulStrategy;
   /** override parts of the per-strategy defaults */
   config?: Partial<KernelConfig>;
+  /**
+   * Split tensors given a row length (weights, their gradients) above this many bytes, as if the device's binding
+   * limit were this low (default: the limit; env WEBTUNE_MAX_BINDING_BYTES): tests exercise the split path with it.
+   */
+  maxBindingBytes?: number;
 }
 
 const CPU_CONFIG: KernelConfig = {
@@ -61,11 +70,40 @@ const GPU_CONFIG: KernelConfig = {
   attentionWG: 64,
 };
 
-class GBuf implements Buf {
+export class GBuf implements Buf {
   /** bind-group cache keys that reference this buffer, evicted on free */
   readonly bindKeys: string[] = [];
-  constructor(readonly buffer: GPUBuffer, readonly length: number, readonly dtype: DType, readonly id: number) {}
+  /**
+   * A split tensor: its pieces, each a whole number of rows, in order (this.buffer is then unused and never bound).
+   * Every piece but the last holds the same number of elements.
+   */
+  parts?: GBuf[];
+  constructor(readonly buffer: GPUBuffer, readonly length: number, readonly dtype: DType, readonly id: number,
+    /** f16 storage of an f32 tensor (Ops.upload's half) */
+    readonly half = false) {}
 }
+
+/**
+ * The f16-storage variant of a kernel's f32 storage array `name` (element type f32 or vec4<f32>): declared as f16
+ * and every `name[i]` read widened to f32, so the arithmetic stays f32. Throws if the source does not match.
+ */
+const halfVariants = new Map<string, string>();
+export function halfVariant(src: string, name: string): string {
+  const key = `${name}\0${src}`, hit = halfVariants.get(key);
+  if (hit) return hit;
+  const decl = new RegExp(`var<storage, read> ${name}: array<(f32|vec4<f32>)>;`);
+  src = src.replace(/\/\/.*$/gm, '');  // comments may mention name[…] in any form
+  const m = decl.exec(src);
+  if (!m) throw new Error(`webgpu: no f32 storage array ${name} to store as f16`);
+  const out = src.replace(decl, `var<storage, read> ${name}_h: array<${m[1].replace('f32', 'f16')}>;`)
+    .replace(new RegExp(`\\b${name}\\[([^\\[\\]]*)\\]`, 'g'), `${m[1]}(${name}_h[$1])`);
+  if (new RegExp(`\\b${name}\\[`).test(out)) throw new Error(`webgpu: ${name} is indexed in a way the f16 variant cannot rewrite`);
+  halfVariants.set(key, `enable f16;\n${out}`);
+  return halfVariants.get(key)!;
+}
+
+/** One piece of a (possibly split) tensor: its buffer and the element range it holds. */
+export interface Piece { buf: Buf; start: number; length: number }
 
 export interface Kernel { pipeline: GPUComputePipeline; key: string }
 
@@ -89,13 +127,19 @@ export class WebGpuOps implements Ops {
   readonly config: KernelConfig;
   private readonly device: GPUDevice;
   private readonly maxBinding: number;
+  /** rows-split threshold for tensors with a row length (≤ maxBinding) */
+  private readonly splitBytes: number;
   protected readonly maxGroups: number;
+  /** the device has shader-f16: Ops.upload's half stores f16 */
+  readonly hasF16: boolean;
   private nextId = 1;
   private readonly live = new Set<GBuf>();
   private readonly kernels = new Map<string, Kernel>();
   private readonly uniforms = new Map<string, GPUBuffer>();
   private readonly bindGroups = new Map<string, GPUBindGroup>();
   private readonly ropeTables = new Map<string, GBuf>();
+  /** matmulSplit's scratch */
+  private splitOut: GBuf | null = null;
   private staging: { buffer: GPUBuffer; busy: boolean }[] = [];
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -110,7 +154,10 @@ export class WebGpuOps implements Ops {
     // The matvec/rmsnorm/attention shapes follow the adapter kind the strategy is meant for.
     this.config = { ...(this.strategy === 'register' ? CPU_CONFIG : GPU_CONFIG), ...options.config };
     this.maxBinding = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
+    const cap = options.maxBindingBytes ?? Number(getEnv('WEBTUNE_MAX_BINDING_BYTES') || Infinity);
+    this.splitBytes = Math.min(this.maxBinding, cap > 0 ? cap : Infinity);
     this.maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    this.hasF16 = this.device.features.has('shader-f16');
     // Validation errors surface asynchronously; keep the first and rethrow it from the next read.
     this.device.addEventListener?.('uncapturederror', (e) => {
       this.firstError ??= (e as GPUUncapturedErrorEvent).error.message;
@@ -119,62 +166,119 @@ export class WebGpuOps implements Ops {
 
   /** Counts of cached GPU objects (tests check that a repeated step creates none). */
   stats() {
-    return { buffers: this.live.size, pipelines: this.kernels.size, uniforms: this.uniforms.size, bindGroups: this.bindGroups.size };
+    let bytes = 0;
+    for (const b of this.live) bytes += b.buffer.size;
+    return { buffers: this.live.size, bytes, pipelines: this.kernels.size, uniforms: this.uniforms.size, bindGroups: this.bindGroups.size };
   }
 
   // ---- memory ----
 
-  private create(length: number, dtype: DType, data?: ArrayBufferView): GBuf {
-    const bytes = Math.max(16, Math.ceil((length * 4) / 16) * 16);  // 16-byte multiple: valid as array<vec4<f32>>
+  /**
+   * A buffer; one with a rowLength (weights, their gradients and moments) is split into pieces of whole rows when it
+   * is larger than splitBytes. Any other must fit one binding (activations: the caller lowers the batch instead).
+   */
+  private create(length: number, dtype: DType, data?: Float32Array | Int32Array | Uint32Array, rowLength?: number, half = false): GBuf {
+    const elem = half ? 2 : 4;
+    const bytes = Math.max(16, Math.ceil((length * elem) / 16) * 16);  // 16-byte multiple: valid as array<vec4<f32>>
+    if (rowLength && bytes > this.splitBytes) {
+      const limit = this.splitBytes, row = rowLength, rowsPer = Math.floor(Math.floor(limit / 16) * 16 / elem / row);
+      if (rowsPer < 1) throw new Error(`webgpu: a row of ${row} elements (${row * elem} bytes) exceeds this device's maxStorageBufferBindingSize (${limit} bytes)`);
+      const per = rowsPer * row, parts: GBuf[] = [];
+      for (let at = 0; at < length; at += per) {
+        const n = Math.min(per, length - at);
+        parts.push(this.create(n, dtype, data?.subarray(at, at + n), undefined, half));
+      }
+      const b = new GBuf(parts[0].buffer, length, dtype, this.nextId++, half);
+      b.parts = parts;
+      return b;
+    }
     if (bytes > this.maxBinding) {
       throw new Error(`webgpu: buffer of ${length} elements (${bytes} bytes) exceeds this device's ` +
-        `maxStorageBufferBindingSize (${this.maxBinding} bytes); larger buffers are not supported yet`);
+        `maxStorageBufferBindingSize (${this.maxBinding} bytes)`);
     }
     const buffer = this.device.createBuffer({
       size: bytes, mappedAtCreation: data !== undefined,
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     if (data) {
-      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      const src = half ? Uint16Array.from(data, f32ToF16Bits) : data;
+      new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
       buffer.unmap();
     }
-    const b = new GBuf(buffer, length, dtype, this.nextId++);
+    const b = new GBuf(buffer, length, dtype, this.nextId++, half);
     this.live.add(b);
     return b;
   }
 
-  alloc(length: number, dtype: DType = 'f32'): Buf { return this.create(length, dtype); }
+  /** rowLength: the tensor is [length / rowLength, rowLength] and may be split along its rows (see create). */
+  alloc(length: number, dtype: DType = 'f32', rowLength?: number): Buf { return this.create(length, dtype, undefined, rowLength); }
 
-  upload(data: Float32Array | Int32Array): Buf {
-    return this.create(data.length, data instanceof Int32Array ? 'i32' : 'f32', data);
+  upload(data: Float32Array | Int32Array, rowLength?: number, half = false): Buf {
+    if (half && data instanceof Float32Array) {  // without shader-f16: f32 storage of the f16-rounded values
+      return this.hasF16 ? this.create(data.length, 'f32', data, rowLength, true) : this.create(data.length, 'f32', roundToF16(data), rowLength);
+    }
+    return this.create(data.length, data instanceof Int32Array ? 'i32' : 'f32', data, rowLength);
+  }
+
+  /** The pieces of a tensor: one unless it is split (see create). */
+  pieces(buf: Buf): Piece[] {
+    const b = buf as GBuf;
+    if (!b.parts) return [{ buf: b, start: 0, length: b.length }];
+    const per = b.parts[0].length;
+    return b.parts.map((p, i) => ({ buf: p, start: i * per, length: p.length }));
+  }
+
+  /** The error for a tensor split across bindings that reaches an op that needs it whole. */
+  protected tooLarge(op: string, b: Buf): Error {
+    return new Error(`webgpu: ${op}: buffer of ${b.length} elements (${b.length * 4} bytes) exceeds this device's ` +
+      `maxStorageBufferBindingSize (${this.maxBinding} bytes), and this op cannot take it split across bindings`);
   }
 
   write(buf: Buf, data: Float32Array | Int32Array): void {
     if (data.length > buf.length) throw new Error(`webgpu: write of ${data.length} elements into a buffer of ${buf.length}`);
+    if ((buf as GBuf).parts) {
+      for (const p of this.pieces(buf)) if (p.start < data.length) this.write(p.buf, data.subarray(p.start, p.start + p.length));
+      return;
+    }
     // queue.writeBuffer takes effect before any encoder submitted later: submit recorded ops that use buf first.
     if (this.pending.has(buf as GBuf)) this.flush();
+    if ((buf as GBuf).half) {  // f16 bits, padded to the 4-byte multiple writeBuffer needs
+      const h = new Uint16Array(data.length + (data.length & 1));
+      data.forEach((v, i) => { h[i] = f32ToF16Bits(v); });
+      data = new Float32Array(h.buffer);
+    }
     this.device.queue.writeBuffer((buf as GBuf).buffer, 0, data.buffer, data.byteOffset, data.byteLength);
   }
 
   async read(buf: Buf, length = buf.length): Promise<Float32Array> {
-    return new Float32Array(await this.readBytes(buf as GBuf, length));
+    const bytes = await this.readBytes(buf as GBuf, length);
+    return (buf as GBuf).half ? Float32Array.from(new Uint16Array(bytes), f16BitsToF32) : new Float32Array(bytes);
   }
 
   async readI32(buf: Buf, length = buf.length): Promise<Int32Array> {
     return new Int32Array(await this.readBytes(buf as GBuf, length));
   }
 
+  /** The first `length` elements' bytes (2 per element of an f16 buffer, else 4). */
   private async readBytes(buf: GBuf, length: number): Promise<ArrayBuffer> {
-    const bytes = Math.min(length, buf.length) * 4;
+    const elem = buf.half ? 2 : 4, n = Math.min(length, buf.length), bytes = n * elem;
     if (bytes === 0) return new ArrayBuffer(0);
-    const stage = this.takeStaging(bytes);
+    if (buf.parts) {  // piece by piece, so that no staging buffer is larger than one piece
+      const out = new Uint8Array(bytes);
+      for (const p of this.pieces(buf)) {
+        if (p.start < n) out.set(new Uint8Array(await this.readBytes(p.buf as GBuf, Math.min(p.length, n - p.start))), p.start * elem);
+      }
+      return out.buffer;
+    }
+    const copy = Math.ceil(bytes / 4) * 4;  // copies move 4-byte multiples (buffers are 16-byte multiples)
+    const stage = this.takeStaging(copy);
     this.endPass();
     this.encoder ??= this.device.createCommandEncoder();
-    this.encoder.copyBufferToBuffer(buf.buffer, 0, stage.buffer, 0, bytes);
+    this.encoder.copyBufferToBuffer(buf.buffer, 0, stage.buffer, 0, copy);
     this.flush();
     try {
-      await stage.buffer.mapAsync(GPUMapMode.READ, 0, bytes);
-      const out = stage.buffer.getMappedRange(0, bytes).slice(0);
+      await stage.buffer.mapAsync(GPUMapMode.READ, 0, copy);
+      const out = stage.buffer.getMappedRange(0, copy).slice(0, bytes);
       stage.buffer.unmap();
       const err = this.firstError;
       this.firstError = null;
@@ -199,6 +303,7 @@ export class WebGpuOps implements Ops {
 
   free(buf: Buf): void {
     const b = buf as GBuf;
+    if (b.parts) { for (const p of b.parts) this.free(p); return; }
     if (!this.live.delete(b)) return;
     if (this.pending.has(b)) this.flush();  // destroying after submit is safe, before it is not
     for (const k of b.bindKeys) this.bindGroups.delete(k);
@@ -212,6 +317,7 @@ export class WebGpuOps implements Ops {
     for (const u of this.uniforms.values()) u.destroy();
     for (const s of this.staging) s.buffer.destroy();
     this.live.clear(); this.uniforms.clear(); this.bindGroups.clear(); this.kernels.clear(); this.ropeTables.clear();
+    this.splitOut = null;
     this.staging = [];
     // The device belongs to runtime/webgpu.ts (shared by every WebGpuOps); releaseGPU() destroys it.
   }
@@ -238,7 +344,10 @@ export class WebGpuOps implements Ops {
     let k = this.kernels.get(key);
     if (!k) {
       const header = Object.entries(consts).map(([c, v]) => `const ${c}: u32 = ${v}u;`).join('\n');
-      const module = this.device.createShaderModule({ label: key, code: `${header}\n${src}` });
+      // `enable` directives (f16 variants) must precede every declaration, the generated constants included
+      const enables = src.match(/^enable [^;]*;\n/gm) ?? [];
+      const body = enables.reduce((t, e) => t.replace(e, ''), src);
+      const module = this.device.createShaderModule({ label: key, code: `${[...new Set(enables)].join('')}${header}\n${body}` });
       const pipeline = this.device.createComputePipeline({ label: name, layout: 'auto', compute: { module, entryPoint: 'main' } });
       k = { pipeline, key };
       this.kernels.set(key, k);
@@ -252,6 +361,10 @@ export class WebGpuOps implements Ops {
    */
   protected dispatch(k: Kernel, params: number[], slots: (Buf | null)[], x: number, y = 1, z = 1) {
     const bufs = slots as (GBuf | null)[];
+    for (const b of bufs) {
+      if (b?.parts) throw this.tooLarge(k.key, b);
+      if (b?.half && !k.key.includes('-f16')) throw new Error(`webgpu: ${k.key} cannot read an f16 weight (Ops.upload's half)`);
+    }
     if (bufs.indexOf(bufs[0], 1) > 0) throw new Error(`webgpu: ${k.key} cannot write into one of its inputs`);
     if (x === 0 || y === 0 || z === 0) return;
     if (Math.max(x, y, z) > this.maxGroups) {
@@ -287,7 +400,12 @@ export class WebGpuOps implements Ops {
 
   embedding(out: Buf, table: Buf, ids: Buf, T: number, dim: number): void {
     check('embedding', [out, T * dim], [ids, T, 'i32']);
-    this.dispatch(this.kernel('embedding', embeddingSrc), [dim], [out, table, ids], Math.ceil(dim / 64), T);
+    const rows = Math.floor(table.length / dim);
+    for (const p of this.pieces(table)) {
+      if (p.start % dim) throw new Error(`webgpu: embedding table split at element ${p.start}, not a row boundary of ${dim}`);
+      const k = (p.buf as GBuf).half ? this.kernel('embedding-f16', halfVariant(embeddingSrc, 'table')) : this.kernel('embedding', embeddingSrc);
+      this.dispatch(k, [dim, p.start / dim, Math.floor(p.length / dim), rows], [out, p.buf, ids], Math.ceil(dim / 64), T);
+    }
   }
 
   rmsnorm(out: Buf, x: Buf, w: Buf, T: number, dim: number, eps: number): void {
@@ -301,8 +419,10 @@ export class WebGpuOps implements Ops {
     check('matmul', [out, M * N], [x, M * K], [w, N * K]);
     if (M === 0 || N === 0) return;
     if (K === 0) throw new Error('webgpu: matmul with K = 0');
-    const io = K % 4 === 0 ? matmulVec4 : matmulScalar;
-    const variant = K % 4 === 0 ? 'vec4' : 'scalar';
+    if ((w as GBuf).parts) { this.matmulSplit(out, x, w, M, N, K); return; }
+    const half = (w as GBuf).half;  // f16 weight: the variant that widens w as it loads it
+    const io = half ? halfVariant(K % 4 === 0 ? matmulVec4 : matmulScalar, 'w') : K % 4 === 0 ? matmulVec4 : matmulScalar;
+    const variant = (K % 4 === 0 ? 'vec4' : 'scalar') + (half ? '-f16' : '');
     const params = [M, N, K, Math.ceil(K / 4)];
     const bufs = [out, x, w];
     if (M === 1) {
@@ -320,11 +440,35 @@ export class WebGpuOps implements Ops {
     }
   }
 
-  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, theta: number): void {
+  /**
+   * matmul with w split into pieces of whole rows: each piece's [M, n] product goes to a scratch buffer, then its
+   * rows are copied into columns [n0, n0 + n) of out (one copy per row; M = 1 when decoding).
+   */
+  private matmulSplit(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number) {
+    if ((out as GBuf).parts) throw this.tooLarge('matmul', out);
+    const pieces = this.pieces(w), most = Math.max(...pieces.map((p) => p.length / K));
+    if (!this.splitOut || this.splitOut.length < M * most) {
+      if (this.splitOut) this.free(this.splitOut);
+      this.splitOut = this.create(M * most, 'f32');
+    }
+    const tmp = this.splitOut;
+    for (const p of pieces) {
+      if (p.start % K || p.length % K) throw new Error(`webgpu: matmul weight split at element ${p.start}, not a row boundary of ${K}`);
+      const n0 = p.start / K, n = Math.min(p.length / K, N - n0);
+      if (n <= 0) continue;
+      this.matmul(tmp, x, p.buf, M, n, K);
+      this.endPass();
+      this.encoder ??= this.device.createCommandEncoder();
+      for (let m = 0; m < M; m++) this.encoder.copyBufferToBuffer(tmp.buffer, m * n * 4, (out as GBuf).buffer, (m * N + n0) * 4, n * 4);
+      this.pending.add(out as GBuf);
+    }
+  }
+
+  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
     check('rope', [x, T * nHeads * headDim], [pos, T, 'i32']);
     if (headDim % 2) throw new Error(`webgpu: rope needs an even headDim, got ${headDim}`);
     const half = headDim / 2;
-    this.dispatch(this.kernel('rope', ropeSrc), [nHeads, half], [x, pos, this.ropeTable(theta, headDim)],
+    this.dispatch(this.kernel('rope', ropeSrc), [nHeads, half], [x, pos, this.ropeTable(freqs, headDim)],
       Math.ceil((nHeads * half) / 64), T);
   }
 
@@ -332,13 +476,13 @@ export class WebGpuOps implements Ops {
    * Per-frequency θ/2π (turns per position) as 0.64 fixed point, [high, low] u32 pairs; see rope.wgsl.
    * inverse: the negated fractions (2^64 − f, exact), which rotate by −θ (the backward of RoPE).
    */
-  protected ropeTable(theta: number, headDim: number, inverse = false): GBuf {
-    const key = `${theta}:${headDim}${inverse ? ':inverse' : ''}`;
+  protected ropeTable(freqs: RopeFreqs, headDim: number, inverse = false): GBuf {
+    const key = `${ropeKey(freqs, headDim)}${inverse ? ':inverse' : ''}`;
     let t = this.ropeTables.get(key);
     if (!t) {
-      const half = headDim / 2, words = new Uint32Array(half * 2);
+      const half = headDim / 2, words = new Uint32Array(half * 2), inv = ropeInvFreqTable(freqs, headDim);
       for (let j = 0; j < half; j++) {
-        const turns = Math.pow(theta, (-2 * j) / headDim) / (2 * Math.PI);  // < 1 since theta ≥ 1
+        const turns = inv[j] / (2 * Math.PI);  // the fraction of a turn is all that matters
         const scaled = (turns - Math.floor(turns)) * 2 ** 32;
         words[2 * j] = Math.floor(scaled);
         words[2 * j + 1] = Math.floor((scaled - Math.floor(scaled)) * 2 ** 32);

@@ -2,7 +2,7 @@
 // model.safetensors or sharded *.safetensors with model.safetensors.index.json. bf16/f16 widen to f32.
 import { readFile, readText, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
-import type { LlamaConfig, LlamaLayerWeights, LlamaModel } from './llama.ts';
+import type { Llama3RopeScaling, LlamaConfig, LlamaLayerWeights, LlamaModel } from './llama.ts';
 import { readSafetensors, type Tensor } from './safetensors.ts';
 
 const SUPPORTED = ['llama', 'mistral', 'qwen2', 'qwen3'];
@@ -19,11 +19,9 @@ export function parseHfConfig(json: Record<string, unknown>, file = 'config.json
     return v;
   };
   const heads = num('num_attention_heads'), hidden = num('hidden_size');
-  const scaling = json.rope_scaling as { rope_type?: string; type?: string } | null | undefined;
-  if (scaling && (scaling.rope_type ?? scaling.type) !== 'default') {
-    throw new UserError(`${file}: rope_scaling ${JSON.stringify(scaling)} is not supported yet`);
-  }
+  const ropeScaling = parseRopeScaling(json.rope_scaling, file);
   return {
+    ...(ropeScaling ? { ropeScaling } : {}),  // absent, not undefined, for unscaled models (configs compare equal)
     modelType: type,
     hiddenSize: hidden,
     intermediateSize: num('intermediate_size'),
@@ -39,6 +37,29 @@ export function parseHfConfig(json: Record<string, unknown>, file = 'config.json
     attentionBias: type === 'qwen2' || Boolean(json.attention_bias),
     qkNorm: type === 'qwen3',
   };
+}
+
+/** rope_scaling: absent/null or "default" → plain RoPE; "llama3" → its four parameters; any other type is refused. */
+function parseRopeScaling(v: unknown, file: string): Llama3RopeScaling | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new UserError(`${file}: rope_scaling must be an object`);
+  const r = v as Record<string, unknown>;
+  const type = r.rope_type ?? r.type;
+  if (type === 'default') return undefined;
+  if (type !== 'llama3') {
+    throw new UserError(`${file}: rope_scaling type ${JSON.stringify(type)} is not supported (supported: default, llama3)`);
+  }
+  const num = (key: string): number => {
+    const x = r[key];
+    if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0) throw new UserError(`${file}: rope_scaling.${key} is missing or not a positive number`);
+    return x;
+  };
+  const scaling: Llama3RopeScaling = { ropeType: 'llama3', factor: num('factor'), lowFreqFactor: num('low_freq_factor'),
+    highFreqFactor: num('high_freq_factor'), originalMaxPositionEmbeddings: num('original_max_position_embeddings') };
+  if (scaling.highFreqFactor <= scaling.lowFreqFactor) {
+    throw new UserError(`${file}: rope_scaling.high_freq_factor must be greater than low_freq_factor`);
+  }
+  return scaling;
 }
 
 /** Assembles a LlamaModel from Hugging Face tensor names. */

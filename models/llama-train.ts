@@ -8,7 +8,7 @@
 // down projection. LoRA adapters keep their small saved [rows, rank] tensors (and dropout inputs) either way.
 import type { Buf } from '../src/backend/ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
-import { validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
+import { ropeInvFreq, validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
 import { LoraAdapter, MODULE_KEY, type LinearKey, type LoraConfig, type LoraScratch, type Param } from './lora.ts';
 
 export type { Param } from './lora.ts';
@@ -56,8 +56,10 @@ export class LlamaTrainer {
   readonly savedBytes: number;
   private readonly ops: TrainOps;
   private readonly ceChunk: number;
+  private readonly invFreq: Float64Array;
   private readonly embed: { w: Buf; g?: Buf };
-  private readonly head: { w: Buf; g: Buf };
+  /** g: the head's gradient, absent when it is frozen (LoRA): the loss then computes no [vocab × dim] product */
+  private readonly head: { w: Buf; g?: Buf };
   private readonly norm: Norm;
   private readonly layers: Layer[];
   private readonly adapters: LoraAdapter[] = [];
@@ -71,7 +73,11 @@ export class LlamaTrainer {
   private readonly tmp: Record<'proj' | 'dx' | 'dtmp' | 'dxn' | 'datt' | 'dq' | 'dk' | 'dv' | 'dqr' | 'dkr' | 'dact' | 'dgate' | 'dup', Buf>;
   private logits?: Buf;
 
-  constructor(ops: TrainOps, model: LlamaModel, opts: { B: number; T: number; ceChunk?: number; lora?: LoraConfig; gradientCheckpointing?: boolean }) {
+  /**
+   * opts.halfBase (LoRA only): the frozen base's matrices (linear weights, embedding, lm_head) stored as f16 where the
+   * backend can (f32 arithmetic; Ops.upload's half): about half the weight memory. Adapters and optimizer stay f32.
+   */
+  constructor(ops: TrainOps, model: LlamaModel, opts: { B: number; T: number; ceChunk?: number; lora?: LoraConfig; gradientCheckpointing?: boolean; halfBase?: boolean }) {
     validateWeights(model);
     const c = (this.config = model.config);
     this.ops = ops;
@@ -79,15 +85,17 @@ export class LlamaTrainer {
     this.T = opts.T;
     this.lora = opts.lora;
     this.ceChunk = opts.ceChunk ?? 4096;
+    this.invFreq = ropeInvFreq(c);
     const full = !opts.lora, rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize, HD = c.headDim;
     const qDim = c.numHeads * HD, kvDim = c.numKvHeads * HD;
     const a = (n: number) => ops.alloc(n);
     const sink = a(Math.max(D, HD));
-    /** the weight's buffer, and its gradient when it is trained (full training) */
-    const weight = (name: string, data: Float32Array, decay: boolean): { w: Buf; g?: Buf } => {
-      const w = ops.upload(data);
+    /** the weight's buffer, and its gradient when it is trained (full training); row: its row length (may split it, see Ops.alloc) */
+    const half = !full && !!opts.halfBase;
+    const weight = (name: string, data: Float32Array, decay: boolean, row?: number): { w: Buf; g?: Buf } => {
+      const w = ops.upload(data, row, half && row !== undefined);  // the matrices (given a row length): f16 when asked
       if (!full) return { w };
-      const p: Param = { name, size: data.length, value: w, grad: ops.alloc(data.length), decay };
+      const p: Param = { name, size: data.length, value: w, grad: ops.alloc(data.length, 'f32', row), decay };
       this.params.push(p);
       return { w, g: p.grad };
     };
@@ -96,10 +104,10 @@ export class LlamaTrainer {
     const scratch: LoraScratch = { y: a(rows * Math.max(D, F, qDim)), du: a(rows * (opts.lora?.rank ?? 1)), dx: a(rows * Math.max(D, F, qDim)), dx2: a(rows * Math.max(D, F, qDim)) };
     const dims: Record<LinearKey, [number, number]> = { q: [qDim, D], k: [kvDim, D], v: [kvDim, D], o: [D, qDim], gate: [F, D], up: [F, D], down: [D, F] };
     const targets = new Set<string>((opts.lora?.targets ?? []).map((m) => MODULE_KEY[m]));
-    this.embed = weight('embedTokens', wts.embedTokens, true);
+    this.embed = weight('embedTokens', wts.embedTokens, true, D);
     this.layers = wts.layers.map((l, i) => {
       const lin = Object.fromEntries(LINEARS.map((k) => {
-        const [N, K] = dims[k], base = weight(`layers.${i}.${k}`, l[k], true), b: Lin = { N, K, w: base.w, g: base.g };
+        const [N, K] = dims[k], base = weight(`layers.${i}.${k}`, l[k], true, K), b: Lin = { N, K, w: base.w, g: base.g };
         const bias = (k === 'q' || k === 'k' || k === 'v') && c.attentionBias ? l[`${k}Bias` as keyof LlamaLayerWeights] : undefined;
         if (bias) { const r = weight(`layers.${i}.${k}Bias`, bias, false); b.bias = r.w; b.gb = r.g; }
         if (targets.has(k)) {
@@ -115,8 +123,8 @@ export class LlamaTrainer {
     });
     this.norm = norm('norm', wts.norm);
     const tied = c.tieWordEmbeddings || !wts.lmHead;
-    const head = tied ? this.embed : weight('lmHead', wts.lmHead!, true);
-    this.head = { w: head.w, g: head.g ?? a(c.vocabSize * D) };  // frozen head: its gradient goes to a sink
+    const head = tied ? this.embed : weight('lmHead', wts.lmHead!, true, D);
+    this.head = { w: head.w, g: head.g };
     this.checkpointing = !!opts.gradientCheckpointing;
     this.layerIn = wts.layers.map(() => a(rows * D));
     this.saved = (this.checkpointing ? wts.layers.slice(0, 1) : wts.layers).map(() => ({
@@ -186,8 +194,8 @@ export class LlamaTrainer {
       ops.rmsnorm(s.q, s.qr!, l.qNorm.w, rows * H, HD, eps);
       ops.rmsnorm(s.k, s.kr!, l.kNorm.w, rows * KV, HD, eps);
     }
-    ops.rope(s.q, pos, rows, H, HD, c.ropeTheta);
-    ops.rope(s.k, pos, rows, KV, HD, c.ropeTheta);
+    ops.rope(s.q, pos, rows, H, HD, this.invFreq);
+    ops.rope(s.k, pos, rows, KV, HD, this.invFreq);
     ops.attentionTrain(s.att, s.lse, s.q, s.k, s.v, pos, seg, this.B, this.T, H, KV, HD);
     this.linF(l.lin.o, t.proj, s.att, train);
     ops.add(s.xmid, x, t.proj, rows * D);
@@ -222,7 +230,7 @@ export class LlamaTrainer {
     this.forward(seg, true);
 
     // ---- loss and backward (t.dx is the gradient of the residual stream) ----
-    ops.crossEntropyFused(this.io.loss, t.dxn, this.head.g, this.xnFinal, this.head.w, this.io.labels, rows, D, c.vocabSize, this.ceChunk, scale);
+    ops.crossEntropyFused(this.io.loss, t.dxn, this.head.g ?? null, this.xnFinal, this.head.w, this.io.labels, rows, D, c.vocabSize, this.ceChunk, scale);
     ops.rmsnormBackward(t.dx, this.norm.g, t.dxn, this.xFinal, this.norm.w, rows, D, eps);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i], s = this.act(i), x = this.layerIn[i];
@@ -237,8 +245,8 @@ export class LlamaTrainer {
       // attention: xmid = x + o(attn(rope(qn(q(xn1))), rope(kn(k(xn1))), v(xn1))), xn1 = norm(x)
       this.linB(l.lin.o, t.datt, t.dx, s.att, 0);
       ops.attentionBackward(t.dq, t.dk, t.dv, t.datt, s.q, s.k, s.v, s.att, s.lse, pos, seg, this.B, this.T, H, KV, HD);
-      ops.ropeBackward(t.dq, pos, rows, H, HD, c.ropeTheta);
-      ops.ropeBackward(t.dk, pos, rows, KV, HD, c.ropeTheta);
+      ops.ropeBackward(t.dq, pos, rows, H, HD, this.invFreq);
+      ops.ropeBackward(t.dk, pos, rows, KV, HD, this.invFreq);
       let dq = t.dq, dk = t.dk;
       if (l.qNorm && l.kNorm) {
         ops.rmsnormBackward(t.dqr, l.qNorm.g, t.dq, s.qr!, l.qNorm.w, rows * H, HD, eps);
@@ -266,8 +274,8 @@ export class LlamaTrainer {
     const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, V = c.vocabSize;
     this.upload(batch);
     this.forward(batch.segments ? this.io.seg : null, false);
-    // scale 0: the gradients receive exact zeros, so accumulated gradients are untouched
-    ops.crossEntropyFused(this.io.loss, this.tmp.dxn, this.head.g, this.xnFinal, this.head.w, this.io.labels, rows, D, V, this.ceChunk, 0);
+    // no head gradient, scale 0: the loss alone (dxn is scratch), accumulated gradients untouched
+    ops.crossEntropyFused(this.io.loss, this.tmp.dxn, null, this.xnFinal, this.head.w, this.io.labels, rows, D, V, this.ceChunk, 0);
     const loss = await ops.read(this.io.loss, rows);
     let lossSum = 0, tokens = 0, correct: number | null = null;
     for (let r = 0; r < rows; r++) if (batch.labels[r] >= 0 && batch.labels[r] < V) { lossSum += loss[r]; tokens++; }
@@ -304,8 +312,8 @@ export class LlamaTrainer {
         ops.sgd(p.value, p.grad, p.size, o.lr);
         continue;
       }
-      p.m ??= ops.alloc(p.size);
-      p.v ??= ops.alloc(p.size);
+      p.m ??= ops.alloc(p.size, 'f32', 1);  // row length 1: any split will do (AdamW is element-wise)
+      p.v ??= ops.alloc(p.size, 'f32', 1);
       ops.adamw(p.value, p.grad, p.m, p.v, p.size, this.steps, o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, p.decay ? wd : 0);
     }
     return { gradNorm };
@@ -325,7 +333,7 @@ export class LlamaTrainer {
       if (!a) throw new Error(`checkpoint lacks ${what} of ${p.name}`);
       if (a.length !== p.size) throw new Error(`checkpoint ${what} of ${p.name} has ${a.length} elements, expected ${p.size}`);
       if (what === 'value') this.ops.write(p.value, a);
-      else this.ops.write((p[what] ??= this.ops.alloc(p.size)), a);
+      else this.ops.write((p[what] ??= this.ops.alloc(p.size, 'f32', 1)), a);
     }
   }
 }

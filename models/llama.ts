@@ -1,6 +1,15 @@
 // The Llama architecture (Hugging Face conventions: [out, in] linear weights, rotate-half RoPE),
 // written once against the Ops interface so every backend runs the same model code.
-import type { Buf, Ops } from '../src/backend/ops.ts';
+import { ropeInvFreqTable, type Buf, type Ops } from '../src/backend/ops.ts';
+
+/** config.json's rope_scaling of rope_type "llama3" (Llama 3.1+): long-wavelength frequencies slowed by `factor`. */
+export interface Llama3RopeScaling {
+  ropeType: 'llama3';
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositionEmbeddings: number;
+}
 
 export interface LlamaConfig {
   hiddenSize: number;
@@ -13,6 +22,8 @@ export interface LlamaConfig {
   maxPositionEmbeddings: number;
   rmsNormEps: number;
   ropeTheta: number;
+  /** absent: plain RoPE, θ_i = ropeTheta^(−2i/headDim) */
+  ropeScaling?: Llama3RopeScaling;
   tieWordEmbeddings: boolean;
   /** Hugging Face model_type: llama (also llama2.c imports), mistral, qwen2, qwen3 */
   modelType?: string;
@@ -47,6 +58,53 @@ export interface LlamaWeights {
 }
 
 export interface LlamaModel { config: LlamaConfig; weights: LlamaWeights }
+
+/**
+ * The inverse frequency of each rotated pair (headDim/2 entries, radians per position): every backend's RoPE, forward
+ * and backward, reads this table. With llama3 rope_scaling it follows Hugging Face's _compute_llama3_parameters:
+ * wavelengths 2π/f below original_max/high_freq_factor are kept, those above original_max/low_freq_factor are divided
+ * by factor, and the band between interpolates smoothly. Computed in f64 (Hugging Face: f32; exporters may round).
+ */
+export function ropeInvFreq(c: Pick<LlamaConfig, 'ropeTheta' | 'headDim' | 'ropeScaling'>): Float64Array {
+  const inv = Float64Array.from(ropeInvFreqTable(c.ropeTheta, c.headDim));
+  const s = c.ropeScaling;
+  if (!s) return inv;
+  const lowWavelen = s.originalMaxPositionEmbeddings / s.lowFreqFactor;
+  const highWavelen = s.originalMaxPositionEmbeddings / s.highFreqFactor;
+  return inv.map((f) => {
+    const wavelen = (2 * Math.PI) / f;
+    if (wavelen < highWavelen) return f;
+    if (wavelen > lowWavelen) return f / s.factor;
+    const smooth = (s.originalMaxPositionEmbeddings / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+    return (1 - smooth) * f / s.factor + smooth * f;
+  });
+}
+
+// Weights on a device, uploaded once per (backend, model): every runner of a model (a server's concurrent
+// requests) shares them and owns only its KV cache and activations.
+interface DeviceWeights { embed: Buf; lmHead: Buf; finalNorm: Buf; layers: DeviceLayer[] }
+const uploaded = new WeakMap<Ops, WeakMap<LlamaModel, DeviceWeights>>();
+
+function deviceWeights(ops: Ops, model: LlamaModel): DeviceWeights {
+  let perOps = uploaded.get(ops);
+  if (!perOps) uploaded.set(ops, (perOps = new WeakMap()));
+  const cached = perOps.get(model);
+  if (cached) return cached;
+  const c = model.config, w = model.weights, qDim = c.numHeads * c.headDim;
+  // Row lengths let a backend split a weight larger than one device binding (the embedding of a large vocabulary).
+  const embed = ops.upload(w.embedTokens, c.hiddenSize);
+  const inDim: Partial<Record<keyof LlamaLayerWeights, number>> = { q: c.hiddenSize, k: c.hiddenSize, v: c.hiddenSize, o: qDim,
+    gate: c.hiddenSize, up: c.hiddenSize, down: c.intermediateSize };
+  const dw: DeviceWeights = {
+    embed,
+    lmHead: w.lmHead && !c.tieWordEmbeddings ? ops.upload(w.lmHead, c.hiddenSize) : embed,
+    finalNorm: ops.upload(w.norm),
+    layers: w.layers.map((l) => Object.fromEntries(Object.entries(l).filter(([, data]) => data)
+      .map(([name, data]) => [name, ops.upload(data, inDim[name as keyof LlamaLayerWeights])])) as DeviceLayer),
+  };
+  perOps.set(model, dw);
+  return dw;
+}
 
 type DeviceLayer = { [K in keyof LlamaLayerWeights]-?: undefined extends LlamaLayerWeights[K] ? Buf | undefined : Buf };
 
@@ -96,7 +154,7 @@ export class LlamaRunner {
   private readonly layers: DeviceLayer[];
   private readonly kCache: Buf[];
   private readonly vCache: Buf[];
-  private readonly maxTokens: number;
+  readonly maxTokens: number;
   // activations [maxTokens, ...]
   private readonly ids: Buf;
   private readonly pos: Buf;
@@ -110,20 +168,18 @@ export class LlamaRunner {
   private readonly gate: Buf;
   private readonly up: Buf;
   private readonly logits: Buf;
+  private readonly invFreq: Float64Array;
 
   constructor(ops: Ops, model: LlamaModel, opts: { maxSeq?: number; maxTokens?: number } = {}) {
     validateWeights(model);
     const c = (this.config = model.config);
     this.ops = ops;
+    this.invFreq = ropeInvFreq(c);
     this.maxSeq = Math.min(opts.maxSeq ?? c.maxPositionEmbeddings, c.maxPositionEmbeddings);
     const T = (this.maxTokens = opts.maxTokens ?? 1);
     const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
     const w = model.weights;
-    this.embed = ops.upload(w.embedTokens);
-    this.lmHead = w.lmHead && !c.tieWordEmbeddings ? ops.upload(w.lmHead) : this.embed;
-    this.finalNorm = ops.upload(w.norm);
-    this.layers = w.layers.map((l) => Object.fromEntries(
-      Object.entries(l).filter(([, data]) => data).map(([name, data]) => [name, ops.upload(data)])) as DeviceLayer);
+    ({ embed: this.embed, lmHead: this.lmHead, finalNorm: this.finalNorm, layers: this.layers } = deviceWeights(ops, model));
     this.kCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
     this.vCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
     this.ids = ops.alloc(T, 'i32');
@@ -170,8 +226,8 @@ export class LlamaRunner {
         ops.rmsnorm(this.q, this.q, l.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
         ops.rmsnorm(this.k, this.k, l.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);
       }
-      ops.rope(this.q, this.pos, T, c.numHeads, c.headDim, c.ropeTheta);
-      ops.rope(this.k, this.pos, T, c.numKvHeads, c.headDim, c.ropeTheta);
+      ops.rope(this.q, this.pos, T, c.numHeads, c.headDim, this.invFreq);
+      ops.rope(this.k, this.pos, T, c.numKvHeads, c.headDim, this.invFreq);
       ops.kvStore(this.kCache[i], this.k, this.pos, T, kvDim);
       ops.kvStore(this.vCache[i], this.v, this.pos, T, kvDim);
       ops.attention(this.att, this.q, this.kCache[i], this.vCache[i], this.pos, T, c.numHeads, c.numKvHeads, c.headDim);

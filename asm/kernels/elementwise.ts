@@ -44,17 +44,17 @@ export function rmsnorm(out: usize, x: usize, w: usize, T: i32, dim: i32, eps: f
 }
 
 /**
- * In-place rotate-half RoPE on x [T, nHeads*headDim]: θ = pos·theta^(-2i/headDim), computed in f64 like the
- * reference; each (t, i) angle is shared by all heads.
+ * In-place rotate-half RoPE on x [T, nHeads*headDim]: θ = pos·invFreq[i], invFreq an f64 table of headDim/2
+ * entries (theta^(-2i/headDim), or scaled), angles in f64 like the reference; each (t, i) angle is shared by all heads.
  */
-export function rope(x: usize, pos: usize, T: i32, nHeads: i32, headDim: i32, theta: f64): void {
+export function rope(x: usize, pos: usize, T: i32, nHeads: i32, headDim: i32, invFreq: usize): void {
   const half = headDim >> 1;
   const headBytes = <usize>headDim << 2, halfBytes = <usize>half << 2;
   for (let t = 0; t < T; t++) {
     const p = <f64>load<i32>(pos + (<usize>t << 2));
     const row = x + <usize>t * nHeads * headBytes;
     for (let i = 0; i < half; i++) {
-      const angle = p * Math.pow(theta, <f64>(-2 * i) / <f64>headDim);
+      const angle = p * load<f64>(invFreq + (<usize>i << 3));
       const c = Math.cos(angle), s = Math.sin(angle);
       for (let h = 0; h < nHeads; h++) {
         const pa = row + <usize>h * headBytes + (<usize>i << 2), pb = pa + halfBytes;

@@ -9,6 +9,31 @@
 
 export type DType = 'f32' | 'i32';
 
+/**
+ * RoPE frequencies: a base theta (unscaled, θ_i = theta^(−2i/headDim)), or the inverse frequency of each rotated
+ * pair, length headDim/2 (scaled RoPE: models/llama.ts ropeInvFreq builds it from config.json's rope_scaling).
+ */
+export type RopeFreqs = number | Float64Array;
+
+const ropeKeys = new WeakMap<Float64Array, string>();
+/** A cache key for a backend's RoPE table (tables are made once per model, keyed per call: memoised by identity). */
+export function ropeKey(freqs: RopeFreqs, headDim: number): string {
+  if (typeof freqs === 'number') return `${freqs}:${headDim}`;
+  let k = ropeKeys.get(freqs);
+  if (k === undefined) ropeKeys.set(freqs, (k = `${freqs.join(',')}:${headDim}`));
+  return k;
+}
+
+/** The inverse frequency of each of the headDim/2 rotated pairs (radians per position). */
+export function ropeInvFreqTable(freqs: RopeFreqs, headDim: number): Float64Array {
+  const half = headDim / 2;
+  if (typeof freqs !== 'number') {
+    if (freqs.length !== half) throw new Error(`rope: ${freqs.length} inverse frequencies for headDim ${headDim}`);
+    return freqs;
+  }
+  return Float64Array.from({ length: half }, (_, j) => Math.pow(freqs, (-2 * j) / headDim));
+}
+
 export interface Buf {
   /** number of 4-byte elements */
   readonly length: number;
@@ -18,10 +43,19 @@ export interface Buf {
 export interface Ops {
   readonly name: 'webgpu' | 'wasm' | 'reference';
 
-  /** Allocate a zero-filled buffer of `length` elements. */
-  alloc(length: number, dtype?: DType): Buf;
-  /** Allocate and fill from host data (weights, inputs). */
-  upload(data: Float32Array | Int32Array): Buf;
+  /**
+   * Allocate a zero-filled buffer of `length` elements. rowLength: the tensor is [length / rowLength, rowLength]
+   * rows that a backend may split across several device buffers when it exceeds a binding (WebGPU); give it for
+   * weights and their gradients, which the ops below then accept split (as matmul's w, embedding's table, ...).
+   */
+  alloc(length: number, dtype?: DType, rowLength?: number): Buf;
+  /**
+   * Allocate and fill from host data (weights, inputs); rowLength as in alloc. half: a frozen f32 weight stored as
+   * f16 where the backend can (WebGPU with shader-f16; computed in f32), else kept f32 with its values rounded to f16
+   * so that every backend computes the same thing. Such a buffer is only read, and only as matmul's w, embedding's
+   * table, TrainOps.matmulNN's b or crossEntropyFused's head.
+   */
+  upload(data: Float32Array | Int32Array, rowLength?: number, half?: boolean): Buf;
   /** Overwrite a buffer (or its prefix) from host data; ordered before ops recorded after it. */
   write(buf: Buf, data: Float32Array | Int32Array): void;
   /** Flush pending work and copy `length` elements (default: all) back to the host. */
@@ -40,9 +74,9 @@ export interface Ops {
   matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void;
   /**
    * In place rotate-half RoPE on x [T, nHeads*headDim] at positions pos (i32 [T]):
-   * for i < headDim/2, θ = pos · theta^(-2i/headDim); (a, b) = (x[i], x[i+h/2]) → (a cosθ − b sinθ, b cosθ + a sinθ).
+   * for i < headDim/2, θ = pos · invFreq[i] (ropeInvFreqTable(freqs)); (a, b) = (x[i], x[i+h/2]) → (a cosθ − b sinθ, b cosθ + a sinθ).
    */
-  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, theta: number): void;
+  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void;
   /** cache[pos[t], :] = src[t, :]   cache [maxSeq, width], src [T, width] */
   kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void;
   /**
@@ -59,4 +93,39 @@ export interface Ops {
   swiglu(out: Buf, gate: Buf, up: Buf, n: number): void;
   /** out = a + b, elementwise over n (out may alias a) */
   add(out: Buf, a: Buf, b: Buf, n: number): void;
+}
+
+// IEEE binary16 conversions (no Float16Array in Node 20): round to nearest even, as torch's .half() does.
+const F = new Float32Array(1), U = new Uint32Array(F.buffer);
+
+/** The f16 bit pattern nearest to v. */
+export function f32ToF16Bits(v: number): number {
+  F[0] = v;
+  const x = U[0], sign = (x >>> 16) & 0x8000, exp = (x >>> 23) & 0xff, mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);  // Inf, NaN
+  const e = exp - 112;  // the f16 exponent field
+  if (e >= 31) return sign | 0x7c00;
+  if (e <= 0) {  // subnormal (or zero): value = h · 2^-24
+    if (e < -10) return sign;
+    const m = mant | 0x800000, shift = 14 - e, rem = m & ((1 << shift) - 1), halfway = 1 << (shift - 1);
+    let h = m >>> shift;
+    if (rem > halfway || (rem === halfway && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;  // a carry rolls into the exponent (up to Inf): still nearest
+  return sign | h;
+}
+
+export function f16BitsToF32(h: number): number {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+  if (e === 0) return s * m * 2 ** -24;
+  if (e === 31) return m ? NaN : s * Infinity;
+  return s * (1 + m / 1024) * 2 ** (e - 15);
+}
+
+/** The values rounded to f16 (what a half-precision copy of them holds). */
+export function roundToF16(data: Float32Array): Float32Array {
+  return data.map((v) => f16BitsToF32(f32ToF16Bits(v)));
 }

@@ -1,6 +1,6 @@
 // Plain TypeScript implementation of Ops: the readable reference every kernel is tested against.
 // Straightforward loops, f32 storage, f64 accumulation where it keeps the reference honest.
-import type { Buf, DType, Ops } from './ops.ts';
+import { roundToF16, ropeInvFreqTable, type Buf, type DType, type Ops, type RopeFreqs } from './ops.ts';
 
 class HostBuf implements Buf {
   constructor(readonly data: Float32Array | Int32Array, readonly dtype: DType) {}
@@ -16,7 +16,8 @@ export class ReferenceOps implements Ops {
   alloc(length: number, dtype: DType = 'f32'): Buf {
     return new HostBuf(dtype === 'f32' ? new Float32Array(length) : new Int32Array(length), dtype);
   }
-  upload(data: Float32Array | Int32Array): Buf {
+  upload(data: Float32Array | Int32Array, _rowLength?: number, half?: boolean): Buf {
+    if (half && data instanceof Float32Array) return new HostBuf(roundToF16(data), 'f32');  // f16 values, f32 arithmetic
     return new HostBuf(data.slice(), data instanceof Int32Array ? 'i32' : 'f32');
   }
   write(buf: Buf, data: Float32Array | Int32Array): void { (buf as HostBuf).data.set(data); }
@@ -50,13 +51,13 @@ export class ReferenceOps implements Ops {
     }
   }
 
-  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, theta: number): void {
-    const xs = f(x), half = headDim / 2;
+  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
+    const xs = f(x), half = headDim / 2, inv = ropeInvFreqTable(freqs, headDim);
     for (let t = 0; t < T; t++) {
       for (let h = 0; h < nHeads; h++) {
         const base = (t * nHeads + h) * headDim;
         for (let j = 0; j < half; j++) {
-          const angle = i(pos)[t] * Math.pow(theta, (-2 * j) / headDim);
+          const angle = i(pos)[t] * inv[j];
           const c = Math.cos(angle), s = Math.sin(angle);
           const a = xs[base + j], b = xs[base + j + half];
           xs[base + j] = a * c - b * s;

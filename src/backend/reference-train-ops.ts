@@ -1,6 +1,6 @@
 // Plain TypeScript TrainOps: the readable reference for the training kernels (tested against PyTorch autograd,
 // and the WebGPU kernels against it). Straightforward loops over f32 storage with f64 accumulation.
-import type { Buf } from './ops.ts';
+import { ropeInvFreqTable, type Buf, type RopeFreqs } from './ops.ts';
 import { ReferenceOps } from './reference-ops.ts';
 import type { TrainOps } from './train-ops.ts';
 
@@ -46,13 +46,13 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
     for (let j = 0; j < dim; j++) dws[j] += dw[j];
   }
 
-  ropeBackward(dx: Buf, pos: Buf, rows: number, nHeads: number, headDim: number, theta: number): void {
-    const xs = f(dx), half = headDim / 2;
+  ropeBackward(dx: Buf, pos: Buf, rows: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
+    const xs = f(dx), half = headDim / 2, inv = ropeInvFreqTable(freqs, headDim);
     for (let t = 0; t < rows; t++) {
       for (let h = 0; h < nHeads; h++) {
         const base = (t * nHeads + h) * headDim;
         for (let j = 0; j < half; j++) {
-          const angle = i32(pos)[t] * Math.pow(theta, (-2 * j) / headDim);
+          const angle = i32(pos)[t] * inv[j];
           const c = Math.cos(angle), s = Math.sin(angle);
           const a = xs[base + j], b = xs[base + j + half];
           xs[base + j] = a * c + b * s;
@@ -141,10 +141,10 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
     }
   }
 
-  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf, hidden: Buf, head: Buf, labels: Buf,
+  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf | null, hidden: Buf, head: Buf, labels: Buf,
     rows: number, dim: number, vocab: number, _chunk: number, scale: number): void {
     // The reference materialises one row of logits at a time; chunking is a device-memory concern.
-    const hs = f(hidden), ws = f(head), dh = f(dhidden), dw = f(dheadAcc), ls = f(lossOut);
+    const hs = f(hidden), ws = f(head), dh = f(dhidden), dw = dheadAcc ? f(dheadAcc) : null, ls = f(lossOut);
     const logits = new Float64Array(vocab);
     for (let r = 0; r < rows; r++) {
       const label = i32(labels)[r];
@@ -164,7 +164,7 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
         const g = scale * (Math.exp(logits[c] - lse) - (c === label ? 1 : 0));
         for (let j = 0; j < dim; j++) {
           dh[r * dim + j] += g * ws[c * dim + j];
-          dw[c * dim + j] += g * hs[r * dim + j];
+          if (dw) dw[c * dim + j] += g * hs[r * dim + j];
         }
       }
     }

@@ -10,7 +10,7 @@
 // - Ops named …Acc, and arguments named …Acc, add into their output (gradient accumulation across
 //   micro-batches and across the uses of a tied weight); every other output is overwritten.
 // - Outputs must not alias inputs unless the op says so.
-import type { Buf, Ops } from './ops.ts';
+import type { Buf, Ops, RopeFreqs } from './ops.ts';
 
 export interface TrainOps extends Ops {
   /**
@@ -32,9 +32,9 @@ export interface TrainOps extends Ops {
   rmsnormBackward(dx: Buf, dwAcc: Buf, dy: Buf, x: Buf, w: Buf, rows: number, dim: number, eps: number): void;
   /**
    * Backward of Ops.rope, in place on dx [rows, nHeads·headDim]: the inverse (transposed) rotation,
-   * (a, b) → (a cosθ + b sinθ, b cosθ − a sinθ) with the same θ = pos · theta^(−2i/headDim).
+   * (a, b) → (a cosθ + b sinθ, b cosθ − a sinθ) with the same θ as Ops.rope.
    */
-  ropeBackward(dx: Buf, pos: Buf, rows: number, nHeads: number, headDim: number, theta: number): void;
+  ropeBackward(dx: Buf, pos: Buf, rows: number, nHeads: number, headDim: number, freqs: RopeFreqs): void;
 
   /**
    * Causal grouped-query self-attention over whole sequences (no KV cache), flash-style: online softmax,
@@ -72,11 +72,12 @@ export interface TrainOps extends Ops {
    * [rows × chunk] scratch) with an online logsumexp, then recomputed chunk by chunk for the gradient.
    * lossOut [rows] (overwritten) = logsumexp(logits[r]) − logits[r, labels[r]], 0 for ignored rows.
    * With g = scale · (softmax(logits) − onehot(labels)) (0 rows where ignored):
-   * dhidden [rows, dim] = g · head (overwritten); dheadAcc [vocab, dim] += gᵀ · hidden (accumulated).
+   * dhidden [rows, dim] = g · head (overwritten); dheadAcc [vocab, dim] += gᵀ · hidden (accumulated). dheadAcc
+   * null (a frozen head, LoRA): that [vocab × dim] product is neither computed nor stored.
    * scale = 1 / (number of trained tokens in the whole accumulated batch), so Σ lossOut · scale over the
    * micro-batches is the batch loss and the gradients are its gradients.
    */
-  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf, hidden: Buf, head: Buf, labels: Buf,
+  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf | null, hidden: Buf, head: Buf, labels: Buf,
     rows: number, dim: number, vocab: number, chunk: number, scale: number): void;
 
   /**

@@ -2,7 +2,7 @@
 // Each WasmOps owns one module instance; a Buf is a 16-byte aligned region of that instance's linear memory
 // and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
 // views are always taken fresh from memory.buffer.
-import type { Buf, DType, Ops } from './ops.ts';
+import { roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from './ops.ts';
 import { instantiateWasm } from '../../runtime/wasm.ts';
 
 /** The raw kernel exports; pointers are byte offsets (u32, arriving in JS as possibly negative i32). */
@@ -14,7 +14,7 @@ interface Kernels {
   embedding(out: number, table: number, ids: number, T: number, dim: number): void;
   kvStore(cache: number, src: number, pos: number, T: number, width: number): void;
   rmsnorm(out: number, x: number, w: number, T: number, dim: number, eps: number): void;
-  rope(x: number, pos: number, T: number, nHeads: number, headDim: number, theta: number): void;
+  rope(x: number, pos: number, T: number, nHeads: number, headDim: number, invFreq: number): void;
   swiglu(out: number, gate: number, up: number, n: number): void;
   add(out: number, a: number, b: number, n: number): void;
   addBias(x: number, bias: number, rows: number, dim: number): void;
@@ -28,6 +28,7 @@ class WasmBuf implements Buf {
 
 export class WasmOps implements Ops {
   readonly name = 'wasm' as const;
+  private readonly ropeTables = new Map<string, number>();
   constructor(private k: Kernels) {}
 
   /** Byte address of a live buffer (throws on a freed or foreign one). */
@@ -77,7 +78,8 @@ export class WasmOps implements Ops {
     return b;
   }
 
-  upload(data: Float32Array | Int32Array): Buf {
+  upload(data: Float32Array | Int32Array, _rowLength?: number, half?: boolean): Buf {
+    if (half && data instanceof Float32Array) data = roundToF16(data);  // f16 values in f32 storage (see Ops.upload)
     const b = this.allocRaw(data.length, data instanceof Int32Array ? 'i32' : 'f32');
     this.view(b).set(data); // one bulk copy
     return b;
@@ -123,10 +125,23 @@ export class WasmOps implements Ops {
     const [o, xp, wp] = this.ptrs([out, M * N], [x, M * K], [w, N * K]);
     this.k.matmul(o, xp, wp, M, N, K);
   }
-  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, theta: number): void {
+  rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
     if (headDim % 2) throw new Error(`webtune wasm: rope needs an even headDim, got ${headDim}`);
     const [xp, p] = this.ptrs([x, T * nHeads * headDim], [pos, T]);
-    this.k.rope(xp, p, T, nHeads, headDim, theta);
+    this.k.rope(xp, p, T, nHeads, headDim, this.ropeTable(freqs, headDim));
+  }
+  /** Byte address of the f64 inverse-frequency table in wasm memory, one per distinct table (kept until destroy). */
+  private ropeTable(freqs: RopeFreqs, headDim: number): number {
+    const key = ropeKey(freqs, headDim);
+    let ptr = this.ropeTables.get(key);
+    if (ptr === undefined) {
+      const inv = ropeInvFreqTable(freqs, headDim);
+      ptr = this.k.alloc(Math.max(8, inv.length * 8)) >>> 0;
+      if (ptr === 0) throw new Error('webtune wasm: out of memory allocating a RoPE table');
+      new Float64Array(this.k.memory.buffer, ptr, inv.length).set(inv);
+      this.ropeTables.set(key, ptr);
+    }
+    return ptr;
   }
   kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void {
     const [c, s, p] = this.ptrs([cache, width], [src, T * width], [pos, T]);

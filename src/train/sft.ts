@@ -27,8 +27,24 @@ export interface SftArgs {
   adam_beta1: number; adam_beta2: number; adam_epsilon: number; weight_decay: number; max_grad_norm: number; seed: number;
   /** recompute each layer's activations in the backward (less memory, one more forward) */
   gradient_checkpointing?: boolean;
+  /** storage of LoRA's frozen base matrices (f32 arithmetic either way); default float32 */
+  torch_dtype?: 'float32' | 'float16' | 'bfloat16';
   eval_steps?: number; logging_steps: number; save_steps?: number; save_total_limit?: number; resume_from_checkpoint?: string;
   output_dir: string;
+}
+
+/**
+ * --torch_dtype float16/bfloat16: LoRA's frozen base stored as f16 (WGSL has no bfloat16: f16 stands in for it), with
+ * f32 arithmetic, adapters and optimizer state (mixed precision). Full training keeps f32 weights.
+ */
+function halfBase(a: SftArgs, ops: TrainOps, note: (s: string) => void): boolean {
+  const dtype = a.torch_dtype ?? 'float32';
+  if (dtype === 'float32') return false;
+  if (a.train_type !== 'lora') { note(`torch_dtype ${dtype}: full training keeps float32 weights (half storage applies to LoRA's frozen base)`); return false; }
+  const f16 = (ops as { hasF16?: boolean }).hasF16;
+  note(`torch_dtype ${dtype}: frozen base weights stored as ${f16 ? 'float16' : 'float32 holding float16-rounded values (no shader-f16 here)'}` +
+    `${dtype === 'bfloat16' ? ' (WebGPU has no bfloat16)' : ''}; LoRA adapters, gradients and optimizer in float32`);
+  return true;
 }
 
 export interface SftResult { runDir: string; lastCheckpoint: string; bestCheckpoint: string | null; logs: Record<string, unknown>[] }
@@ -79,7 +95,7 @@ export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: stri
   };
   let trainer: LlamaTrainer;
   try {
-    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing });
+    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, halfBase: halfBase(a, ops, note) });
   } catch (e) { throw limitError(e); }
   const nParams = trainer.params.reduce((s, p) => s + p.size, 0);
   note(`${a.train_type}: ${nParams.toLocaleString('en')} trainable parameters${lora ? ` (rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')})` : ''}`);

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Writes a tiny random Hugging Face checkpoint of one family and its logits, computed in PyTorch.
 
-Usage: hf_tiny_model.py OUT_DIR FAMILY DTYPE SHARDS  (FAMILY llama|mistral|qwen2|qwen3, DTYPE F32|F16|BF16)
+Usage: hf_tiny_model.py OUT_DIR FAMILY DTYPE SHARDS [ROPE_SCALING_JSON]  (FAMILY llama|mistral|qwen2|qwen3, DTYPE F32|F16|BF16)
 Writes OUT_DIR/config.json and model.safetensors (or SHARDS shards + model.safetensors.index.json), then prints
 JSON {"ids": [...], "logits": [[...] per position]} for a fixed token sequence. The forward follows Hugging
 Face's modeling_llama / qwen2 / qwen3 (rotate-half RoPE, GQA, q/k/v biases for qwen2, q/k RMSNorm for qwen3)."""
@@ -13,12 +13,15 @@ import sys
 import torch
 
 out_dir, family, dtype, shards = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+rope_scaling = json.loads(sys.argv[5]) if len(sys.argv) > 5 else None  # optional config.json rope_scaling (llama3)
 torch.manual_seed({"llama": 1, "mistral": 2, "qwen2": 3, "qwen3": 4}[family])
 H, KV, HD, D, F, L, V = 4, 2, 16, 48, 96, 2, 97  # head_dim 16 ≠ D/H (= 12) exercises explicit head_dim
 cfg = {"model_type": family, "hidden_size": D, "intermediate_size": F, "num_hidden_layers": L,
        "num_attention_heads": H, "num_key_value_heads": KV, "head_dim": HD, "vocab_size": V,
        "max_position_embeddings": 64, "rms_norm_eps": 1e-6, "rope_theta": 500.0,
        "tie_word_embeddings": family == "qwen3"}
+if rope_scaling:
+    cfg["rope_scaling"] = rope_scaling
 w = {"model.embed_tokens.weight": torch.randn(V, D), "model.norm.weight": 1 + 0.1 * torch.randn(D)}
 if not cfg["tie_word_embeddings"]:
     w["lm_head.weight"] = torch.randn(V, D) * 0.2
@@ -86,6 +89,9 @@ def rotate_half(x):
 ids = [3, 17, 42, 5, 96, 0, 61, 8, 23, 77]
 T = len(ids)
 inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, HD, 2, dtype=torch.int64).float() / HD))
+if rope_scaling:
+    from rope_scaling import from_hf
+    inv_freq = from_hf(inv_freq, rope_scaling)
 freqs = torch.outer(torch.arange(T).float(), inv_freq)
 emb = torch.cat((freqs, freqs), -1)
 cos, sin = emb.cos(), emb.sin()

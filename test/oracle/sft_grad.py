@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 
 from torch_ref import attention, rmsnorm, rope  # shared with train_ops.py
+from rope_scaling import from_llama_config
 
 
 def run(c):
@@ -54,7 +55,8 @@ def run(c):
         q, k = lin(p, "q", h).reshape(B * T, H, HD), lin(p, "k", h).reshape(B * T, KV, HD)
         if p + "qNorm" in w:
             q, k = rmsnorm(q, w[p + "qNorm"], eps), rmsnorm(k, w[p + "kNorm"], eps)
-        q, k = rope(q, pos, theta).reshape(B * T, H * HD), rope(k, pos, theta).reshape(B * T, KV * HD)
+        scale_inv = lambda inv: from_llama_config(inv, cfg.get("ropeScaling"))  # noqa: E731
+        q, k = rope(q, pos, theta, scale_inv).reshape(B * T, H * HD), rope(k, pos, theta, scale_inv).reshape(B * T, KV * HD)
         att, _ = attention(q, k, lin(p, "v", h), seg, B, T, H, KV, HD)
         x = x + lin(p, "o", att)
         h = rmsnorm(x, w[p + "postNorm"], eps)

@@ -7,10 +7,12 @@ def rmsnorm(x, w, eps):
     return w * (x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps))
 
 
-def rope(x, pos, theta):
-    """rotate-half RoPE on x [rows, heads, hd] at positions pos [rows]"""
+def rope(x, pos, theta, scale_inv=None):
+    """rotate-half RoPE on x [rows, heads, hd] at positions pos [rows]; scale_inv maps the inverse frequencies (rope_scaling)"""
     hd = x.shape[-1]
     inv = 1.0 / (theta ** (torch.arange(0, hd, 2, dtype=torch.int64).double() / hd))
+    if scale_inv is not None:
+        inv = scale_inv(inv)
     ang = pos.double()[:, None] * inv[None, :]
     cos, sin = torch.cat((ang, ang), -1).cos()[:, None], torch.cat((ang, ang), -1).sin()[:, None]
     rot = torch.cat((-x[..., hd // 2:], x[..., :hd // 2]), -1)
