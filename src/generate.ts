@@ -1,5 +1,5 @@
-// Autoregressive generation over a LlamaRunner: prompt tokens one position at a time (as llama2.c's
-// run.c does), then sampled tokens, streamed as text that never splits a UTF-8 sequence.
+// Autoregressive generation over a LlamaRunner: the prompt in chunks of positions (one device submit per chunk),
+// then sampled tokens one at a time, streamed as text that never splits a UTF-8 sequence.
 import { LlamaRunner } from '../models/llama.ts';
 import type { LoadedModel } from '../models/load.ts';
 import type { Ops } from './backend/ops.ts';
@@ -42,11 +42,29 @@ export function encodePrompt(loaded: LoadedModel, prompt: string | number[], con
   return ids;
 }
 
+/** Prompt tokens per forward pass: up to 64, fewer for a large vocabulary (every row's logits are computed). */
+function prefillChunk(context: number, vocab: number): number {
+  return Math.max(1, Math.min(64, context, Math.floor((1 << 22) / vocab)));
+}
+
 export class Generator {
   private readonly runner: LlamaRunner;
 
   constructor(readonly ops: Ops, readonly loaded: LoadedModel) {
-    this.runner = new LlamaRunner(ops, loaded.model);
+    const c = loaded.model.config;
+    this.runner = new LlamaRunner(ops, loaded.model, { maxTokens: prefillChunk(c.maxPositionEmbeddings, c.vocabSize) });
+  }
+
+  /** Runs the prompt through the model in chunks (one submit per chunk, not per token); the last row's logits. */
+  private async prefill(ids: number[]): Promise<Float32Array> {
+    const V = this.loaded.model.config.vocabSize, chunk = this.runner.maxTokens;
+    let logits: Float32Array = new Float32Array();
+    for (let at = 0; at < ids.length; at += chunk) {
+      const part = ids.slice(at, at + chunk);
+      logits = await this.runner.forward(part, part.map((_, j) => at + j));
+      logits = logits.subarray((part.length - 1) * V, part.length * V);
+    }
+    return logits;
   }
 
   get contextLength(): number { return this.runner.maxSeq; }
@@ -63,7 +81,7 @@ export class Generator {
     let finishReason: GenerateResult['finishReason'] = 'length';
     // The KV cache is overwritten position by position, so no reset is needed between calls.
     let logits: Float32Array = new Float32Array();
-    for (let pos = 0; pos < ids.length; pos++) logits = await this.runner.forward([ids[pos]], [pos]);
+    logits = await this.prefill(ids);
     let prev = ids[ids.length - 1];
     while (out.length < opts.maxNewTokens && ids.length <= this.runner.maxSeq) {
       if (out.length > 0) logits = await this.runner.forward([prev], [ids.length - 1]);
