@@ -92,3 +92,18 @@ test('build-edge packs a Hugging Face model (safetensors + tokenizer.json): the 
     assert.ok(chat.usage!.prompt_tokens > 1);
   } finally { await worker.stop(); }
 });
+
+test('round trip: a folder written by `webtune export` packed by build-edge reproduces llama2.c\'s greedy story in workerd', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'webtune-edge-onnx-'));
+  const exported = join(work, 'stories260K-onnx');
+  const e = await runCli(['export', '--model', STORIES, '--to', 'onnx', '--output_dir', exported]);
+  assert.equal(e.status, 0, e.stderr);
+  const out = join(work, 'worker');
+  const r = await runCli(['build-edge', '--model', exported, '--output_dir', out, '--served_model_name', 'exported']);
+  assert.equal(r.status, 0, r.stderr);
+  const worker = await startWorkerd(out);
+  try {
+    const got = await worker.client().completions.create({ model: 'exported', prompt: '', max_tokens: 200, temperature: 0 });
+    assert.equal(got.choices[0].text, expectedStory());
+  } finally { await worker.stop(); }
+});
