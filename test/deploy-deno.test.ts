@@ -3,11 +3,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NotFoundError } from 'openai';
-import { expectedStory, STORIES } from './helpers.ts';
-import { post, startDeploy, type Server } from './deploy-helpers.ts';
+import { expectedStory, oracleContinuation, STORIES } from './helpers.ts';
+import { handAdapter, post, startDeploy, type Server } from './deploy-helpers.ts';
+import { loadModel } from '../models/load.ts';
+import { loadWithAdapters } from '../models/adapters.ts';
+import { Generator } from '../src/generate.ts';
+import { ReferenceOps } from '../src/backend/reference-ops.ts';
 
 let srv: Server;
-before(async () => { srv = await startDeploy(['--model', STORIES, '--device', 'webgpu'], 'deno'); });
+let adapter = '';
+before(async () => {
+  const c = (await loadModel(STORIES)).model.config;
+  adapter = handAdapter(c.hiddenSize, c.numKvHeads * c.headDim, c.numLayers);
+  srv = await startDeploy(['--model', STORIES, '--adapters', `storyteller=${adapter}`, '--device', 'webgpu'], 'deno');
+});
 after(async () => {
   if (srv) assert.equal(await srv.stop('SIGTERM'), 0, srv.log()); // Deno closes cleanly too
 });
@@ -17,6 +26,15 @@ test('Deno + WebGPU: completions at temperature 0 reproduce llama2.c\'s greedy s
   const r = await srv.client().completions.create({ model: 'stories260K', prompt: '', max_tokens: 200, temperature: 0 });
   assert.equal(r.choices[0].text, expectedStory());
   assert.equal(r.usage?.completion_tokens, 200);
+});
+
+test('Deno: an adapter is selected by model name and generates what the merged model does', async () => {
+  const gen = (model: string) => srv.client().completions.create({ model, prompt: 'Once', max_tokens: 30, temperature: 0 }).then((r) => r.choices[0].text);
+  const [base, tuned] = await Promise.all([gen('stories260K'), gen('storyteller')]);
+  const merged = await new Generator(new ReferenceOps(), await loadWithAdapters(adapter, { model: STORIES })).generate('Once', { maxNewTokens: 30, temperature: 0 });
+  assert.equal(tuned, merged.text);
+  assert.equal(base, oracleContinuation('Once', 30).text);
+  assert.notEqual(tuned, base);
 });
 
 test('Deno: chat streaming assembles the same text as without', async () => {

@@ -7,7 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NotFoundError } from 'openai';
 import { continuation, expectedStory, oracleContinuation, runCli, STORIES } from './helpers.ts';
-import { post, startWorkerd, tinyHfModel, type Server } from './deploy-helpers.ts';
+import { handAdapter, post, startWorkerd, tinyHfModel, type Server } from './deploy-helpers.ts';
+import { loadModel } from '../models/load.ts';
+import { loadWithAdapters } from '../models/adapters.ts';
+import { Generator } from '../src/generate.ts';
+import { ReferenceOps } from '../src/backend/reference-ops.ts';
 
 let srv: Server;
 let dir = '';
@@ -105,5 +109,22 @@ test('round trip: a folder written by `webtune export` packed by build-edge repr
   try {
     const got = await worker.client().completions.create({ model: 'exported', prompt: '', max_tokens: 200, temperature: 0 });
     assert.equal(got.choices[0].text, expectedStory());
+  } finally { await worker.stop(); }
+});
+
+test('build-edge --adapters: the worker serves the LoRA checkpoint by its name and generates what the merged model does', async () => {
+  const c = (await loadModel(STORIES)).model.config;
+  const adapter = handAdapter(c.hiddenSize, c.numKvHeads * c.headDim, c.numLayers);
+  const out = join(mkdtempSync(join(tmpdir(), 'webtune-edge-lora-')), 'w');
+  const r = await runCli(['build-edge', '--model', STORIES, '--adapters', adapter, '--served_model_name', 'storyteller', '--output_dir', out]);
+  assert.equal(r.status, 0, r.stderr);
+  const worker = await startWorkerd(out);
+  try {
+    const client = worker.client();
+    assert.deepEqual((await client.models.list()).data.map((m) => m.id), ['storyteller']);
+    const got = await client.completions.create({ model: 'storyteller', prompt: 'Once', max_tokens: 30, temperature: 0 });
+    const merged = await new Generator(new ReferenceOps(), await loadWithAdapters(adapter, { model: STORIES })).generate('Once', { maxNewTokens: 30, temperature: 0 });
+    assert.equal(got.choices[0].text, merged.text);
+    assert.notEqual(got.choices[0].text, oracleContinuation('Once', 30).text);
   } finally { await worker.stop(); }
 });
