@@ -4,7 +4,9 @@
 // batch shape and token ids (a fixed hash of the position, shared with the Python side); weights: stories260K's own
 // here, random in PyTorch (they do not change the work). Not a test. Bundled and run by scripts/bench.sh:
 //   node build/bench/train.mjs [--models stories260K,llama-42M] [--steps N] [--warmup N] [--B 8] [--T 256] [--no-torch]
-//                              [--gradient_checkpointing]
+//                              [--gradient_checkpointing] [--train_types lora,full] [--profile]
+// --profile prints, for the last timed step, each kernel's device time (timestamp queries, one pass per dispatch)
+// and the dispatches, submits and read-backs per step; its timing row is then perturbed, not a figure to quote.
 // webtune memory: bytes of the GPU buffers it allocated (weights, gradients, optimizer state, activations, scratch);
 // PyTorch memory: the process's max RSS (includes the interpreter and torch itself, ~0.2–0.3 GB).
 import '../runtime/wasm-embedded.ts';

@@ -18,15 +18,16 @@ export type Vec4Layout = 'TN' | 'NT' | 'NN';
 
 const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
-const HEADER = `struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32 }
+// out4: dst written four columns at a time (a vec4 store costs about two f32 stores on lavapipe).
+const header = (out4: boolean) => `struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<${out4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
 // beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
-fn store(m: u32, n: u32, v: f32) {
+fn store(m: u32, n: u32, v: ${out4 ? 'vec4<f32>' : 'f32'}) {
   if (m >= p.M || n >= p.N) { return; }
-  let i = p.oOff + m * p.ldo + n;
+  let i = (p.oOff + m * p.ldo + n)${out4 ? ' / 4u' : ''};
   if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
 }
 `;
@@ -44,16 +45,19 @@ export function vec4Workgroup(N: number, TN: number): { x: number; y: number } {
 }
 
 /** WGSL of the vec4 GEMM for `layout` with a TM×TN block per invocation (TN layout: both multiples of 4), workgroup wg. */
-export function gemmVec4Source(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }): string {
-  const key = `${layout}${TM}x${TN}@${wg.x}x${wg.y}`;
+export function gemmVec4Source(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean): string {
+  const key = `${layout}${TM}x${TN}@${wg.x}x${wg.y}${out4 ? 'o4' : ''}`;
   let src = cache.get(key);
-  if (!src) cache.set(key, (src = generate(layout, TM, TN, wg)));
+  if (!src) cache.set(key, (src = generate(layout, TM, TN, wg, out4)));
   return src;
 }
 const cache = new Map<string, string>();
 
-function generate(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }): string {
-  const head = `${HEADER}@compute @workgroup_size(${wg.x}, ${wg.y})
+function generate(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean): string {
+  // a vec4 accumulator (row i, columns n0 + 4j..+3) goes out whole or as four f32
+  const storeV = (i: number, j: number, v: string) => (out4 ? `  store(m0 + ${i}u, n0 + ${4 * j}u, ${v});`
+    : rep(4, (c) => `  store(m0 + ${i}u, n0 + ${4 * j + c}u, ${v}[${c}]);`));
+  const head = `${header(out4)}@compute @workgroup_size(${wg.x}, ${wg.y})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m0 = gid.y * ${TM}u; let n0 = gid.x * ${TN}u;
   if (m0 >= p.M || n0 >= p.N) { return; }
@@ -70,7 +74,7 @@ ${rep(TM4, (i) => `    let a${i} = a[ca${i} + k * lda4];`)}
 ${rep(TN4, (j) => `    let b${j} = b[cb${j} + k * ldb4];`)}
 ${rep(TM * TN4, (x) => { const i = Math.floor(x / TN4), j = x % TN4; return `    acc${x} += a${i >> 2}[${i & 3}] * b${j};`; })}
   }
-${rep(TM * TN4, (x) => { const i = Math.floor(x / TN4), j = x % TN4; return rep(4, (c) => `  store(m0 + ${i}u, n0 + ${4 * j + c}u, acc${x}[${c}]);`); })}
+${rep(TM * TN4, (x) => storeV(Math.floor(x / TN4), x % TN4, `acc${x}`))}
 }`;
   }
   if (layout === 'NN') {
@@ -85,7 +89,7 @@ ${rep(TM, (i) => `    let a${i} = a[ra${i} + k4];`)}
 ${rep(4, (kk) => rep(TN4, (j) => `    let b${kk}_${j} = b[cb${j} + (k4 * 4u + ${kk}u) * ldb4];`))}
 ${rep(TM * TN4, (x) => { const i = Math.floor(x / TN4), j = x % TN4; return rep(4, (kk) => `    acc${x} += a${i}[${kk}] * b${kk}_${j};`); })}
   }
-${rep(TM * TN4, (x) => { const i = Math.floor(x / TN4), j = x % TN4; return rep(4, (c) => `  store(m0 + ${i}u, n0 + ${4 * j + c}u, acc${x}[${c}]);`); })}
+${rep(TM * TN4, (x) => storeV(Math.floor(x / TN4), x % TN4, `acc${x}`))}
 }`;
   }
   return `${head}${rep(TM, (i) => `  let ra${i} = (p.aOff + min(m0 + ${i}u, p.M - 1u) * p.lda) / 4u;`)}
@@ -96,9 +100,14 @@ ${rep(TM, (i) => `    let a${i} = a[ra${i} + k4];`)}
 ${rep(TN, (j) => `    let b${j} = b[rb${j} + k4];`)}
 ${rep(TM * TN, (x) => `    acc${x} += dot(a${Math.floor(x / TN)}, b${x % TN});`)}
   }
-${rep(TM * TN, (x) => `  store(m0 + ${Math.floor(x / TN)}u, n0 + ${x % TN}u, acc${x});`)}
+${out4 ? rep(TM * TN / 4, (x) => { const i = Math.floor(x / (TN / 4)), j = x % (TN / 4), c = i * TN + 4 * j;
+    return storeV(i, j, `vec4(acc${c}, acc${c + 1}, acc${c + 2}, acc${c + 3})`); })
+    : rep(TM * TN, (x) => `  store(m0 + ${Math.floor(x / TN)}u, n0 + ${x % TN}u, acc${x});`)}
 }`;
 }
+
+/** Whether the output can be stored a vec4 at a time (whole aligned groups of four columns). */
+export function vec4Out(N: number, ldo: number, oOff: number): boolean { return N % 4 === 0 && ldo % 4 === 0 && oOff % 4 === 0; }
 
 /** Whether gemmVec4Source(layout) applies to these operands (vec4 reads must be aligned and in bounds). */
 export function vec4Fits(layout: Vec4Layout, M: number, N: number, K: number, lda: number, ldb: number, aOff: number, bOff: number): boolean {

@@ -6,8 +6,13 @@
 // - One strided GEMM (train-gemm.wgsl) with the operand layouts as pipeline constants serves dX = dY·W,
 //   dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy; register-blocked on CPU adapters and
 //   shared-memory tiled on GPUs, following the forward matmul's strategy and tile config. Attention follows the
-//   same split: one invocation per (row, head) without barriers on CPU adapters (train-attention-serial*.wgsl),
-//   one workgroup per (row, head) sharing the keys across invocations on GPUs.
+//   same split: no barriers on CPU adapters (train-attention-block*.wgsl: several query rows per invocation;
+//   train-attention-serial*.wgsl where the head dim is not whole vec4s), one workgroup per (row, head) sharing
+//   the keys across invocations on GPUs.
+// - CPU adapters (lavapipe), measured: a storage load costs far more than the arithmetic it feeds and barriers are
+//   dear, so where operands allow it the GEMMs read vec4s with TM×TN blocks of unrolled accumulators
+//   (train-gemm-vec4.ts; dX = dY·W as dY·(Wᵀ)ᵀ after a transpose, and the forward x·Wᵀ too), RMSNorm runs a row
+//   per invocation and add/SwiGLU a vec4 per step. GPUs keep WebGpuOps' kernels for these.
 // - WGSL has no float atomics, so every reduction has a single writer: dk/dv are computed per key (not scattered
 //   from queries), embedding rows are summed per distinct id, the RMSNorm weight gradient per column.
 // - Scratch buffers (RMSNorm 1/rms, attention (lse, D), cross-entropy logits chunk and stats, ...) are kept per
@@ -25,7 +30,7 @@ import ropeSrc from './rope.wgsl';
 import gemmSrc from './train-gemm.wgsl';
 import gemmRegister from './train-gemm-register.wgsl';
 import gemmTiled from './train-gemm-tiled.wgsl';
-import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Workgroup } from './train-gemm-vec4.ts';
+import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Out, vec4Workgroup } from './train-gemm-vec4.ts';
 import rmsBackSrc from './train-rmsnorm-backward.wgsl';
 import rmsDwSrc from './train-rmsnorm-dw.wgsl';
 import elementwise4Src from './train-elementwise-vec4.wgsl';
@@ -134,8 +139,8 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     const h = (b as GBuf).half ? '-f16' : '', io = h ? halfVariant(gemmSrc, 'b') : gemmSrc;
     const layout = ta && !tb ? 'TN' : !ta && tb ? 'NT' : !ta && !tb ? 'NN' : null;
     if (this.strategy === 'register' && !h && layout && vec4Fits(layout, M, N, K, lda, ldb, aOff, bOff)) {
-      const [TM, TN] = VEC4_TILES[layout], wg = vec4Workgroup(N, TN);
-      this.dispatch(this.kernel(`train-gemm-vec4-${layout}-${TM}x${TN}@${wg.x}`, gemmVec4Source(layout, TM, TN, wg)), params, [out, a, b],
+      const [TM, TN] = VEC4_TILES[layout], wg = vec4Workgroup(N, TN), o4 = vec4Out(N, ldo, oOff);
+      this.dispatch(this.kernel(`train-gemm-vec4-${layout}-${TM}x${TN}@${wg.x}${o4 ? 'o4' : ''}`, gemmVec4Source(layout, TM, TN, wg, o4)), params, [out, a, b],
         Math.ceil(N / (TN * wg.x)), Math.ceil(M / (TM * wg.y)));
     } else if (this.strategy === 'register') {
       const c = this.config.register;
@@ -265,11 +270,12 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   /**
    * Query (or key) rows per invocation of the blocked CPU attention kernels (train-attention-block*.wgsl), 0 where
    * they do not apply (GPU strategy, head dims not a multiple of 4). Small heads take more rows: each loaded key row
-   * then serves more queries, while the registers per invocation (QB·headDim for q and the accumulator) stay few.
+   * then serves more queries, while the state per invocation (QB·headDim for q and the accumulator) stays ≤ 128
+   * floats per array; past that the spills cost more than the loads saved (lavapipe: head dim 8 → 8 rows, 64 → 2).
    */
   private attnBlock(headDim: number): number {
     if (this.strategy !== 'register' || headDim % 4) return 0;
-    return headDim <= 16 ? 4 : headDim <= 32 ? 2 : 1;
+    return Math.max(1, Math.min(8, Math.floor(128 / headDim)));
   }
 
   private attnCommon(op: string, B: number, T: number, nHeads: number, nKvHeads: number, headDim: number) {

@@ -43,6 +43,7 @@ const attnShapes: [number, number, number, number, number, number[][] | null][] 
   [3, 70, 4, 4, 80, null],
   [1, 20, 6, 3, 12, [[8, 9]]],  // 3 padding rows (segment 0)
   [2, 9, 4, 1, 4, [[4, 5], [3, 3, 3]]],
+  [1, 11, 2, 1, 6, [[5, 6]]],  // head dim not a multiple of 4: the CPU adapters' per-row kernels, not the blocked ones
 ];
 const attn = attnShapes.map(([B, T, H, KV, HD, lens]) => {
   const { seg, pos } = lens ? packing(lens, T) : { seg: null, pos: Int32Array.from({ length: B * T }, (_, j) => j % T) };
