@@ -55,13 +55,25 @@ export class Generator {
     this.runner = new LlamaRunner(ops, loaded.model, { maxTokens: prefillChunk(c.maxPositionEmbeddings, c.vocabSize) });
   }
 
-  /** Runs the prompt through the model in chunks (one submit per chunk, not per token); the last row's logits. */
+  /** Token ids whose keys and values are in the KV cache at positions 0…n−1, from earlier calls. */
+  private cached: number[] = [];
+
+  /**
+   * Runs the prompt through the model in chunks (one submit per chunk, not per token); the last row's logits.
+   * A prefix already in the KV cache (the earlier turns of a chat, a shared system prompt) is not run again; the
+   * last prompt token always is, for its logits.
+   */
   private async prefill(ids: number[]): Promise<Float32Array> {
     const V = this.loaded.model.config.vocabSize, chunk = this.runner.maxTokens;
+    let start = 0;
+    const reusable = Math.min(this.cached.length, ids.length - 1);
+    while (start < reusable && this.cached[start] === ids[start]) start++;
+    this.cached.length = start;
     let logits: Float32Array = new Float32Array();
-    for (let at = 0; at < ids.length; at += chunk) {
+    for (let at = start; at < ids.length; at += chunk) {
       const part = ids.slice(at, at + chunk);
       logits = await this.runner.forward(part, part.map((_, j) => at + j));
+      this.cached.push(...part);
       logits = logits.subarray((part.length - 1) * V, part.length * V);
     }
     return logits;
@@ -80,11 +92,13 @@ export class Generator {
     let text = '';
     let finishReason: GenerateResult['finishReason'] = 'length';
     // The KV cache is overwritten position by position, so no reset is needed between calls.
-    let logits: Float32Array = new Float32Array();
-    logits = await this.prefill(ids);
+    let logits = await this.prefill(ids);
     let prev = ids[ids.length - 1];
     while (out.length < opts.maxNewTokens && ids.length <= this.runner.maxSeq) {
-      if (out.length > 0) logits = await this.runner.forward([prev], [ids.length - 1]);
+      if (out.length > 0) {
+        logits = await this.runner.forward([prev], [ids.length - 1]);
+        this.cached.push(prev);
+      }
       const next = sampler.sample(logits, ids);
       if (next === tok.eosId || next === tok.bosId || opts.stopIds?.includes(next)) { finishReason = 'stop'; break; }
       const piece = decoder.push(prev, next);
