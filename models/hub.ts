@@ -8,6 +8,7 @@
 // downloads resume from blobs/<etag>.incomplete with a Range request; each file is checked against its ETag (sha256
 // for LFS files, the git blob sha1 otherwise). HF_TOKEN is sent as a bearer token; HF_HUB_OFFLINE=1 reads the cache.
 // Node and Deno (files, node:crypto hashing); an edge worker gets its model files bundled instead.
+import { progressBar, StatusLine } from '../src/progress-line.ts';
 import { getEnv, joinPath, readText, stat, writeFileAtomic, writeStderr } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
 
@@ -79,22 +80,21 @@ async function headFile(id: string, url: string, file: string): Promise<{ etag: 
 
 const fmtBytes = (n: number) => n < 1024 ? `${n} B` : n < 1 << 20 ? `${(n / 1024).toFixed(1)} kB` : `${(n / 2 ** 20).toFixed(1)} MB`;
 
-/** One file's progress bar on stderr: redrawn on a terminal, one line when done elsewhere. */
+/** One file's download progress on stderr (a whole line per file when stderr is not a terminal). */
 class DownloadBar {
-  private readonly tty = !!(globalThis as { process?: NodeJS.Process }).process?.stderr?.isTTY;
+  private readonly line = new StatusLine();
   private readonly start = performance.now();
   private lastDraw = 0;
   /** `from`: bytes already there when a download resumes (not counted in the rate) */
   constructor(private readonly name: string, private readonly total?: number, private readonly from = 0) {}
   update(done: number, final = false) {
     const now = performance.now();
-    if (!final && (!this.tty || now - this.lastDraw < 100)) return;
+    if (!final && (!this.line.tty || now - this.lastDraw < 100)) return;
     this.lastDraw = now;
     const secs = (now - this.start) / 1000, rate = (done - this.from) / Math.max(secs, 1e-3);
-    const frac = this.total ? Math.min(1, done / this.total) : 0, width = 20;
-    const bar = this.total ? `${'█'.repeat(Math.round(frac * width)).padEnd(width, '░')} ${(frac * 100).toFixed(0)}% ` : '';
-    const line = `webtune: download ${this.name} ${bar}${fmtBytes(done)}${this.total ? `/${fmtBytes(this.total)}` : ''} ${fmtBytes(rate)}/s`;
-    writeStderr(this.tty ? `\r\x1b[2K${line}${final ? '\n' : ''}` : `${line}\n`);
+    const bar = this.total ? `${progressBar(done / this.total, 20)} ${(Math.min(1, done / this.total) * 100).toFixed(0)}% ` : '';
+    this.line.show(`webtune: download ${this.name} ${bar}${fmtBytes(done)}${this.total ? `/${fmtBytes(this.total)}` : ''} ${fmtBytes(rate)}/s`, final);
+    if (final) this.line.done();
   }
 }
 

@@ -1,6 +1,6 @@
-// The progress line on stderr: step/total, a bar, loss, lr, tokens/s and ETA. Redrawn in place on a terminal;
-// elsewhere (pipes, CI) printed only at logging steps so logs stay readable.
-import { writeStderr } from '../../runtime/platform.ts';
+// The training progress line on stderr: step/total, a bar, loss, lr, tokens/s and ETA (printed at logging steps
+// when stderr is not a terminal).
+import { progressBar, StatusLine } from '../progress-line.ts';
 
 const fmtTime = (s: number) => {
   if (!Number.isFinite(s)) return '?';
@@ -9,26 +9,20 @@ const fmtTime = (s: number) => {
 };
 
 export class Progress {
-  private readonly tty = !!(globalThis as { process?: NodeJS.Process }).process?.stderr?.isTTY;
+  private readonly line = new StatusLine();
   private readonly start = performance.now();
-  private last = '';
 
   constructor(private readonly total: number, private readonly first: number) {}
 
   update(step: number, v: { loss: number; lr: number; tokensPerSec: number }, logged: boolean): void {
     const el = (performance.now() - this.start) / 1000, done = step - this.first;
-    const eta = done > 0 ? (el / done) * (this.total - step) : NaN, frac = step / this.total, width = 24;
-    const bar = '█'.repeat(Math.round(frac * width)).padEnd(width, '░');
-    this.last = `train ${step}/${this.total} ${bar} ${(frac * 100).toFixed(0)}% | loss ${v.loss.toFixed(4)} | lr ${v.lr.toExponential(2)} | ` +
-      `${v.tokensPerSec.toFixed(0)} tok/s | ${fmtTime(el)}<${fmtTime(eta)}`;
-    if (this.tty) writeStderr(`\r\x1b[2K${this.last}`);
-    else if (logged || step === this.total) writeStderr(`${this.last}\n`);
+    const eta = done > 0 ? (el / done) * (this.total - step) : NaN, frac = step / this.total;
+    this.line.show(`train ${step}/${this.total} ${progressBar(frac, 24)} ${(frac * 100).toFixed(0)}% | loss ${v.loss.toFixed(4)} | ` +
+      `lr ${v.lr.toExponential(2)} | ${v.tokensPerSec.toFixed(0)} tok/s | ${fmtTime(el)}<${fmtTime(eta)}`, logged || step === this.total);
   }
 
   /** Prints a message without garbling the bar. */
-  note(msg: string): void {
-    writeStderr(this.tty ? `\r\x1b[2K${msg}\n${this.last}` : `${msg}\n`);
-  }
+  note(msg: string): void { this.line.note(msg); }
 
-  done(): void { if (this.tty) writeStderr('\n'); }
+  done(): void { this.line.done(); }
 }
