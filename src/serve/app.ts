@@ -6,6 +6,7 @@
 //   POST /v1/chat/completions    messages → assistant message, rendered with the model's chat template
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
+import { timingSafeEqual } from 'hono/utils/buffer';
 import { Engine, type RunOutcome, type RunRequest, type ServedModel } from './engine.ts';
 import { ApiError, parseChatRequest, parseCompletionRequest, parseJsonBody, type SamplingParams } from './openai-schema.ts';
 
@@ -19,13 +20,6 @@ const newId = (prefix: string) => `${prefix}-${crypto.randomUUID().replace(/-/g,
 const usage = (o: RunOutcome) => ({ prompt_tokens: o.promptTokens, completion_tokens: o.completionTokens, total_tokens: o.promptTokens + o.completionTokens });
 /** OpenAI has no 'abort' reason; an aborted request has no reader anyway. */
 const reason = (o: RunOutcome) => (o.finishReason === 'abort' ? 'stop' : o.finishReason);
-
-/** Compares secrets in time independent of where they differ. */
-function sameKey(a: string, b: string): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a.charCodeAt(i) | 0) ^ (b.charCodeAt(i) | 0);
-  return diff === 0;
-}
 
 async function jsonBody(c: Context): Promise<Record<string, unknown>> {
   return parseJsonBody(await c.req.text());
@@ -107,7 +101,7 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     app.use('/v1/*', async (c, next) => {
       const auth = c.req.header('authorization') ?? '';
       const m = /^Bearer\s+(.+)$/i.exec(auth);
-      if (!m || !sameKey(m[1].trim(), key)) {
+      if (!m || !(await timingSafeEqual(m[1].trim(), key))) {
         throw new ApiError(401, m ? 'Incorrect API key provided.' : 'You didn\'t provide an API key. Send it as "Authorization: Bearer KEY".',
           null, 'invalid_api_key');
       }
