@@ -64,8 +64,8 @@ function profiler(ops: TrainOps, device: GPUDevice) {
       o.encoder ??= device.createCommandEncoder();
       o.pass = o.encoder.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * names.length, endOfPassWriteIndex: 2 * names.length + 1 } });
       // GEMMs by layout and shape (M×N×K), other kernels by name
-      const g = k.key.match(/^train-gemm.*"TA":(\d),"TB":(\d)/), v = k.key.match(/^train-gemm-vec4-(\w\w)/), prm = rest[0] as number[];
-      const layout = v ? `${v[1]} vec4` : g ? `${g[1] === '1' ? 'T' : 'N'}${g[2] === '1' ? 'T' : 'N'}` : '';
+      const g = k.key.match(/^train-gemm.*"TA":(\d),"TB":(\d)/), v = k.key.match(/^train-gemm-(vec4|sg)-(\w\w)/), prm = rest[0] as number[];
+      const layout = v ? `${v[2]} ${v[1]}` : g ? `${g[1] === '1' ? 'T' : 'N'}${g[2] === '1' ? 'T' : 'N'}` : '';
       names.push(layout ? `gemm ${layout} ${prm.slice(0, 3).join('×')}` : k.key.replace(/\{.*\}$/, ''));
     } else if (on) names.push(k.key);
     dispatch(k, ...rest);

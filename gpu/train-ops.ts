@@ -12,7 +12,9 @@
 // - CPU adapters (lavapipe), measured: a storage load costs far more than the arithmetic it feeds and barriers are
 //   dear, so where operands allow it the GEMMs read vec4s with TM×TN blocks of unrolled accumulators
 //   (train-gemm-vec4.ts; dX = dY·W as dY·(Wᵀ)ᵀ after a transpose, and the forward x·Wᵀ too), RMSNorm runs a row
-//   per invocation and add/SwiGLU a vec4 per step. GPUs keep WebGpuOps' kernels for these.
+//   per invocation and add/SwiGLU a vec4 per step. GPUs keep WebGpuOps' kernels for these. Where the adapter has
+//   subgroups of one fixed size (lavapipe: 8) the GEMMs share loads across lanes by broadcast instead
+//   (train-gemm-subgroup.ts, 2–4× the vec4 kernels' GFLOP/s), dX = dY·W included without the transpose.
 // - WGSL has no float atomics, so every reduction has a single writer: dk/dv are computed per key (not scattered
 //   from queries), embedding rows are summed per distinct id, the RMSNorm weight gradient per column.
 // - Scratch buffers (RMSNorm 1/rms, attention (lse, D), cross-entropy logits chunk and stats, ...) are kept per
@@ -31,6 +33,7 @@ import gemmSrc from './train-gemm.wgsl';
 import gemmRegister from './train-gemm-register.wgsl';
 import gemmTiled from './train-gemm-tiled.wgsl';
 import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Out, vec4Workgroup } from './train-gemm-vec4.ts';
+import { gemmSubgroupSource, subgroupFits, subgroupGrid, subgroupTile, type SubgroupLayout } from './train-gemm-subgroup.ts';
 import rmsBackSrc from './train-rmsnorm-backward.wgsl';
 import rmsDwSrc from './train-rmsnorm-dw.wgsl';
 import elementwise4Src from './train-elementwise-vec4.wgsl';
@@ -138,7 +141,11 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     // b an f16 weight (a frozen base, Ops.upload's half): the variant that widens it as it loads it
     const h = (b as GBuf).half ? '-f16' : '', io = h ? halfVariant(gemmSrc, 'b') : gemmSrc;
     const layout = ta && !tb ? 'TN' : !ta && tb ? 'NT' : !ta && !tb ? 'NN' : null;
-    if (this.strategy === 'register' && !h && layout && vec4Fits(layout, M, N, K, lda, ldb, aOff, bOff)) {
+    if (layout && this.subgroupGemm(layout, M, N, K, lda, ldb, aOff, bOff) && !h) {
+      const S = this.subgroupSize, t = subgroupTile(layout, N, S), o4 = vec4Out(N, ldo, oOff);
+      this.dispatch(this.kernel(`train-gemm-sg-${layout}-${t.R}x${t.C}@${t.WY}s${S}${o4 ? 'o4' : ''}`, gemmSubgroupSource(layout, t, S, o4)),
+        params, [out, a, b], ...subgroupGrid(layout, M, N, t, S));
+    } else if (this.strategy === 'register' && !h && layout && vec4Fits(layout, M, N, K, lda, ldb, aOff, bOff)) {
       const [TM, TN] = VEC4_TILES[layout], wg = vec4Workgroup(N, TN), o4 = vec4Out(N, ldo, oOff);
       this.dispatch(this.kernel(`train-gemm-vec4-${layout}-${TM}x${TN}@${wg.x}${o4 ? 'o4' : ''}`, gemmVec4Source(layout, TM, TN, wg, o4)), params, [out, a, b],
         Math.ceil(N / (TN * wg.x)), Math.ceil(M / (TM * wg.y)));
@@ -154,7 +161,17 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     }
   }
 
-  /** Forward linear layers y = x·wᵀ: on CPU adapters the vec4 NT GEMM where it fits (whole f32 w), else WebGpuOps'. */
+  /**
+   * Whether the subgroup-broadcast GEMM (train-gemm-subgroup.ts) serves this product: CPU adapters with subgroups
+   * of one fixed size, aligned operands, and (TN) an output wide enough to keep the lanes busy; the weight
+   * gradients of LoRA's rank side (8 rows or columns, 2048-long sums) stay with the vec4 kernel, measured faster.
+   */
+  private subgroupGemm(layout: SubgroupLayout, M: number, N: number, K: number, lda: number, ldb: number, aOff: number, bOff: number) {
+    if (this.strategy !== 'register' || !this.subgroupSize || !subgroupFits(layout, N, K, lda, ldb, aOff, bOff)) return false;
+    return layout !== 'TN' || (M >= 2 * this.subgroupSize && N >= 4 * this.subgroupSize);
+  }
+
+  /** Forward linear layers y = x·wᵀ: on CPU adapters the subgroup or vec4 NT GEMM where it fits (whole f32 w), else WebGpuOps'. */
   override matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
     const g = w as GBuf;
     const split = [out, x, w].some((b) => (b as GBuf).parts);
@@ -169,7 +186,8 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0): void {
     check('matmulNN', [out, M * N], [a, M * K], [b, K * N]);
     const g = b as GBuf;
-    if (this.strategy === 'register' && !g.parts && !g.half && M > 1 && vec4Fits('NT', M, N, K, K, K, 0, 0)) {
+    if (this.strategy === 'register' && !g.parts && !g.half && M > 1 && !this.subgroupGemm('NN', M, N, K, K, N, 0, 0) &&
+      vec4Fits('NT', M, N, K, K, K, 0, 0)) {
       // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (measured faster than any NN blocking)
       const bt = this.scratchBuf('nn-transpose', K * N);
       this.dispatch(this.kernel('train-transpose', transposeSrc), [K, N], [bt, b], this.strideGrid(K * N, 64));

@@ -132,6 +132,8 @@ export class WebGpuOps implements Ops {
   protected readonly maxGroups: number;
   /** the device has shader-f16: Ops.upload's half stores f16 */
   readonly hasF16: boolean;
+  /** lanes of every subgroup where the device has subgroups of one fixed size (lavapipe: 8), else 0 */
+  readonly subgroupSize: number;
   private nextId = 1;
   private readonly live = new Set<GBuf>();
   private readonly kernels = new Map<string, Kernel>();
@@ -158,6 +160,9 @@ export class WebGpuOps implements Ops {
     this.splitBytes = Math.min(this.maxBinding, cap > 0 ? cap : Infinity);
     this.maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.hasF16 = this.device.features.has('shader-f16');
+    const info = (gpu.adapter as GPUAdapter & { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
+    this.subgroupSize = this.device.features.has('subgroups' as GPUFeatureName) && info?.subgroupMinSize &&
+      info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : 0;
     // Validation errors surface asynchronously; keep the first and rethrow it from the next read.
     this.device.addEventListener?.('uncapturederror', (e) => {
       this.firstError ??= (e as GPUUncapturedErrorEvent).error.message;

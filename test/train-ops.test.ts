@@ -28,7 +28,8 @@ if (!gpu.ok) console.log(`no WebGPU (${gpu.reason}): the reference alone is chec
 const cases: Case[] = [];
 const addCase = <C extends Case>(c: C) => { cases.push(c); return { ...c, i: cases.length - 1 }; };
 
-const linear = [[1, 1, 1], [5, 7, 3], [33, 65, 17], [70, 130, 67], [130, 40, 96]].map(([M, N, K]) =>
+// [37, 72, 44], [70, 132, 68], [130, 40, 96]: whole vec4s with ragged tiles (CPU adapters' vec4 and subgroup GEMMs)
+const linear = [[1, 1, 1], [5, 7, 3], [33, 65, 17], [70, 130, 67], [130, 40, 96], [37, 72, 44], [70, 132, 68]].map(([M, N, K]) =>
   addCase({ op: 'linear', M, N, K, x: randn(M * K), w: randn(N * K), dy: randn(M * N), dw0: randn(N * K) }));
 const rms = [[2, 5], [3, 67], [5, 64], [17, 300]].map(([rows, dim], j) =>
   addCase({ op: 'rmsnorm', rows, dim, eps: j % 2 ? 1e-5 : 1e-6, x: randn(rows * dim, 2), w: randn(dim, 0.3, 1), dy: randn(rows * dim), dw0: randn(dim) }));
@@ -114,6 +115,11 @@ test('matmulNN and matmulTNAcc (linear backward: dX = dY·W, dW += dYᵀ·X; bet
     expectClose(r.dx2, want.dx, TOL, `${what} dX`, key);
     expectClose(r.dw, want.dw, TOL, `${what} dW`, key);
     expectClose(r.dw2, add(want.dw, c.dw0, -1), TOL, `${what} dW (beta 0)`, key);
+  }
+  // lavapipe (subgroups of 8): the ragged whole-vec4 shapes above ran the subgroup GEMMs, not only the fallbacks
+  for (const ops of webgpu.filter((o) => o.strategy === 'register' && o.subgroupSize)) {
+    const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
+    for (const layout of ['NN', 'TN']) assert.match(keys, new RegExp(`train-gemm-sg-${layout}-`), `no subgroup ${layout} GEMM ran`);
   }
 });
 
