@@ -14,8 +14,12 @@
 // - 'TN' (dW += dYᵀ·X): A(m,k) = a[k·lda + m] read one f32 per lane, B(k,n) = b[k·ldb + n] as vec4 along n;
 //   lane l owns columns n0 + 4(l + S·c) .. +3. Needs N, ldb, bOff multiples of 4.
 // Summation over k is sequential in k for every output (within vec4 dots for NT), as in train-gemm-register.wgsl.
+// mask: LoRA's dropout (dropout.wgsl) applied on the fly, to A as it is loaded (NT), to B as it is loaded (TN) or
+// to the product as it is stored (NN); the mask's salt comes from binding 4 at Params.dIndex.
 // The subgroup of an invocation is taken to be its run of S consecutive local invocation indices (lavapipe's
 // packing, checked by the tests); train-ops.ts uses these kernels only where min = max subgroup size = S.
+
+import dropoutSrc from './dropout.wgsl';
 
 export type SubgroupLayout = 'TN' | 'NT' | 'NN';
 
@@ -45,28 +49,38 @@ export function subgroupFits(layout: SubgroupLayout, N: number, K: number, lda: 
   return layout === 'NT' ? four(K, lda, ldb, aOff, bOff) : layout === 'NN' ? four(N, K, lda, ldb, aOff, bOff) : four(N, ldb, bOff);
 }
 
-/** WGSL of the layout's kernel for tile t and subgroup size S; out4: dst aligned for vec4 stores (N, ldo, oOff % 4 = 0). */
-export function gemmSubgroupSource(layout: SubgroupLayout, t: SubgroupTile, S: number, out4: boolean): string {
-  const key = `${layout}${t.R}x${t.C}@${t.WY}s${S}${out4 ? 'o4' : ''}`;
+/**
+ * WGSL of the layout's kernel for tile t and subgroup size S; out4: dst aligned for vec4 stores (N, ldo, oOff % 4
+ * = 0); mask: with the dropout mask of the layout's masked tensor.
+ */
+export function gemmSubgroupSource(layout: SubgroupLayout, t: SubgroupTile, S: number, out4: boolean, mask = false): string {
+  const key = `${layout}${t.R}x${t.C}@${t.WY}s${S}${out4 ? 'o4' : ''}${mask ? 'm' : ''}`;
   let src = cache.get(key);
-  if (!src) cache.set(key, (src = generate(layout, t, S, out4)));
+  if (!src) cache.set(key, (src = generate(layout, t, S, out4, mask)));
   return src;
 }
 const cache = new Map<string, string>();
 
-function generate(layout: SubgroupLayout, { R, C, WY }: SubgroupTile, S: number, out4: boolean): string {
+function generate(layout: SubgroupLayout, { R, C, WY }: SubgroupTile, S: number, out4: boolean, mask: boolean): string {
   const Q = R / S, vecCols = layout !== 'NT';  // NN/TN: each lane owns vec4 column groups
   const o4 = out4 && vecCols;
+  // the masked load of element index i (vec4 index for vec4 arrays) of a or b
+  const load = (arr: 'a' | 'b', i: string) => (mask && (arr === 'a') === (layout === 'NT')
+    ? `drop4(${arr}[${i}], (${i}) * 4u, salt, p.dThreshold)` : `${arr}[${i}]`);
+  const outMask = mask && layout === 'NN';
   const head = `enable subgroups;
-struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32 }
+struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32${mask ? ', dIndex: u32, dThreshold: u32' : ''} }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<${o4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> a: array<${layout === 'TN' ? 'f32' : 'vec4<f32>'}>;
 @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
+${mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;
+${dropoutSrc}` : ''}
 // beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
-fn store(m: u32, n: u32, v: ${o4 ? 'vec4<f32>' : 'f32'}) {
+fn store(m: u32, n: u32, v0: ${o4 ? 'vec4<f32>' : 'f32'}${outMask ? ', salt: u32' : ''}) {
   if (m >= p.M || n >= p.N) { return; }
   let i = (p.oOff + m * p.ldo + n)${o4 ? ' / 4u' : ''};
+  let v = ${!outMask ? 'v0' : o4 ? 'drop4(v0, i * 4u, salt, p.dThreshold)' : 'select(0.0, v0, drop_keep(i, salt, p.dThreshold))'};
   if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
 }
 @compute @workgroup_size(${S * WY})
@@ -74,23 +88,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   // no early return: every lane of the subgroup must reach each broadcast (out-of-range rows/columns are clamped
   // on load and skipped on store)
   let m0 = (wid.y * ${WY}u + li / ${S}u) * ${R}u;
-`;
+${mask ? '  let salt = salts[p.dIndex];\n' : ''}`;
   // column index of lane's group c (first of four for vec4 groups)
   const col = (c: number) => (vecCols ? `n0 + 4u * (lane + ${S * c}u)` : `n0 + lane + ${S * c}u`);
   const cols = `  let n0 = wid.x * ${(vecCols ? 4 * S : S) * C}u;\n`;
   const acc = (r: number, c: number) => `acc${r}_${c}`;
   const decl = rep(R * C, (x) => `  var ${acc(Math.floor(x / C), x % C)} = ${vecCols ? 'vec4<f32>()' : '0.0'};`);
+  const sa = outMask ? ', salt' : '';
   const stores = vecCols
     ? rep(R * C, (x) => { const r = Math.floor(x / C), c = x % C, v = acc(r, c);
-      return o4 ? `  store(m0 + ${r}u, ${col(c)}, ${v});` : rep(4, (e) => `  store(m0 + ${r}u, ${col(c)} + ${e}u, ${v}[${e}]);`); })
-    : rep(R * C, (x) => { const r = Math.floor(x / C), c = x % C; return `  store(m0 + ${r}u, ${col(c)}, ${acc(r, c)});`; });
+      return o4 ? `  store(m0 + ${r}u, ${col(c)}, ${v}${sa});` : rep(4, (e) => `  store(m0 + ${r}u, ${col(c)} + ${e}u, ${v}[${e}]${sa});`); })
+    : rep(R * C, (x) => { const r = Math.floor(x / C), c = x % C; return `  store(m0 + ${r}u, ${col(c)}, ${acc(r, c)}${sa});`; });
   if (layout === 'NT') {
     return `${head}${cols}  let lda4 = p.lda / 4u; let ldb4 = p.ldb / 4u;
 ${rep(Q, (q) => `  let ra${q} = p.aOff / 4u + min(m0 + ${S * q}u + lane, p.M - 1u) * lda4;`)}
 ${rep(C, (c) => `  let rb${c} = p.bOff / 4u + min(${col(c)}, p.N - 1u) * ldb4;`)}
 ${decl}
   for (var k4 = 0u; k4 < p.K / 4u; k4++) {
-${rep(Q, (q) => `    let av${q} = a[ra${q} + k4];`)}
+${rep(Q, (q) => `    let av${q} = ${load('a', `ra${q} + k4`)};`)}
 ${rep(C, (c) => `    let bv${c} = b[rb${c} + k4];`)}
 ${rep(R, (r) => `    let x${r} = subgroupBroadcast(av${Math.floor(r / S)}, ${r % S}u);\n${rep(C, (c) => `    ${acc(r, c)} += dot(x${r}, bv${c});`)}`)}
   }
@@ -118,7 +133,7 @@ ${bCols}
 ${decl}
   for (var k = 0u; k < p.K; k++) {
 ${rep(Q, (q) => `    let av${q} = a[ca${q} + k * p.lda];`)}
-${rep(C, (c) => `    let bv${c} = b[cb${c} + k * ldb4];`)}
+${rep(C, (c) => `    let bv${c} = ${load('b', `cb${c} + k * ldb4`)};`)}
 ${rep(R, (r) => `    let x${r} = subgroupBroadcast(av${Math.floor(r / S)}, ${r % S}u);\n${rep(C, (c) => `    ${acc(r, c)} += x${r} * bv${c};`)}`)}
   }
 ${stores}

@@ -14,17 +14,20 @@
 //   Needs N, K, lda, ldb, aOff, bOff multiples of 4.
 // Summation over k is sequential in k for every output (as train-gemm-register.wgsl), within vec4 dots for NT.
 
+// mask ('TN' only): LoRA's dropout (dropout.wgsl) on B as it is loaded, its salt from binding 4 at Params.dIndex.
+import dropoutSrc from './dropout.wgsl';
+
 export type Vec4Layout = 'TN' | 'NT' | 'NN';
 
 const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
 // out4: dst written four columns at a time (a vec4 store costs about two f32 stores on lavapipe).
-const header = (out4: boolean) => `struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32 }
+const header = (out4: boolean, mask: boolean) => `struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32${mask ? ', dIndex: u32, dThreshold: u32' : ''} }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<${out4 ? 'vec4<f32>' : 'f32'}>;
 @group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
-// beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
+${mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropoutSrc}` : ''}// beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
 fn store(m: u32, n: u32, v: ${out4 ? 'vec4<f32>' : 'f32'}) {
   if (m >= p.M || n >= p.N) { return; }
   let i = (p.oOff + m * p.ldo + n)${out4 ? ' / 4u' : ''};
@@ -45,23 +48,24 @@ export function vec4Workgroup(N: number, TN: number): { x: number; y: number } {
 }
 
 /** WGSL of the vec4 GEMM for `layout` with a TM×TN block per invocation (TN layout: both multiples of 4), workgroup wg. */
-export function gemmVec4Source(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean): string {
-  const key = `${layout}${TM}x${TN}@${wg.x}x${wg.y}${out4 ? 'o4' : ''}`;
+export function gemmVec4Source(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean, mask = false): string {
+  if (mask && layout !== 'TN') throw new Error(`webgpu: the vec4 ${layout} GEMM has no dropout mask`);
+  const key = `${layout}${TM}x${TN}@${wg.x}x${wg.y}${out4 ? 'o4' : ''}${mask ? 'm' : ''}`;
   let src = cache.get(key);
-  if (!src) cache.set(key, (src = generate(layout, TM, TN, wg, out4)));
+  if (!src) cache.set(key, (src = generate(layout, TM, TN, wg, out4, mask)));
   return src;
 }
 const cache = new Map<string, string>();
 
-function generate(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean): string {
+function generate(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean, mask: boolean): string {
   // a vec4 accumulator (row i, columns n0 + 4j..+3) goes out whole or as four f32
   const storeV = (i: number, j: number, v: string) => (out4 ? `  store(m0 + ${i}u, n0 + ${4 * j}u, ${v});`
     : rep(4, (c) => `  store(m0 + ${i}u, n0 + ${4 * j + c}u, ${v}[${c}]);`));
-  const head = `${header(out4)}@compute @workgroup_size(${wg.x}, ${wg.y})
+  const head = `${header(out4, mask)}@compute @workgroup_size(${wg.x}, ${wg.y})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m0 = gid.y * ${TM}u; let n0 = gid.x * ${TN}u;
   if (m0 >= p.M || n0 >= p.N) { return; }
-`;
+${mask ? '  let salt = salts[p.dIndex];\n' : ''}`;
   if (layout === 'TN') {
     const TM4 = TM / 4, TN4 = TN / 4;
     // acc_i_j: row m0+i, columns n0+4j..+3 (vec4)
@@ -71,7 +75,7 @@ ${rep(TN4, (j) => `  let cb${j} = (p.bOff + min(n0 + ${4 * j}u, p.N - 4u)) / 4u;
 ${rep(TM * TN4, (x) => `  var acc${x} = vec4<f32>();`)}
   for (var k = 0u; k < p.K; k++) {
 ${rep(TM4, (i) => `    let a${i} = a[ca${i} + k * lda4];`)}
-${rep(TN4, (j) => `    let b${j} = b[cb${j} + k * ldb4];`)}
+${rep(TN4, (j) => (mask ? `    let b${j} = drop4(b[cb${j} + k * ldb4], (cb${j} + k * ldb4) * 4u, salt, p.dThreshold);` : `    let b${j} = b[cb${j} + k * ldb4];`))}
 ${rep(TM * TN4, (x) => { const i = Math.floor(x / TN4), j = x % TN4; return `    acc${x} += a${i >> 2}[${i & 3}] * b${j};`; })}
   }
 ${rep(TM * TN4, (x) => storeV(Math.floor(x / TN4), x % TN4, `acc${x}`))}

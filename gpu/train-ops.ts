@@ -25,10 +25,12 @@
 //   piece with offsets, cross-entropy's vocabulary chunks end at piece boundaries, the embedding gradient is
 //   scattered per piece and the optimizers walk the pieces (AdamW's moments may be split differently: by segments).
 import type { Buf, DType, RopeFreqs } from '../src/backend/ops.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import type { DropMask, TrainOps } from '../src/backend/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
 import { GBuf, WebGpuOps, halfVariant, type WebGpuOpsOptions } from './webgpu-ops.ts';
 import ropeSrc from './rope.wgsl';
+import dropoutSrc from './dropout.wgsl';
+import dropoutKernelSrc from './train-dropout.wgsl';
 import gemmSrc from './train-gemm.wgsl';
 import gemmRegister from './train-gemm-register.wgsl';
 import gemmTiled from './train-gemm-tiled.wgsl';
@@ -133,30 +135,45 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
 
   // ---- matrix products ----
 
-  /** dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n); layouts as in train-gemm.wgsl. */
+  /** Which GEMM kernel serves a product: the subgroup or vec4 ones on CPU adapters where they fit, else the general one. */
+  private gemmPath(layout: SubgroupLayout | null, M: number, N: number, K: number, lda: number, ldb: number, aOff: number, bOff: number,
+    half: boolean): 'sg' | 'vec4' | 'register' | 'tiled' {
+    if (this.strategy !== 'register') return 'tiled';
+    if (half || !layout) return 'register';
+    if (this.subgroupGemm(layout, M, N, K, lda, ldb, aOff, bOff)) return 'sg';
+    return vec4Fits(layout, M, N, K, lda, ldb, aOff, bOff) ? 'vec4' : 'register';
+  }
+
+  /**
+   * dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n); layouts as in train-gemm.wgsl. mask: the dropout mask
+   * of A (NT), B (TN) or the product (NN), only where masksOnTheFly says the chosen kernel applies it.
+   */
   private gemm(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, ta: 0 | 1, tb: 0 | 1,
-    lda: number, ldb: number, ldo: number, aOff: number, bOff: number, oOff: number, beta: number) {
+    lda: number, ldb: number, ldo: number, aOff: number, bOff: number, oOff: number, beta: number, mask: DropMask | null = null) {
     if (M === 0 || N === 0) return;
-    const params = [M, N, K, lda, ldb, ldo, aOff, bOff, oOff, f32bits(beta)];
+    const params = [M, N, K, lda, ldb, ldo, aOff, bOff, oOff, f32bits(beta), ...(mask ? [mask.index, mask.threshold] : [])];
+    const bufs = [out, a, b, ...(mask ? [mask.salts] : [])];
     // b an f16 weight (a frozen base, Ops.upload's half): the variant that widens it as it loads it
     const h = (b as GBuf).half ? '-f16' : '', io = h ? halfVariant(gemmSrc, 'b') : gemmSrc;
     const layout = ta && !tb ? 'TN' : !ta && tb ? 'NT' : !ta && !tb ? 'NN' : null;
-    if (layout && this.subgroupGemm(layout, M, N, K, lda, ldb, aOff, bOff) && !h) {
-      const S = this.subgroupSize, t = subgroupTile(layout, N, S), o4 = vec4Out(N, ldo, oOff);
-      this.dispatch(this.kernel(`train-gemm-sg-${layout}-${t.R}x${t.C}@${t.WY}s${S}${o4 ? 'o4' : ''}`, gemmSubgroupSource(layout, t, S, o4)),
-        params, [out, a, b], ...subgroupGrid(layout, M, N, t, S));
-    } else if (this.strategy === 'register' && !h && layout && vec4Fits(layout, M, N, K, lda, ldb, aOff, bOff)) {
-      const [TM, TN] = VEC4_TILES[layout], wg = vec4Workgroup(N, TN), o4 = vec4Out(N, ldo, oOff);
-      this.dispatch(this.kernel(`train-gemm-vec4-${layout}-${TM}x${TN}@${wg.x}${o4 ? 'o4' : ''}`, gemmVec4Source(layout, TM, TN, wg, o4)), params, [out, a, b],
-        Math.ceil(N / (TN * wg.x)), Math.ceil(M / (TM * wg.y)));
-    } else if (this.strategy === 'register') {
+    const path = this.gemmPath(layout, M, N, K, lda, ldb, aOff, bOff, Boolean(h)), m = mask ? 'm' : '';
+    if (mask && !(path === 'sg' || (path === 'vec4' && layout === 'TN'))) throw new Error(`webgpu: the ${path} ${layout} GEMM has no dropout mask`);
+    if (path === 'sg') {
+      const S = this.subgroupSize, t = subgroupTile(layout!, N, S), o4 = vec4Out(N, ldo, oOff);
+      this.dispatch(this.kernel(`train-gemm-sg-${layout}-${t.R}x${t.C}@${t.WY}s${S}${o4 ? 'o4' : ''}${m}`, gemmSubgroupSource(layout!, t, S, o4, !!mask)),
+        params, bufs, ...subgroupGrid(layout!, M, N, t, S));
+    } else if (path === 'vec4') {
+      const [TM, TN] = VEC4_TILES[layout!], wg = vec4Workgroup(N, TN), o4 = vec4Out(N, ldo, oOff);
+      this.dispatch(this.kernel(`train-gemm-vec4-${layout}-${TM}x${TN}@${wg.x}${o4 ? 'o4' : ''}${m}`, gemmVec4Source(layout!, TM, TN, wg, o4, !!mask)),
+        params, bufs, Math.ceil(N / (TN * wg.x)), Math.ceil(M / (TM * wg.y)));
+    } else if (path === 'register') {
       const c = this.config.register;
       this.dispatch(this.kernel(`train-gemm-register${h}`, io + gemmRegister, { TA: ta, TB: tb, ...c }), params,
-        [out, a, b], Math.ceil(N / (c.TN * c.WGX)), Math.ceil(M / (c.TM * c.WGY)));
+        bufs, Math.ceil(N / (c.TN * c.WGX)), Math.ceil(M / (c.TM * c.WGY)));
     } else {
       const c = this.config.tiled;
       const consts = { TA: ta, TB: tb, ...c, WGX: c.BN / c.TN, WGY: c.BM / c.TM };
-      this.dispatch(this.kernel(`train-gemm-tiled${h}`, io + gemmTiled, consts), params, [out, a, b],
+      this.dispatch(this.kernel(`train-gemm-tiled${h}`, io + gemmTiled, consts), params, bufs,
         Math.ceil(N / c.BN), Math.ceil(M / c.BM));
     }
   }
@@ -171,6 +188,26 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     return layout !== 'TN' || (M >= 2 * this.subgroupSize && N >= 4 * this.subgroupSize);
   }
 
+  /** Whether gemm applies a dropout mask itself for this whole (unsplit, f32) product; else the caller materializes. */
+  private masksOnTheFly(layout: SubgroupLayout, M: number, N: number, K: number, lda: number, ldb: number, bufs: Buf[]) {
+    if (bufs.some((x) => (x as GBuf).parts || (x as GBuf).half)) return false;
+    const path = this.gemmPath(layout, M, N, K, lda, ldb, 0, 0, false);
+    return path === 'sg' || (path === 'vec4' && layout === 'TN');
+  }
+
+  /** MODE 0: dst = mask(src); MODE 1: dst = beta·dst + mask(src), over n elements (train-dropout.wgsl). */
+  private dropout(dst: Buf, src: Buf, n: number, mask: DropMask, mode: 0 | 1, beta = 0) {
+    this.dispatch(this.kernel('train-dropout', dropoutSrc + dropoutKernelSrc, { MODE: mode }), [n, mask.index, mask.threshold, f32bits(beta)],
+      [dst, src, mask.salts], this.strideGrid(n, 256));
+  }
+
+  /** mask(x) in a scratch buffer, for the kernels that cannot drop on the fly (GPUs, f16 or split operands). */
+  private dropped(x: Buf, n: number, mask: DropMask): Buf {
+    const d = this.scratchBuf('dropped-operand', n);
+    this.dropout(d, x, n, mask, 0);
+    return d;
+  }
+
   /** Forward linear layers y = x·wᵀ: on CPU adapters the subgroup or vec4 NT GEMM where it fits (whole f32 w), else WebGpuOps'. */
   override matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
     const g = w as GBuf;
@@ -183,8 +220,20 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     this.gemm(out, x, w, M, N, K, 0, 1, K, K, N, 0, 0, 0, 0);
   }
 
-  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0): void {
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
+    check('matmulNT', [out, M * N], [a, M * K], [b, N * K]);
+    if (aMask && !this.masksOnTheFly('NT', M, N, K, K, K, [out, a, b])) { a = this.dropped(a, M * K, aMask); aMask = null; }
+    this.gemm(out, a, b, M, N, K, 0, 1, K, K, N, 0, 0, 0, beta, aMask);
+  }
+
+  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null): void {
     check('matmulNN', [out, M * N], [a, M * K], [b, K * N]);
+    if (outMask && !this.masksOnTheFly('NN', M, N, K, K, N, [out, a, b])) {
+      const product = this.scratchBuf('dropped-product', M * N);
+      this.matmulNN(product, a, b, M, N, K);
+      this.dropout(out, product, M * N, outMask, 1, beta);
+      return;
+    }
     const g = b as GBuf;
     if (this.strategy === 'register' && !g.parts && !g.half && M > 1 && !this.subgroupGemm('NN', M, N, K, K, N, 0, 0) &&
       vec4Fits('NT', M, N, K, K, K, 0, 0)) {
@@ -197,16 +246,17 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     // b split by rows (dX = dY·W with W's out-rows split): sum the pieces' products over k
     for (const [i, p] of this.rowPieces(b, N).entries()) {
       const k0 = p.start / N, kc = Math.min(p.length / N, K - k0);
-      if (kc > 0) this.gemm(out, a, p.buf, M, N, kc, 0, 0, K, N, N, k0, 0, 0, i === 0 ? beta : 1);
+      if (kc > 0) this.gemm(out, a, p.buf, M, N, kc, 0, 0, K, N, N, k0, 0, 0, i === 0 ? beta : 1, outMask);
     }
   }
 
-  matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number): void {
+  matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number, bMask: DropMask | null = null): void {
     check('matmulTNAcc', [out, M * N], [a, K * M], [b, K * N]);
+    if (bMask && !this.masksOnTheFly('TN', M, N, K, M, N, [out, a, b])) { b = this.dropped(b, K * N, bMask); bMask = null; }
     // out split by rows (a weight gradient): each piece is rows [m0, m0 + mc) of the product
     for (const p of this.rowPieces(out, N)) {
       const m0 = p.start / N, mc = Math.min(p.length / N, M - m0);
-      if (mc > 0) this.gemm(p.buf, a, b, mc, N, K, 1, 0, M, N, N, m0, 0, 0, beta);
+      if (mc > 0) this.gemm(p.buf, a, b, mc, N, K, 1, 0, M, N, N, m0, 0, 0, beta, bMask);
     }
   }
 

@@ -9,7 +9,7 @@
 import type { Buf } from '../src/backend/ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
 import { ropeInvFreq, validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
-import { LoraAdapter, MODULE_KEY, type LinearKey, type LoraConfig, type LoraScratch, type Param } from './lora.ts';
+import { LoraAdapter, MODULE_KEY, dropoutSalt, type LinearKey, type LoraConfig, type LoraScratch, type Param } from './lora.ts';
 
 export type { Param } from './lora.ts';
 
@@ -63,6 +63,8 @@ export class LlamaTrainer {
   private readonly norm: Norm;
   private readonly layers: Layer[];
   private readonly adapters: LoraAdapter[] = [];
+  /** each adapter's dropout salt for the current micro-batch (i32, LoraScratch.salts) */
+  private readonly salts: Buf;
   /** the input of each layer (the residual stream) */
   private readonly layerIn: Buf[];
   /** each layer's activations, or (checkpointing) one set that every layer's forward and recomputation share */
@@ -101,7 +103,8 @@ export class LlamaTrainer {
     };
     const norm = (name: string, data: Float32Array): Norm => { const r = weight(name, data, false); return { w: r.w, g: r.g ?? sink }; };
     const wts = model.weights;
-    const scratch: LoraScratch = { y: a(rows * Math.max(D, F, qDim)), du: a(rows * (opts.lora?.rank ?? 1)), dx: a(rows * Math.max(D, F, qDim)), dx2: a(rows * Math.max(D, F, qDim)) };
+    const scratch: LoraScratch = { du: a(rows * (opts.lora?.rank ?? 1)), salts: ops.alloc(Math.max(1, c.numLayers * LINEARS.length), 'i32') };
+    this.salts = scratch.salts;
     const dims: Record<LinearKey, [number, number]> = { q: [qDim, D], k: [kvDim, D], v: [kvDim, D], o: [D, qDim], gate: [F, D], up: [F, D], down: [D, F] };
     const targets = new Set<string>((opts.lora?.targets ?? []).map((m) => MODULE_KEY[m]));
     this.embed = weight('embedTokens', wts.embedTokens, true, D);
@@ -224,7 +227,7 @@ export class LlamaTrainer {
     const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize, H = c.numHeads, KV = c.numKvHeads;
     const HD = c.headDim, eps = c.rmsNormEps, t = this.tmp;
     this.upload(batch);
-    for (const ad of this.adapters) ad.newMask(this.micro);
+    if (this.lora?.dropout) ops.write(this.salts, Int32Array.from(this.adapters, (ad) => dropoutSalt(this.lora!.seed, this.micro, ad.index)));
     this.micro++;
     const seg = batch.segments ? this.io.seg : null, pos = this.io.pos;
     this.forward(seg, true);

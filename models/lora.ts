@@ -2,11 +2,11 @@
 //   y = x·Wᵀ (+ b) + (α/r) · dropout(x)·Aᵀ·Bᵀ,  A [r, in] Kaiming-uniform (a = √5, as PEFT), B [out, r] zero.
 // The base weight stays frozen; only A and B are trained. Forward and backward sit side by side below.
 //
-// Dropout without a multiply kernel: the mask is applied with the existing swiglu op, silu(g)·x, with g = +64
-// (silu(64) = 64 exactly in f32) for kept and −64 (silu(−64) ≈ −1e−26, i.e. zero) for dropped elements;
-// the factor 64 and the 1/(1−p) rescaling fold into the adapter's scale, applied to the small [rows, r] tensor.
+// Dropout is never materialized: the GEMMs that read x draw its mask on the fly from a per-micro-batch salt
+// (TrainOps' DropMask), so an adapter keeps only its [rows, r] activation; the 1/(1−p) rescaling folds into the
+// adapter's scale, applied to that small tensor.
 import type { Buf } from '../src/backend/ops.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import { dropThreshold, type DropMask, type TrainOps } from '../src/backend/train-ops.ts';
 
 export const TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 export type TargetModule = (typeof TARGET_MODULES)[number];
@@ -56,17 +56,19 @@ export function initLoraA(rank: number, inFeatures: number, seed: number, index:
 /** A trainable tensor: value, gradient and (lazily) AdamW moments; decay: whether weight decay applies. */
 export interface Param { name: string; size: number; value: Buf; grad: Buf; m?: Buf; v?: Buf; decay: boolean }
 
-/** Scratch shared by every adapter of a trainer (dispatches are ordered, so one set serves all). */
-export interface LoraScratch { y: Buf; du: Buf; dx: Buf; dx2: Buf }
+/** Scratch shared by every adapter of a trainer (dispatches are ordered, so one set serves all); salts: i32, one per adapter. */
+export interface LoraScratch { du: Buf; salts: Buf }
+
+/** The salt of adapter `index`'s dropout mask in micro-batch `micro`: a function of the seed, so resumable. */
+export const dropoutSalt = (seed: number, micro: number, index: number) => mix(seed, micro, index, 0xd) | 0;
 
 export class LoraAdapter {
   readonly A: Param;
   readonly B: Param;
-  private readonly u: Buf;        // scale·xin·Aᵀ, saved for dB
-  private readonly xin?: Buf;     // masked input (dropout only)
-  private readonly gate?: Buf;    // ±64 mask (dropout only)
+  private readonly u: Buf;        // scale·mask(x)·Aᵀ, saved for dB
+  /** the input's dropout mask, drawn on the fly by the GEMMs that read x (no mask tensor is stored) */
+  private readonly mask: DropMask | null;
   private readonly scaleC: number;
-
   constructor(private readonly ops: TrainOps, name: string, readonly N: number, readonly K: number, private readonly rows: number,
     private readonly cfg: LoraConfig, private readonly s: LoraScratch, readonly index: number) {
     const r = cfg.rank;
@@ -74,44 +76,26 @@ export class LoraAdapter {
     this.A = { name: `${name}.loraA`, size: A.length, value: ops.upload(A), grad: ops.alloc(A.length), decay: true };
     this.B = { name: `${name}.loraB`, size: N * r, value: ops.alloc(N * r), grad: ops.alloc(N * r), decay: true };
     this.u = ops.alloc(rows * r);
-    this.scaleC = cfg.alpha / r;
-    if (cfg.dropout > 0) {
-      this.xin = ops.alloc(rows * K);
-      this.gate = ops.alloc(rows * K);
-      this.scaleC /= 64 * (1 - cfg.dropout);
-    }
+    this.scaleC = cfg.alpha / r / (1 - cfg.dropout);  // inverted dropout: kept inputs are scaled by 1/(1−p)
+    this.mask = cfg.dropout > 0 ? { salts: s.salts, index, threshold: dropThreshold(cfg.dropout) } : null;
   }
 
-  /** Draws this micro-batch's dropout mask (a function of seed, micro-batch number and adapter: resumable). */
-  newMask(micro: number): void {
-    if (!this.gate) return;
-    const r = mulberry32(mix(this.cfg.seed, micro, this.index, 0xd)), g = new Float32Array(this.rows * this.K), p = this.cfg.dropout;
-    for (let j = 0; j < g.length; j++) g[j] = r() < p ? -64 : 64;
-    this.ops.write(this.gate, g);
-  }
-
-  /** y += scale · xin·Aᵀ·Bᵀ (dropout only when training) */
+  /** y += scale · mask(x)·Aᵀ·Bᵀ (dropout only when training) */
   forward(y: Buf, x: Buf, train: boolean): void {
     const { ops, rows, N, K } = this, r = this.cfg.rank;
-    let xin = x, c = this.scaleC;
-    if (this.gate && train) { ops.swiglu(this.xin!, this.gate, x, rows * K); xin = this.xin!; }
-    else if (this.gate) c = this.cfg.alpha / r;  // evaluation: no dropout
-    ops.matmul(this.u, xin, this.A.value, rows, r, K);
+    const mask = train ? this.mask : null, c = mask ? this.scaleC : this.cfg.alpha / r;
+    ops.matmulNT(this.u, x, this.A.value, rows, r, K, 0, mask);
     ops.scale(this.u, c, rows * r);
-    ops.matmul(this.s.y, this.u, this.B.value, rows, N, r);
-    ops.add(y, y, this.s.y, rows * N);
+    ops.matmulNT(y, this.u, this.B.value, rows, N, r, 1);
   }
 
-  /** dA, dB += their gradients; dxAcc += the gradient through the adapter's input. */
+  /** dA, dB += their gradients; dxAcc += the gradient through the adapter's input (after a training forward). */
   backward(dxAcc: Buf, dy: Buf, x: Buf): void {
     const { ops, rows, N, K, s } = this, r = this.cfg.rank;
     ops.matmulTNAcc(this.B.grad, dy, this.u, N, r, rows, 1);
     ops.matmulNN(s.du, dy, this.B.value, rows, r, N);
     ops.scale(s.du, this.scaleC, rows * r);
-    ops.matmulTNAcc(this.A.grad, s.du, this.gate ? this.xin! : x, r, K, rows, 1);
-    if (!this.gate) { ops.matmulNN(dxAcc, s.du, this.A.value, rows, K, r, 1); return; }
-    ops.matmulNN(s.dx, s.du, this.A.value, rows, K, r);
-    ops.swiglu(s.dx2, this.gate, s.dx, rows * K);
-    ops.add(dxAcc, dxAcc, s.dx2, rows * K);
+    ops.matmulTNAcc(this.A.grad, s.du, x, r, K, rows, 1, this.mask);
+    ops.matmulNN(dxAcc, s.du, this.A.value, rows, K, r, 1, this.mask);
   }
 }

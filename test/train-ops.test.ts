@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import { dropKeep, dropThreshold, type TrainOps } from '../src/backend/train-ops.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { LlamaTrainer } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
@@ -120,6 +120,44 @@ test('matmulNN and matmulTNAcc (linear backward: dX = dY·W, dW += dYᵀ·X; bet
   for (const ops of webgpu.filter((o) => o.strategy === 'register' && o.subgroupSize)) {
     const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
     for (const layout of ['NN', 'TN']) assert.match(keys, new RegExp(`train-gemm-sg-${layout}-`), `no subgroup ${layout} GEMM ran`);
+  }
+});
+
+// LoRA's dropout, drawn on the fly: the masked GEMMs equal the plain ones on a mask the test applies itself with
+// dropKeep (so the WGSL hash is checked against the TypeScript one). Shapes: LoRA's (rank 8; whole vec4s, the
+// subgroup/vec4 kernels' on-the-fly masks) and ragged ones (the materializing fallbacks); beta 1 adds in.
+test('dropout masks: matmulNT (input), matmulTNAcc (B operand) and matmulNN (product) equal masking by dropKeep', async () => {
+  const p = 0.3, salt = 0x9e3779b9 | 0, salts = Int32Array.from([7, salt]);
+  const maskOf = (n: number) => Float32Array.from({ length: n }, (_, j) => +dropKeep(salt >>> 0, j, dropThreshold(p)));
+  const mul = (x: Float32Array, m: Float32Array) => x.map((v, j) => v * m[j]);
+  const kept = maskOf(100000).reduce((s, v) => s + v, 0) / 100000;
+  assert.ok(Math.abs(kept - (1 - p)) < 0.01, `dropKeep keeps ${kept} of the elements, not ${1 - p}`);
+  const ref = new ReferenceTrainOps();
+  for (const [rows, r, K] of [[70, 8, 64], [37, 8, 36], [33, 5, 17]]) {
+    const x = randn(rows * K), A = randn(r * K), du = randn(rows * r), u0 = randn(rows * r), dA0 = randn(r * K), dx0 = randn(rows * K);
+    const mx = mul(x, maskOf(rows * K));
+    // expected, from the reference's unmasked products of the masked tensors
+    const want = await run(ref, { u: u0, dA: dA0, dx: new Float32Array(rows * K), dx1: dx0, x: mx, A, du }, (b) => {
+      ref.matmulNT(b.u, b.x, b.A, rows, r, K, 1);
+      ref.matmulTNAcc(b.dA, b.du, b.x, r, K, rows, 1);
+      ref.matmulNN(b.dx, b.du, b.A, rows, K, r);
+    }, ['u', 'dA', 'dx']);
+    want.dx1 = Float32Array.from(add(dx0, mul(want.dx, maskOf(rows * K))));
+    for (const ops of backends) {
+      const got = await run(ops, { u: u0, dA: dA0, dx1: dx0, x, A, du, salts }, (b) => {
+        const mask = { salts: b.salts, index: 1, threshold: dropThreshold(p) };
+        ops.matmulNT(b.u, b.x, b.A, rows, r, K, 1, mask);
+        ops.matmulTNAcc(b.dA, b.du, b.x, r, K, rows, 1, mask);
+        ops.matmulNN(b.dx1, b.du, b.A, rows, K, r, 1, mask);
+      }, ['u', 'dA', 'dx1']);
+      for (const k of ['u', 'dA', 'dx1']) expectClose(got[k], want[k], TOL, `${label(ops)} dropout ${rows}×${r}×${K} ${k}`, `dropout ${label(ops)}`);
+    }
+  }
+  // lavapipe: LoRA's shapes drew the mask inside the GEMMs; the ragged ones and the GPU strategy through train-dropout
+  for (const ops of webgpu) {
+    const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
+    assert.match(keys, /train-dropout/);
+    if (ops.strategy === 'register' && ops.subgroupSize) assert.match(keys, /train-gemm-sg-NT-\S*m\b.*/);
   }
 });
 

@@ -2,25 +2,49 @@
 // and the WebGPU kernels against it). Straightforward loops over f32 storage with f64 accumulation.
 import { ropeInvFreqTable, type Buf, type RopeFreqs } from './ops.ts';
 import { ReferenceOps } from './reference-ops.ts';
-import type { TrainOps } from './train-ops.ts';
+import { dropKeep, type DropMask, type TrainOps } from './train-ops.ts';
 
 const f = (b: Buf) => (b as unknown as { data: Float32Array }).data;
 const i32 = (b: Buf) => (b as unknown as { data: Int32Array }).data;
+/** keep(j) of a DropMask (always true without one) */
+const keeper = (mask: DropMask | null) => {
+  if (!mask) return () => true;
+  const salt = i32(mask.salts)[mask.index] >>> 0;
+  return (j: number) => dropKeep(salt, j, mask.threshold);
+};
+/** A copy of b's data with the mask's dropped elements zeroed (b's own data without a mask). */
+const masked = (b: Buf, mask: DropMask | null) => {
+  if (!mask) return f(b);
+  const keep = keeper(mask);
+  return f(b).map((v, j) => (keep(j) ? v : 0));
+};
 
 export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
-  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0): void {
-    const o = f(out), as = f(a), bs = f(b);
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
+    const o = f(out), as = masked(a, aMask), bs = f(b);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let acc = 0;
-        for (let k = 0; k < K; k++) acc += as[m * K + k] * bs[k * N + n];
+        for (let k = 0; k < K; k++) acc += as[m * K + k] * bs[n * K + k];
         o[m * N + n] = beta === 0 ? acc : beta * o[m * N + n] + acc;
       }
     }
   }
 
-  matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number): void {
-    const o = f(out), as = f(a), bs = f(b);
+  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null): void {
+    const o = f(out), as = f(a), bs = f(b), keep = keeper(outMask);
+    for (let m = 0; m < M; m++) {
+      for (let n = 0; n < N; n++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += as[m * K + k] * bs[k * N + n];
+        if (!keep(m * N + n)) acc = 0;
+        o[m * N + n] = beta === 0 ? acc : beta * o[m * N + n] + acc;
+      }
+    }
+  }
+
+  matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number, bMask: DropMask | null = null): void {
+    const o = f(out), as = f(a), bs = masked(b, bMask);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let acc = 0;

@@ -12,17 +12,40 @@
 // - Outputs must not alias inputs unless the op says so.
 import type { Buf, Ops, RopeFreqs } from './ops.ts';
 
+/**
+ * A dropout mask drawn where it is used (LoRA's input dropout): element j of the masked buffer (its index in the
+ * buffer) is kept iff dropKeep(salts[index], j, threshold); dropped elements read as 0. salts is an i32 buffer
+ * of one u32 salt per mask, rewritten per micro-batch, so no mask tensor is ever stored or uploaded.
+ */
+export interface DropMask { salts: Buf; index: number; threshold: number }
+
+/** The keep threshold of drop probability p (0 ≤ p < 1): a uniform u32 hash below it is dropped. */
+export const dropThreshold = (p: number) => Math.min(2 ** 32 - 1, Math.floor(p * 2 ** 32));
+
+/** Whether element j survives: murmur3's 32-bit finalizer of j + salt against the threshold (gpu/dropout.wgsl: the same). */
+export function dropKeep(salt: number, j: number, threshold: number): boolean {
+  let h = (j + salt) >>> 0;
+  h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;
+  return h >>> 0 >= threshold;
+}
+
 export interface TrainOps extends Ops {
   /**
-   * out[M,N] = beta·out + a[M,K] · b[K,N]  (beta defaults to 0: out is overwritten, old contents ignored).
+   * out[M,N] = beta·out + mask(a)[M,K] · b[N,K]ᵀ  (beta defaults to 0; aMask: a's elements dropped as DropMask says).
+   * The forward linear layer with an accumulating output and LoRA's dropout on its input.
+   */
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number, aMask?: DropMask | null): void;
+  /**
+   * out[M,N] = beta·out + mask(a[M,K] · b[K,N])  (beta defaults to 0: out is overwritten, old contents ignored;
+   * outMask: the product's element j, j = m·N + n, dropped as DropMask says).
    * Backward of a linear layer y = x·Wᵀ with W [out, in]: dX[M,in] = dY[M,out] · W[out,in].
    */
-  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number): void;
+  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number, outMask?: DropMask | null): void;
   /**
-   * out[M,N] = beta·out + a[K,M]ᵀ · b[K,N]  (beta = 0 overwrites).
+   * out[M,N] = beta·out + a[K,M]ᵀ · mask(b)[K,N]  (beta = 0 overwrites; bMask as aMask of matmulNT).
    * Weight gradient of y = x·Wᵀ: dW[out,in] += dY[rows,out]ᵀ · X[rows,in]  (M = out, N = in, K = rows, beta = 1).
    */
-  matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number): void;
+  matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number, bMask?: DropMask | null): void;
 
   /**
    * Backward of y = x · r · w with r = 1/sqrt(mean(x²) + eps), per row of x [rows, dim]:
