@@ -35,6 +35,7 @@ import gemmSrc from './train-gemm.wgsl';
 import gemmRegister from './train-gemm-register.wgsl';
 import gemmTiled from './train-gemm-tiled.wgsl';
 import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Out, vec4Workgroup } from './train-gemm-vec4.ts';
+import { attentionGroups, attentionRowsPerLane, attentionSubgroupSource } from './train-attention-subgroup.ts';
 import { gemmSubgroupSource, subgroupFits, subgroupGrid, subgroupTile, type SubgroupLayout } from './train-gemm-subgroup.ts';
 import rmsBackSrc from './train-rmsnorm-backward.wgsl';
 import rmsDwSrc from './train-rmsnorm-dw.wgsl';
@@ -341,6 +342,9 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
    * then serves more queries, while the state per invocation (QB·headDim for q and the accumulator) stays ≤ 128
    * floats per array; past that the spills cost more than the loads saved (lavapipe: head dim 8 → 8 rows, 64 → 2).
    */
+  /** Whether the subgroup attention kernels (train-attention-subgroup.ts) apply: CPU adapters with fixed-size subgroups, whole vec4 heads. */
+  private attnSubgroup(headDim: number): boolean { return this.strategy === 'register' && this.subgroupSize > 0 && headDim % 4 === 0; }
+
   private attnBlock(headDim: number): number {
     if (this.strategy !== 'register' || headDim % 4) return 0;
     return Math.max(1, Math.min(8, Math.floor(128 / headDim)));
@@ -362,6 +366,12 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (seg) check('attentionTrain', [seg, c.rows, 'i32']);
     if (pos) check('attentionTrain', [pos, c.rows, 'i32']);
     noAlias('attentionTrain', [out, lse], [q, k, v]);
+    if (this.attnSubgroup(headDim)) {  // CPU adapters with subgroups: rows shared across lanes by broadcast
+      const S = this.subgroupSize, qb = attentionRowsPerLane(headDim);
+      const k0 = this.kernel(`train-attention-sg-${+!!seg}-${headDim}s${S}q${qb}`, attentionSubgroupSource('forward', headDim, S, qb, !!seg));
+      this.dispatch(k0, [...c.params, B], [out, lse, q, k, v, seg], ...attentionGroups(B, T, nHeads, S, qb, this.maxGroups));
+      return;
+    }
     const qb = this.attnBlock(headDim);
     if (qb) {  // CPU adapters, head dims of whole vec4s: QB query rows per invocation
       const k0 = this.kernel(`train-attention-block-${+!!seg}`, maskPrelude(seg ? 6 : null) + attnBlockSrc, { HEAD_DIM: headDim, QB: qb });
@@ -387,6 +397,14 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     noAlias('attentionBackward', [dq, dk, dv], [dout, q, k, v, out, lse]);
     const n = c.rows * nHeads, stats = this.scratchBuf('attn-stats', 2 * n);
     this.dispatch(this.kernel('train-attention-pre', attnPreSrc), [n, headDim], [stats, dout, out, lse], this.strideGrid(n, 64));
+    if (this.attnSubgroup(headDim)) {
+      const S = this.subgroupSize, qb = attentionRowsPerLane(headDim), params = [...c.params, B];
+      const kq = this.kernel(`train-attention-sg-dq-${+!!seg}-${headDim}s${S}q${qb}`, attentionSubgroupSource('dq', headDim, S, qb, !!seg));
+      this.dispatch(kq, params, [dq, q, k, v, dout, stats, seg], ...attentionGroups(B, T, nHeads, S, qb, this.maxGroups));
+      const kkv = this.kernel(`train-attention-sg-dkv-${+!!seg}-${headDim}s${S}q${qb}`, attentionSubgroupSource('dkv', headDim, S, qb, !!seg));
+      this.dispatch(kkv, params, [dk, dv, q, k, v, dout, stats, seg], ...attentionGroups(B, T, nKvHeads, S, qb, this.maxGroups));
+      return;
+    }
     const qb = this.attnBlock(headDim);
     if (qb) {
       const hd = { HEAD_DIM: headDim, QB: qb }, params = [...c.params, B], blocks = B * Math.ceil(T / qb);

@@ -192,6 +192,11 @@ test('attentionTrain and attentionBackward: GQA groups 1/2/4, packing, padding, 
         `attention ${k} ${label(ops)}`);
     }
   }
+  // lavapipe (subgroups of 8): whole-vec4 heads ran the subgroup kernels, forward and backward, packed or not
+  for (const ops of webgpu.filter((o) => o.strategy === 'register' && o.subgroupSize)) {
+    const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
+    for (const k of ['sg-0', 'sg-1', 'sg-dq-0', 'sg-dq-1', 'sg-dkv-0', 'sg-dkv-1']) assert.match(keys, new RegExp(`train-attention-${k}-`));
+  }
 });
 
 test('swigluBackward', async () => {
