@@ -4,7 +4,10 @@
 // batch shape and token ids (a fixed hash of the position, shared with the Python side); weights: stories260K's own
 // here, random in PyTorch (they do not change the work). Not a test. Bundled and run by scripts/bench.sh:
 //   node build/bench/train.mjs [--models stories260K,llama-42M] [--steps N] [--warmup N] [--B 8] [--T 256] [--no-torch]
-//                              [--gradient_checkpointing] [--train_types lora,full] [--profile]
+//                              [--gradient_checkpointing] [--train_types lora,full] [--profile] [--torch_blas default,openblas]
+// --torch_blas: the BLAS builds PyTorch runs with, one peer row each: `default` is whatever libblas.so.3 the system
+// selects (Debian: the reference BLAS, ~3 GFLOP/s), `openblas` Debian's OpenBLAS unpacked by scripts/fetch-openblas.sh
+// (~100 GFLOP/s here) through LD_LIBRARY_PATH; every row names the library torch loaded.
 // --profile prints, for the last timed step, each kernel's device time (timestamp queries, one pass per dispatch)
 // and the dispatches, submits and read-backs per step; its timing row is then perturbed, not a figure to quote.
 // webtune memory: bytes of the GPU buffers it allocated (weights, gradients, optimizer state, activations, scratch);
@@ -28,6 +31,7 @@ const only = flag('models', 'stories260K,llama-42M').split(',');
 const withTorch = !args.includes('--no-torch'), checkpointing = args.includes('--gradient_checkpointing');
 const profile = args.includes('--profile');
 const types = flag('train_types', 'lora,full').split(',');
+const blasBuilds = flag('torch_blas', 'default').split(',');
 
 const llama42M: LlamaConfig = { hiddenSize: 512, intermediateSize: 1376, numLayers: 8, numHeads: 8, numKvHeads: 8, headDim: 64, vocabSize: 32000,
   maxPositionEmbeddings: 1024, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: true };
@@ -143,12 +147,20 @@ for (const [name, make, warm0, timed0] of models) {
       gradient_checkpointing: checkpointing, steps: timed, device, webtune_tokens_per_s: +ours.toFixed(1), webtune_peak_bytes: ourBytes,
       webtune_loss: +loss.toFixed(4) };
     if (withTorch) {
-      const py = spawnSync('/usr/bin/python3', ['bench/train_torch.py', JSON.stringify({ config: c, B, T, train_type: trainType,
-        lora: { rank: LORA.rank, alpha: LORA.alpha, dropout: LORA.dropout }, warmup: warm, steps: timed, checkpointing })], { encoding: 'utf8' });
-      if (py.status !== 0) throw new Error(`bench/train_torch.py failed:\n${py.stderr}`);
-      const torch = JSON.parse(py.stdout.trim().split('\n').pop()!);
-      Object.assign(row, { torch_tokens_per_s: +torch.tokens_per_s.toFixed(1), torch_max_rss_bytes: torch.max_rss_bytes, torch_loss: +torch.loss.toFixed(4),
-        ratio: +(ours / torch.tokens_per_s).toFixed(2) });
+      for (const blas of blasBuilds) {
+        const env = { ...process.env };
+        if (blas === 'openblas') {
+          const lib = spawnSync('bash', ['scripts/fetch-openblas.sh'], { encoding: 'utf8' });
+          if (lib.status !== 0) throw new Error(`scripts/fetch-openblas.sh failed:\n${lib.stderr}`);
+          env.LD_LIBRARY_PATH = lib.stdout.trim();
+        } else if (blas !== 'default') throw new Error(`--torch_blas ${blas}: expected default or openblas`);
+        const py = spawnSync('/usr/bin/python3', ['bench/train_torch.py', JSON.stringify({ config: c, B, T, train_type: trainType,
+          lora: { rank: LORA.rank, alpha: LORA.alpha, dropout: LORA.dropout }, warmup: warm, steps: timed, checkpointing })], { encoding: 'utf8', env });
+        if (py.status !== 0) throw new Error(`bench/train_torch.py failed:\n${py.stderr}`);
+        const torch = JSON.parse(py.stdout.trim().split('\n').pop()!), p = blas === 'default' ? 'torch' : `torch_${blas}`;
+        Object.assign(row, { [`${p}_blas`]: torch.blas, [`${p}_tokens_per_s`]: +torch.tokens_per_s.toFixed(1), [`${p}_max_rss_bytes`]: torch.max_rss_bytes,
+          [`${p}_loss`]: +torch.loss.toFixed(4), [`ratio${p.slice(5)}`]: +(ours / torch.tokens_per_s).toFixed(2) });
+      }
     }
     console.log(JSON.stringify(row));
   }

@@ -20,6 +20,13 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 torch.set_num_threads(2)
+
+
+def blas_library():
+    """The libblas this process loaded (Debian's torch uses the system's alternative unless LD_LIBRARY_PATH says otherwise)."""
+    with open('/proc/self/maps') as maps:
+        paths = {line.split()[-1] for line in maps if 'blas' in line.split()[-1]}
+    return sorted(paths)[0] if paths else 'none'
 torch.manual_seed(0)
 
 
@@ -136,7 +143,7 @@ def main():
             secs.append(time.perf_counter() - t0)
     secs.sort()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({'tokens_per_s': B * T / secs[len(secs) // 2], 'max_rss_bytes': rss, 'loss': loss.item()}))
+    print(json.dumps({'tokens_per_s': B * T / secs[len(secs) // 2], 'max_rss_bytes': rss, 'loss': loss.item(), 'blas': blas_library()}))
 
 
 main()
