@@ -53,6 +53,8 @@ export interface WebGpuOpsOptions {
    * limit were this low (default: the limit; env WEBTUNE_MAX_BINDING_BYTES): tests exercise the split path with it.
    */
   maxBindingBytes?: number;
+  /** false: ignore the device's subgroups, as on adapters without them (tests keep those kernels covered) */
+  subgroups?: boolean;
 }
 
 const CPU_CONFIG: KernelConfig = {
@@ -161,7 +163,7 @@ export class WebGpuOps implements Ops {
     this.maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.hasF16 = this.device.features.has('shader-f16');
     const info = (gpu.adapter as GPUAdapter & { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
-    this.subgroupSize = this.device.features.has('subgroups' as GPUFeatureName) && info?.subgroupMinSize &&
+    this.subgroupSize = options.subgroups !== false && this.device.features.has('subgroups' as GPUFeatureName) && info?.subgroupMinSize &&
       info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : 0;
     // Validation errors surface asynchronously; keep the first and rethrow it from the next read.
     this.device.addEventListener?.('uncapturederror', (e) => {

@@ -13,9 +13,12 @@ import { add, expectClose, oracle, packing, randint, randn, run, worst, type Cas
 
 const gpu = await acquireGPU();
 const webgpu: WebGpuTrainOps[] = gpu.ok
-  ? [await createWebGpuTrainOps(gpu.gpu, { matmul: 'register' }), await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled' })] : [];
+  ? [await createWebGpuTrainOps(gpu.gpu, { matmul: 'register' }), await createWebGpuTrainOps(gpu.gpu, { matmul: 'register', subgroups: false }),
+    await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled' })] : [];
 const backends: TrainOps[] = [new ReferenceTrainOps(), ...webgpu];
-const label = (o: TrainOps) => (o.name === 'webgpu' ? `webgpu-${(o as WebGpuTrainOps).strategy}` : o.name);
+// webgpu-register: lavapipe's subgroup kernels; webgpu-register-nosg: the per-invocation ones (adapters without subgroups, e.g. Deno's)
+const label = (o: TrainOps) => (o.name === 'webgpu'
+  ? `webgpu-${(o as WebGpuTrainOps).strategy}${(o as WebGpuTrainOps).strategy === 'register' && !(o as WebGpuTrainOps).subgroupSize ? '-nosg' : ''}` : o.name);
 after(() => {
   console.log('worst error per op/backend (|a−e| / (|e| + rms e)):');
   for (const [k, v] of [...worst].sort()) console.log(`  ${k.padEnd(36)} ${v.toExponential(2)}`);
@@ -196,6 +199,10 @@ test('attentionTrain and attentionBackward: GQA groups 1/2/4, packing, padding, 
   for (const ops of webgpu.filter((o) => o.strategy === 'register' && o.subgroupSize)) {
     const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
     for (const k of ['sg-0', 'sg-1', 'sg-dq-0', 'sg-dq-1', 'sg-dkv-0', 'sg-dkv-1']) assert.match(keys, new RegExp(`train-attention-${k}-`));
+  }
+  for (const ops of webgpu.filter((o) => o.strategy === 'register' && !o.subgroupSize)) {  // and without them, the blocked ones
+    const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
+    for (const k of ['block-1', 'block-dq-1', 'block-dkv-1']) assert.match(keys, new RegExp(`train-attention-${k}`));
   }
 });
 
