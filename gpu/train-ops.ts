@@ -6,7 +6,7 @@
 // - One strided GEMM (train-gemm.wgsl) with the operand layouts as pipeline constants serves dX = dY·W,
 //   dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy; register-blocked on CPU adapters and
 //   shared-memory tiled on GPUs, following the forward matmul's strategy and tile config. Attention follows the
-//   same split: no barriers on CPU adapters (train-attention-block*.wgsl: several query rows per invocation;
+//   same split: no barriers on CPU adapters (train-attention-cpu.ts: several query rows per invocation,
 //   train-attention-serial*.wgsl where the head dim is not whole vec4s), one workgroup per (row, head) sharing
 //   the keys across invocations on GPUs.
 // - CPU adapters (lavapipe), measured: a storage load costs far more than the arithmetic it feeds and barriers are
@@ -35,7 +35,7 @@ import gemmSrc from './train-gemm.wgsl';
 import gemmRegister from './train-gemm-register.wgsl';
 import gemmTiled from './train-gemm-tiled.wgsl';
 import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Out, vec4Workgroup } from './train-gemm-vec4.ts';
-import { attentionGroups, attentionRowsPerLane, attentionSubgroupSource } from './train-attention-subgroup.ts';
+import { attentionGroups, attentionRowsPerLane, attentionCpuSource, type AttentionKind } from './train-attention-cpu.ts';
 import { gemmSubgroupSource, subgroupFits, subgroupGrid, subgroupTile, type SubgroupLayout } from './train-gemm-subgroup.ts';
 import rmsBackSrc from './train-rmsnorm-backward.wgsl';
 import rmsDwSrc from './train-rmsnorm-dw.wgsl';
@@ -48,9 +48,6 @@ import attnSerialSrc from './train-attention-serial.wgsl';
 import attnSerialDqSrc from './train-attention-serial-dq.wgsl';
 import attnSerialDkvSrc from './train-attention-serial-dkv.wgsl';
 import attnPreSrc from './train-attention-pre.wgsl';
-import attnBlockSrc from './train-attention-block.wgsl';
-import attnBlockDqSrc from './train-attention-block-dq.wgsl';
-import attnBlockDkvSrc from './train-attention-block-dkv.wgsl';
 import attnDqSrc from './train-attention-dq.wgsl';
 import attnDkvSrc from './train-attention-dkv.wgsl';
 import swigluBackSrc from './train-swiglu-backward.wgsl';
@@ -337,17 +334,19 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   }
 
   /**
-   * Query (or key) rows per invocation of the blocked CPU attention kernels (train-attention-block*.wgsl), 0 where
-   * they do not apply (GPU strategy, head dims not a multiple of 4). Small heads take more rows: each loaded key row
-   * then serves more queries, while the state per invocation (QB·headDim for q and the accumulator) stays ≤ 128
-   * floats per array; past that the spills cost more than the loads saved (lavapipe: head dim 8 → 8 rows, 64 → 2).
+   * Lanes of the CPU attention kernels (train-attention-cpu.ts): the subgroup size where the device has fixed
+   * ones, else 1 (blocked, one invocation per row block); 0 where they do not apply (GPU strategy, head dims not
+   * whole vec4s: the serial or workgroup kernels).
    */
-  /** Whether the subgroup attention kernels (train-attention-subgroup.ts) apply: CPU adapters with fixed-size subgroups, whole vec4 heads. */
-  private attnSubgroup(headDim: number): boolean { return this.strategy === 'register' && this.subgroupSize > 0 && headDim % 4 === 0; }
+  private attnLanes(headDim: number): number {
+    return this.strategy !== 'register' || headDim % 4 ? 0 : this.subgroupSize || 1;
+  }
 
-  private attnBlock(headDim: number): number {
-    if (this.strategy !== 'register' || headDim % 4) return 0;
-    return Math.max(1, Math.min(8, Math.floor(128 / headDim)));
+  /** The CPU attention kernel of `kind` and its grid. */
+  private attnCpu(kind: AttentionKind, headDim: number, S: number, packed: boolean, B: number, T: number, heads: number) {
+    const qb = attentionRowsPerLane(headDim, S), name = `train-attention-${S > 1 ? 'sg' : 'block'}${kind === 'forward' ? '' : `-${kind}`}`;
+    const k = this.kernel(`${name}-${+packed}-${headDim}s${S}q${qb}`, attentionCpuSource(kind, headDim, S, qb, packed));
+    return { k, grid: attentionGroups(B, T, heads, S, qb, this.maxGroups) };
   }
 
   private attnCommon(op: string, B: number, T: number, nHeads: number, nKvHeads: number, headDim: number) {
@@ -366,16 +365,10 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (seg) check('attentionTrain', [seg, c.rows, 'i32']);
     if (pos) check('attentionTrain', [pos, c.rows, 'i32']);
     noAlias('attentionTrain', [out, lse], [q, k, v]);
-    if (this.attnSubgroup(headDim)) {  // CPU adapters with subgroups: rows shared across lanes by broadcast
-      const S = this.subgroupSize, qb = attentionRowsPerLane(headDim);
-      const k0 = this.kernel(`train-attention-sg-${+!!seg}-${headDim}s${S}q${qb}`, attentionSubgroupSource('forward', headDim, S, qb, !!seg));
-      this.dispatch(k0, [...c.params, B], [out, lse, q, k, v, seg], ...attentionGroups(B, T, nHeads, S, qb, this.maxGroups));
-      return;
-    }
-    const qb = this.attnBlock(headDim);
-    if (qb) {  // CPU adapters, head dims of whole vec4s: QB query rows per invocation
-      const k0 = this.kernel(`train-attention-block-${+!!seg}`, maskPrelude(seg ? 6 : null) + attnBlockSrc, { HEAD_DIM: headDim, QB: qb });
-      this.dispatch(k0, [...c.params, B], [out, lse, q, k, v, seg], Math.ceil((B * Math.ceil(T / qb) * nHeads) / 64));
+    const S = this.attnLanes(headDim);
+    if (S) {  // CPU adapters, whole vec4 heads: blocked, rows shared across a subgroup's lanes where there are subgroups
+      const { k: k0, grid } = this.attnCpu('forward', headDim, S, !!seg, B, T, nHeads);
+      this.dispatch(k0, [...c.params, B], [out, lse, q, k, v, seg], ...grid);
       return;
     }
     if (this.strategy === 'register') {
@@ -397,21 +390,11 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     noAlias('attentionBackward', [dq, dk, dv], [dout, q, k, v, out, lse]);
     const n = c.rows * nHeads, stats = this.scratchBuf('attn-stats', 2 * n);
     this.dispatch(this.kernel('train-attention-pre', attnPreSrc), [n, headDim], [stats, dout, out, lse], this.strideGrid(n, 64));
-    if (this.attnSubgroup(headDim)) {
-      const S = this.subgroupSize, qb = attentionRowsPerLane(headDim), params = [...c.params, B];
-      const kq = this.kernel(`train-attention-sg-dq-${+!!seg}-${headDim}s${S}q${qb}`, attentionSubgroupSource('dq', headDim, S, qb, !!seg));
-      this.dispatch(kq, params, [dq, q, k, v, dout, stats, seg], ...attentionGroups(B, T, nHeads, S, qb, this.maxGroups));
-      const kkv = this.kernel(`train-attention-sg-dkv-${+!!seg}-${headDim}s${S}q${qb}`, attentionSubgroupSource('dkv', headDim, S, qb, !!seg));
-      this.dispatch(kkv, params, [dk, dv, q, k, v, dout, stats, seg], ...attentionGroups(B, T, nKvHeads, S, qb, this.maxGroups));
-      return;
-    }
-    const qb = this.attnBlock(headDim);
-    if (qb) {
-      const hd = { HEAD_DIM: headDim, QB: qb }, params = [...c.params, B], blocks = B * Math.ceil(T / qb);
-      const kq = this.kernel(`train-attention-block-dq-${+!!seg}`, maskPrelude(seg ? 7 : null) + attnBlockDqSrc, hd);
-      this.dispatch(kq, params, [dq, q, k, v, dout, stats, seg], Math.ceil((blocks * nHeads) / 64));
-      const kkv = this.kernel(`train-attention-block-dkv-${+!!seg}`, maskPrelude(seg ? 8 : null) + attnBlockDkvSrc, hd);
-      this.dispatch(kkv, params, [dk, dv, q, k, v, dout, stats, seg], Math.ceil((blocks * nKvHeads) / 64));
+    const S = this.attnLanes(headDim);
+    if (S) {
+      const params = [...c.params, B], kq = this.attnCpu('dq', headDim, S, !!seg, B, T, nHeads), kkv = this.attnCpu('dkv', headDim, S, !!seg, B, T, nKvHeads);
+      this.dispatch(kq.k, params, [dq, q, k, v, dout, stats, seg], ...kq.grid);
+      this.dispatch(kkv.k, params, [dk, dv, q, k, v, dout, stats, seg], ...kkv.grid);
       return;
     }
     if (this.strategy === 'register') {

@@ -1,29 +1,35 @@
-// WGSL for attention forward and backward on CPU adapters with subgroups (lavapipe: 8 lanes), generated as the
-// GEMMs of train-gemm-subgroup.ts are. Same bindings, Params and results as train-attention-block*.wgsl.
-//
-// Why: the blocked kernels load every key/value row (forward, dq) or query/dout row (dk/dv) once per invocation,
-// and on lavapipe loads dominate. Here one workgroup is one subgroup of S lanes working on one (sequence, head,
-// block of S·QB rows): lane l owns rows r0 + j·S + l (j < QB), the S lanes load S consecutive rows of the other
-// side at once, and each row reaches every lane by subgroupBroadcast (a vector shuffle), so a loaded row serves
-// S·QB rows instead of QB. subgroupBroadcast takes a constant lane, so the walk over those S rows is unrolled.
-// Per row the summation order is the blocked kernels' (ascending keys; dk/dv: ascending queries per query head).
-// Masks as there: causal within the sequence, and equal segment ids when packed (segOf reads seg, else 0).
+// WGSL for attention forward and backward on CPU adapters (no workgroup memory, no barriers), in two shapes:
+// - S = 1, blocked: one invocation per (sequence, head, QB consecutive rows) walks the other side's rows once, so
+//   each key/value row (forward, dq) or query/dout row (dk/dv) loaded serves QB rows (on lavapipe loads dominate).
+// - S > 1, with subgroups (lavapipe: 8 lanes): one workgroup is one subgroup of S lanes working on one (sequence,
+//   head, block of S·QB rows); lane l owns rows r0 + j·S + l (j < QB), the S lanes load S consecutive rows of the
+//   other side at once and each reaches every lane by subgroupBroadcast (a vector shuffle), so a loaded row serves
+//   S·QB rows. subgroupBroadcast takes a constant lane, so the walk over those S rows is unrolled.
+// Forward: online softmax, lse saved; dq: P = exp(q·k·scale − lse), dS = P·(dout·v − D), dq += dS·k; dk/dv: per
+// key, over the query heads sharing its kv head, dv += P·dout, dk += dS·q. Per row the summation order is
+// ascending keys (dk/dv: ascending queries per query head). Masks: causal within the sequence, and equal segment
+// ids when packed (segOf reads seg, else 0). Rows are read as vec4 (head dim % 4 = 0); train-attention-serial*.wgsl
+// serve other head dims.
 
 export type AttentionKind = 'forward' | 'dq' | 'dkv';
 
 const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
-/** Rows each lane owns: more for small heads, whose state is small (measured on lavapipe). */
-export const attentionRowsPerLane = (headDim: number) => Math.max(1, Math.min(4, Math.floor(32 / headDim)));
+/** Rows each invocation owns: more for small heads, whose state is small (measured on lavapipe). */
+export const attentionRowsPerLane = (headDim: number, S: number) =>
+  Math.max(1, S > 1 ? Math.min(4, Math.floor(32 / headDim)) : Math.min(8, Math.floor(128 / headDim)));
 
-/** Workgroups (one subgroup each) for B sequences of T rows and `heads` (query heads, or kv heads for dkv), as a 2-D grid. */
+/** Invocations per workgroup of the blocked (S = 1) kernels. */
+const WG1 = 64;
+
+/** Workgroups for B sequences of T rows and `heads` (query heads, or kv heads for dkv), as a 2-D grid. */
 export function attentionGroups(B: number, T: number, heads: number, S: number, QB: number, maxGroups: number): [number, number] {
-  const n = B * Math.ceil(T / (S * QB)) * heads, x = Math.min(n, maxGroups);
+  const blocks = B * Math.ceil(T / (S * QB)) * heads, n = S > 1 ? blocks : Math.ceil(blocks / WG1), x = Math.min(n, maxGroups);
   return [x, Math.ceil(n / x)];
 }
 
-/** WGSL of `kind` for head dim hd (a multiple of 4), S lanes, QB rows per lane, with or without segment ids. */
-export function attentionSubgroupSource(kind: AttentionKind, hd: number, S: number, QB: number, packed: boolean): string {
+/** WGSL of `kind` for head dim hd (a multiple of 4), S lanes (1: no subgroups), QB rows per lane, with or without segment ids. */
+export function attentionCpuSource(kind: AttentionKind, hd: number, S: number, QB: number, packed: boolean): string {
   const key = `${kind}${hd}s${S}q${QB}${packed ? 'p' : ''}`;
   let src = cache.get(key);
   if (!src) cache.set(key, (src = generate(kind, hd, S, QB, packed)));
@@ -42,8 +48,8 @@ const BINDINGS: Record<AttentionKind, string[]> = {
 
 function generate(kind: AttentionKind, hd: number, S: number, QB: number, packed: boolean): string {
   const binds = BINDINGS[kind];
-  const head = `enable subgroups;
-const HD4 = ${hd / 4}u;
+  const sg = S > 1;
+  const head = `${sg ? 'enable subgroups;\n' : ''}const HD4 = ${hd / 4}u;
 const S = ${S}u;
 const QB = ${QB}u;
 struct Params { T: u32, nHeads: u32, group: u32, kvWidth: u32, scale: f32, B: u32 }
@@ -52,11 +58,13 @@ ${binds.map((b, i) => `@group(0) @binding(${i + 1}) var<storage, ${b};`).join('\
 ${packed ? `@group(0) @binding(${binds.length + 1}) var<storage, read> seg: array<i32>;\nfn segOf(r: u32) -> i32 { return seg[r]; }`
     : 'fn segOf(r: u32) -> i32 { return 0; }'}
 
-@compute @workgroup_size(${S})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(subgroup_invocation_id) lane: u32) {
+@compute @workgroup_size(${sg ? S : WG1})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, ${sg ? '@builtin(subgroup_invocation_id) lane: u32' : '@builtin(local_invocation_index) li: u32'}) {
   let span = S * QB; let nb = (p.T + span - 1u) / span;
   let nh = ${kind === 'dkv' ? 'p.nHeads / p.group' : 'p.nHeads'};
-  let i = wid.y * nwg.x + wid.x;  // (sequence, block, head) index: the same for every lane
+${sg ? '  let i = wid.y * nwg.x + wid.x;  // (sequence, block, head) index: the same for every lane'
+    : `  let i = (wid.y * nwg.x + wid.x) * ${WG1}u + li;  // (sequence, block, head) index
+  let lane = 0u;`}
   if (i >= p.B * nb * nh) { return; }
   let h = i % nh; let blk = i / nh; let r0 = (blk % nb) * span; let seq = (blk / nb) * p.T;
   let kvw = p.kvWidth / 4u; let qw = p.nHeads * HD4;
@@ -64,8 +72,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   // one broadcast row c of the S loaded ones: the lanes' own rows j are updated by `body`
   const walk = (loaded: string[], body: string) => rep(S, (c) => `    {
       let c = ${c}u;
-${loaded.map((v) => (v.startsWith('[') ? `      var ${v.slice(1)}: array<vec4<f32>, HD4>;\n      for (var d = 0u; d < HD4; d++) { ${v.slice(1)}[d] = subgroupBroadcast(${v.slice(1)}M[d], ${c}u); }`
-    : `      let ${v} = subgroupBroadcast(${v}M, ${c}u);`)).join('\n')}
+${loaded.map((v) => (!sg ? `      ${v.startsWith('[') ? 'var' : 'let'} ${v.replace('[', '')} = ${v.replace('[', '')}M;`
+    : v.startsWith('[') ? `      var ${v.slice(1)}: array<vec4<f32>, HD4>;\n      for (var d = 0u; d < HD4; d++) { ${v.slice(1)}[d] = subgroupBroadcast(${v.slice(1)}M[d], ${c}u); }`
+      : `      let ${v} = subgroupBroadcast(${v}M, ${c}u);`)).join('\n')}
 ${body}
     }`);
   if (kind === 'dkv') {
