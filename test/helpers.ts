@@ -38,3 +38,16 @@ export function oracleContinuation(prompt: string, maxNewTokens: number): { ids:
 
 /** The CLI prints the continuation and one final newline. */
 export const continuation = (stdout: string): string => stdout.replace(/\n$/, '');
+
+/**
+ * A small LoRA checkpoint of stories260K (rank 4, 3 steps on 16 self-cognition rows, seed 1) trained by the CLI into
+ * outDir: the adapter the export tests turn into ONNX. Returns the checkpoint directory.
+ */
+export async function tinyLoraCheckpoint(outDir: string): Promise<string> {
+  const r = await runCli(['sft', '--model', STORIES, '--dataset', `${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#16`,
+    '--template', 'default', '--model_name', '小白', 'Xiaobai', '--model_author', '网调', 'Webtune', '--max_length', '48',
+    '--per_device_train_batch_size', '4', '--learning_rate', '1e-2', '--max_steps', '3', '--save_steps', '3', '--lora_rank', '4',
+    '--seed', '1', '--output_dir', outDir]);
+  if (r.status !== 0) throw new Error(`sft failed:\n${r.stderr}`);
+  return resolve(r.stdout.trim().split('\n').pop()!, 'checkpoint-3');
+}

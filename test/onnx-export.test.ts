@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { expectedStory, runCli, SHARED, STORIES } from './helpers.ts';
+import { expectedStory, runCli, STORIES, tinyLoraCheckpoint } from './helpers.ts';
 import { loadModel, type LoadedModel } from '../models/load.ts';
 import { LlamaRunner } from '../models/llama.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
@@ -294,12 +294,7 @@ for (const variant of ['qwen2', 'qwen3'] as const) {
 
 test('a LoRA checkpoint exported unmerged (lora_A/lora_B initializers) gives the merged export\'s logits within 1e-4', async (t) => {
   const { session: base, loaded } = await setup();
-  const sft = await runCli(['sft', '--model', STORIES, '--dataset', `${join(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#16`,
-    '--template', 'default', '--model_name', '小白', 'Xiaobai', '--model_author', '网调', 'Webtune', '--max_length', '48',
-    '--per_device_train_batch_size', '4', '--learning_rate', '1e-2', '--max_steps', '3', '--save_steps', '3', '--lora_rank', '4',
-    '--seed', '1', '--output_dir', join(work, 'sft')]);
-  assert.equal(sft.status, 0, sft.stderr);
-  const ckpt = join(sft.stdout.trim().split('\n').pop()!, 'checkpoint-3');
+  const ckpt = await tinyLoraCheckpoint(join(work, 'sft'));
   const [un, me] = [join(work, 'lora-unmerged'), join(work, 'lora-merged')];
   for (const [dir, extra] of [[un, []], [me, ['--merge_lora']]] as const) {
     const r = await runCli(['export', '--adapters', ckpt, ...extra, '--output_dir', dir]);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AutoModelForCausalLM, AutoTokenizer, env, pipeline } from '@huggingface/transformers';
-import { expectedStory, runCli, SHARED, STORIES } from './helpers.ts';
+import { expectedStory, STORIES, tinyLoraCheckpoint } from './helpers.ts';
 import { loadModel } from '../models/load.ts';
 import { exportModel } from '../src/cli/export.ts';
 
@@ -71,12 +71,7 @@ test('external data in several files (use_external_data_format: n) loads in tran
 });
 
 test('a LoRA checkpoint exported unmerged and merged: transformers.js generates the same ids (and not the base model\'s)', async () => {
-  const sft = await runCli(['sft', '--model', STORIES, '--dataset', `${join(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#16`,
-    '--template', 'default', '--model_name', '小白', 'Xiaobai', '--model_author', '网调', 'Webtune', '--max_length', '48',
-    '--per_device_train_batch_size', '4', '--learning_rate', '1e-2', '--max_steps', '3', '--save_steps', '3', '--lora_rank', '4',
-    '--seed', '1', '--output_dir', join(work, 'sft')]);
-  assert.equal(sft.status, 0, sft.stderr);
-  const ckpt = join(sft.stdout.trim().split('\n').pop()!, 'checkpoint-3');
+  const ckpt = await tinyLoraCheckpoint(join(work, 'sft'));
   const [un, me] = [join(work, 'lora-unmerged'), join(work, 'lora-merged')];
   await exportModel({ adapters: ckpt, to: 'onnx', output_dir: un, dtype: ['fp32', 'fp16'] });
   await exportModel({ adapters: ckpt, merge_lora: true, to: 'onnx', output_dir: me });
