@@ -2,11 +2,15 @@
 """PyTorch side of bench/train.ts: training tokens/s and max RSS of one configuration on the CPU (2 threads).
 
 Usage: train_torch.py '{"config": LlamaConfig, "B", "T", "train_type": "lora"|"full", "lora": {rank, alpha, dropout},
-"warmup", "steps", "checkpointing"}' — prints one JSON line {tokens_per_s, max_rss_bytes, loss}.
+"warmup", "steps", "checkpointing", "device": "cpu"|"cuda", "autocast": null|"bf16"}' — prints one JSON line
+{tokens_per_s, max_rss_bytes, loss} (on CUDA also max_cuda_bytes; steps timed with torch.cuda.synchronize()).
+On CUDA the attention is F.scaled_dot_product_attention (flash/efficient kernels) where torch has it, and
+"autocast": "bf16" runs the step under torch.autocast(bfloat16) with float32 master weights (ms-swift's bf16 training
+keeps bf16 weights; autocast is the like-for-like peer of webtune's f32-master mixed precision). gpu-check imports it.
 The model is a plain Llama (RMSNorm, rotate-half RoPE, causal GQA attention, SwiGLU, tied or untied head) in
 float32 with random weights, LoRA (PEFT semantics) on every linear layer when asked; the loss is Hugging Face's
 (full logits + cross-entropy over trained tokens); one step is forward, backward, clip_grad_norm_(1.0) and AdamW.
-The token ids are the same hash of the position as bench/train.ts. Written for torch 1.13 (Debian).
+The token ids are the same hash of the position as bench/train.ts. Written for torch 1.13 (Debian) and torch 2.x (the GPU machine).
 """
 import json
 import math
@@ -19,7 +23,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-torch.set_num_threads(2)
 
 
 def blas_library():
@@ -31,9 +34,10 @@ torch.manual_seed(0)
 
 
 class Linear(nn.Module):
-    def __init__(self, n_in, n_out, lora):
+    def __init__(self, n_in, n_out, lora, bias=False):
         super().__init__()
         self.weight = nn.Parameter(torch.randn(n_out, n_in) / math.sqrt(n_in), requires_grad=lora is None)
+        self.bias = nn.Parameter(torch.zeros(n_out), requires_grad=lora is None) if bias else None
         self.lora = lora
         if lora:
             self.A = nn.Parameter(torch.empty(lora['rank'], n_in).uniform_(-1 / math.sqrt(n_in), 1 / math.sqrt(n_in)))
@@ -42,7 +46,7 @@ class Linear(nn.Module):
             self.scale = lora['alpha'] / lora['rank']
 
     def forward(self, x):
-        y = F.linear(x, self.weight)
+        y = F.linear(x, self.weight, self.bias)
         if self.lora:
             y = y + F.linear(F.linear(self.drop(x), self.A), self.B) * self.scale
         return y
@@ -69,7 +73,9 @@ class Layer(nn.Module):
         D, F_, H, KV, HD = c['hiddenSize'], c['intermediateSize'], c['numHeads'], c['numKvHeads'], c['headDim']
         self.H, self.KV, self.HD = H, KV, HD
         self.inorm, self.pnorm = RMSNorm(D, c['rmsNormEps'], lora is None), RMSNorm(D, c['rmsNormEps'], lora is None)
-        self.q, self.k, self.v, self.o = Linear(D, H * HD, lora), Linear(D, KV * HD, lora), Linear(D, KV * HD, lora), Linear(H * HD, D, lora)
+        bias = c.get('attentionBias', False)  # Qwen2's q/k/v biases
+        self.q, self.k, self.v = Linear(D, H * HD, lora, bias), Linear(D, KV * HD, lora, bias), Linear(D, KV * HD, lora, bias)
+        self.o = Linear(H * HD, D, lora)
         self.gate, self.up, self.down = Linear(D, F_, lora), Linear(D, F_, lora), Linear(F_, D, lora)
 
     def forward(self, x, cos, sin, mask):
@@ -81,7 +87,10 @@ class Layer(nn.Module):
         q, k = rotate(q, cos, sin), rotate(k, cos, sin)
         if self.KV != self.H:
             k, v = k.repeat_interleave(self.H // self.KV, 1), v.repeat_interleave(self.H // self.KV, 1)
-        att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.HD) + mask, -1) @ v
+        if SDPA:
+            att = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        else:
+            att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(self.HD) + mask, -1) @ v
         x = x + self.o(att.transpose(1, 2).reshape(B, T, -1))
         h = self.pnorm(x)
         return x + self.down(F.silu(self.gate(h)) * self.up(h))
@@ -99,11 +108,12 @@ class Llama(nn.Module):
 
     def forward(self, ids, labels):
         T = ids.shape[1]
-        inv = 1.0 / (self.theta ** (torch.arange(0, self.HD, 2).float() / self.HD))
-        ang = torch.arange(T).float()[:, None] * inv[None, :]
+        dev = ids.device
+        inv = 1.0 / (self.theta ** (torch.arange(0, self.HD, 2, device=dev).float() / self.HD))
+        ang = torch.arange(T, device=dev).float()[:, None] * inv[None, :]
         ang = torch.cat((ang, ang), -1)
         cos, sin = ang.cos(), ang.sin()
-        mask = torch.full((T, T), float('-inf')).triu(1)
+        mask = torch.full((T, T), float('-inf'), device=dev).triu(1)
         x = F.embedding(ids, self.embed)
         if self.checkpointing and not x.requires_grad:
             x.requires_grad_(True)
@@ -122,28 +132,50 @@ def batch_at(step, B, T, vocab):
     return ids.view(B, T), labels.view(B, T)
 
 
-def main():
-    a = json.loads(sys.argv[1])
+SDPA = False
+
+
+def run(a):
+    """One configuration's timing (see the module doc); returns the JSON-able result."""
+    global SDPA
     c, B, T = a['config'], a['B'], a['T']
+    device = torch.device(a.get('device', 'cpu'))
+    cuda = device.type == 'cuda'
+    SDPA = cuda and hasattr(F, 'scaled_dot_product_attention')
+    if cuda:
+        torch.backends.cuda.matmul.allow_tf32 = False  # fp32 means fp32 (webtune's f32 path is true f32)
+        torch.backends.cudnn.allow_tf32 = False
+        torch.cuda.reset_peak_memory_stats()
     lora = a['lora'] if a['train_type'] == 'lora' else None
-    model = Llama(c, lora, a.get('checkpointing', False))
+    model = Llama(c, lora, a.get('checkpointing', False)).to(device)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.1)
+    amp = a.get('autocast') == 'bf16'
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
     secs = []
     loss = None
     for s in range(a['warmup'] + a['steps']):
-        ids, labels = batch_at(s, B, T, c['vocabSize'])
+        ids, labels = (t.to(device) for t in batch_at(s, B, T, c['vocabSize']))
+        sync()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = model(ids, labels)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = model(ids, labels)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
+        sync()
         if s >= a['warmup']:
             secs.append(time.perf_counter() - t0)
     secs.sort()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({'tokens_per_s': B * T / secs[len(secs) // 2], 'max_rss_bytes': rss, 'loss': loss.item(), 'blas': blas_library()}))
+    out = {'tokens_per_s': B * T / secs[len(secs) // 2], 'step_s': secs[len(secs) // 2], 'max_rss_bytes': rss,
+           'loss': loss.item(), 'blas': 'cuBLAS' if cuda else blas_library(), 'sdpa': SDPA, 'autocast': a.get('autocast')}
+    if cuda:
+        out['max_cuda_bytes'] = torch.cuda.max_memory_allocated()
+    return out
 
 
-main()
+if __name__ == '__main__':
+    torch.set_num_threads(2)
+    print(json.dumps(run(json.loads(sys.argv[1]))))

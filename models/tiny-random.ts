@@ -48,6 +48,9 @@ export function tinyRandomWeights(c: LlamaConfig, seed = SEED): LlamaModel {
   const layers = Array.from({ length: c.numLayers }, () => ({
     inputNorm: ones(), q: uniform(qDim * D, D), k: uniform(kvDim * D, D), v: uniform(kvDim * D, D),
     o: uniform(D * qDim, qDim), postNorm: ones(), gate: uniform(F * D, D), up: uniform(F * D, D), down: uniform(D * F, F),
+    // Qwen2's q/k/v biases and Qwen3's q/k norms, where the config asks for them
+    ...(c.attentionBias ? { qBias: uniform(qDim, D), kBias: uniform(kvDim, D), vBias: uniform(kvDim, D) } : {}),
+    ...(c.qkNorm ? { qNorm: new Float32Array(c.headDim).fill(1), kNorm: new Float32Array(c.headDim).fill(1) } : {}),
   }));
   const embedTokens = uniform(c.vocabSize * D, 1);
   const lmHead = c.tieWordEmbeddings ? undefined : uniform(c.vocabSize * D, D);

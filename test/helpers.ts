@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const ROOT = process.cwd();
+/** The Python with the oracles (torch, onnx, jinja2): Debian's here; scripts/gpu-check.sh points it at the GPU machine's. */
+export const PYTHON = process.env.WEBTUNE_PYTHON || '/usr/bin/python3';
 export const SHARED = resolve(ROOT, '../shared');
 export const STORIES = resolve(SHARED, 'models/stories260K');
 export const CLI = resolve(ROOT, 'dist/webtune.mjs');
@@ -30,7 +32,7 @@ export function runCli(args: string[], runtime: 'node' | 'deno' = 'node', timeou
 
 /** The continuation PyTorch computes with llama2.c's own semantics (test/oracle/llama2c_reference.py). */
 export function oracleContinuation(prompt: string, maxNewTokens: number): { ids: number[]; text: string; prompt_ids: number[] } {
-  const r = spawnSync('/usr/bin/python3', [resolve(ROOT, 'test/oracle/llama2c_reference.py'),
+  const r = spawnSync(PYTHON, [resolve(ROOT, 'test/oracle/llama2c_reference.py'),
     resolve(STORIES, 'stories260K.bin'), resolve(STORIES, 'tok512.bin'), prompt, String(maxNewTokens)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`oracle failed: ${r.stderr}`);
   return JSON.parse(r.stdout);

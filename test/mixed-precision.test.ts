@@ -18,7 +18,7 @@ import { LlamaTrainer, type TrainBatch } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
 import { loadModel } from '../models/load.ts';
 import { parseTargetModules, type LoraConfig } from '../models/lora.ts';
-import { ROOT, SHARED, STORIES, runCli } from './helpers.ts';
+import { PYTHON, ROOT, SHARED, STORIES, runCli } from './helpers.ts';
 import { expectClose, packing, randint, randn, worst } from './train-helpers.ts';
 
 const gpu = await acquireGPU();
@@ -32,7 +32,7 @@ const stories = (await loadModel(STORIES)).model;  // before the first test: a l
 test('f16 rounding is torch\'s .half() (nearest even, subnormals, overflow to Inf), bit for bit', () => {
   const vals = Float32Array.from([...randn(2000, 4), ...randn(500, 1e-5), ...randn(200, 7e4), 0, 65504, 65519.99, 65520, 1e-8,
     2 ** -24, 2 ** -25, 2 ** -25 * 1.0001, 3 * 2 ** -25, 1 + 2 ** -11, 1 + 3 * 2 ** -11, Infinity, -Infinity, 5.960464477539063e-8]);
-  const py = spawnSync('/usr/bin/python3', ['-c', 'import json,sys,torch; v=torch.tensor(json.load(sys.stdin),dtype=torch.float32).half();' +
+  const py = spawnSync(PYTHON, ['-c', 'import json,sys,torch; v=torch.tensor(json.load(sys.stdin),dtype=torch.float32).half();' +
     'print(json.dumps(v.view(torch.int16).tolist()))'], { input: JSON.stringify(Array.from(vals, (v) => (Number.isFinite(v) ? v : v > 0 ? 1e39 : -1e39))), encoding: 'utf8' });
   assert.equal(py.status, 0, py.stderr);
   const want: number[] = JSON.parse(py.stdout);
@@ -95,7 +95,7 @@ test('LoRA on an f16 base: loss, LoRA gradients and one AdamW step match PyTorch
     });
     const dir = mkdtempSync(join(tmpdir(), 'webtune-f16-'));
     writeFileSync(join(dir, 'cases.json'), JSON.stringify({ cases }, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v)));
-    const py = spawnSync('/usr/bin/python3', [resolve(ROOT, 'test/oracle/sft_grad.py'), join(dir, 'cases.json')], { encoding: 'utf8', maxBuffer: 1 << 28 });
+    const py = spawnSync(PYTHON, [resolve(ROOT, 'test/oracle/sft_grad.py'), join(dir, 'cases.json')], { encoding: 'utf8', maxBuffer: 1 << 28 });
     assert.equal(py.status, 0, py.stderr);
     const [rounded, exact]: Record<string, number[]>[] = JSON.parse(py.stdout).results;
     let moved = 0;  // the rounding must matter at the tight tolerance, or comparing with the rounded base proves nothing

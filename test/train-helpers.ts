@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Buf } from '../src/backend/ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
-import { ROOT } from './helpers.ts';
+import { PYTHON, ROOT } from './helpers.ts';
 
 export function rng(seed: number) {  // mulberry32
   return () => {
@@ -49,7 +49,7 @@ export function oracle(cases: Case[]): Result[] {
   const dir = mkdtempSync(join(tmpdir(), 'webtune-train-ops-'));
   const file = join(dir, 'cases.json');
   writeFileSync(file, JSON.stringify({ cases }, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as Float32Array) : v)));
-  const r = spawnSync('/usr/bin/python3', [resolve(ROOT, 'test/oracle/train_ops.py'), file], { encoding: 'utf8', maxBuffer: 1 << 28 });
+  const r = spawnSync(PYTHON, [resolve(ROOT, 'test/oracle/train_ops.py'), file], { encoding: 'utf8', maxBuffer: 1 << 28 });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout).results;
 }
