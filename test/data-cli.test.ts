@@ -1,9 +1,9 @@
 // `webtune preprocess` through the built CLI (dist/webtune.mjs) with webtune's own tokenizer on a tokenizer-only
 // directory: its input_ids and labels equal the library pipeline's with the reference tokenizer; --debug shows
-// trained tokens; errors are one line naming file and line.
+// trained tokens; errors are one line naming file and line; config.json's context is the default --max_length.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { preprocess } from '../src/data/preprocess.ts';
 import { runCli } from './helpers.ts';
@@ -77,4 +77,32 @@ test('preprocess CLI errors: one line naming the file and line; --skip_bad_rows 
   assert.match(skip.stderr, /cli-bad\.jsonl: 3 rows read \(query\), 1 kept/);
   assert.match(skip.stderr, /skipped 2 bad rows: 1 malformed JSON, 1 no assistant answer/);
   assert.equal(read(out).trim().split('\n').length, 1);
+});
+
+test('preprocess CLI: --max_length defaults to config.json\'s max_position_embeddings, past it only with --ignore_context_limit', async () => {
+  const dir = tmpPath(`model-${Math.random().toString(36).slice(2)}`);
+  (await import('node:fs')).mkdirSync(dir);
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) copyFileSync(join(QWEN3, f), join(dir, f));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ model_type: 'qwen3', max_position_embeddings: 128, vocab_size: 151936 }));
+  const data = join(LF, 'alpaca_en_demo.json'), out = tmpPath('cli-context.jsonl');
+  const r = await runCli(['preprocess', '--model', dir, '--dataset', data, '--output', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /webtune: --max_length 128 \(default: the model's context, max_position_embeddings\): 0 truncated \(delete\), (\d+) dropped for being longer than 128 tokens\n/);
+  assert.match(r.stderr, /webtune: warning: \d+ of 999 rows \(\d+\.\d%\) dropped: .*--max_length 128.*--truncation_strategy left or right\n/);
+  for (const row of read(out).trim().split('\n')) assert.ok(JSON.parse(row).input_ids.length <= 128);
+  const over = await runCli(['preprocess', '--model', dir, '--dataset', data, '--output', out, '--max_length', '200']);
+  assert.equal(over.status, 1);
+  assert.match(over.stderr, /^webtune: error: --max_length 200 is over the context of --model .* \(max_position_embeddings 128\): lower --max_length to 128 or less, or pass --ignore_context_limit/);
+  const forced = await runCli(['preprocess', '--model', dir, '--dataset', data, '--output', out, '--max_length', '200', '--ignore_context_limit']);
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.match(forced.stderr, /^webtune: warning: --max_length 200 is over the model's context of 128 tokens/);
+  // vocab_size checks pre-tokenized ids
+  const tok = tmpFile('cli-ids.jsonl', `${JSON.stringify({ input_ids: [1, 200000], labels: [1, 200000] })}\n`);
+  const ids = await runCli(['preprocess', '--model', dir, '--dataset', tok, '--output', out]);
+  assert.equal(ids.status, 1);
+  assert.match(ids.stderr, /^webtune: error: .*cli-ids\.jsonl:1: bad token id: input_ids\[1\] = 200000: expected a token id of the model's vocabulary \(0\.\.151935\)\n$/);
+  // a tokenizer-only directory gives no context: no limit
+  const free = await runCli(['preprocess', '--model', QWEN3, '--dataset', data, '--output', out]);
+  assert.equal(free.status, 0, free.stderr);
+  assert.doesNotMatch(free.stderr, /--max_length/);
 });

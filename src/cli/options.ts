@@ -20,3 +20,10 @@ export function floatFlag(min: number, max: number, { minExclusive = false } = {
     return n;
   };
 }
+
+/** true|false (also 1/0, yes/no): ms-swift's boolean flags take a value, as --dataset_shuffle false. */
+export function boolFlag(value: string): boolean {
+  if (/^(true|1|yes)$/i.test(value)) return true;
+  if (/^(false|0|no)$/i.test(value)) return false;
+  throw new InvalidArgumentError('expected true or false.');
+}

@@ -1,28 +1,19 @@
 // `webtune sft`: LoRA or full supervised fine-tuning with ms-swift's flag names; progress on stderr, results in
-// OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/ (args.json, logging.jsonl, images/, checkpoint-N/).
+// OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/ (args.json, logging.jsonl, images/, checkpoint-N/). The data flags are preprocess's
+// (data-flags.ts), and so is the data summary printed before training.
 import { Command, Option } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
-import { BUILTIN_NAMES } from '../data/templates/chat-format.ts';
-import { TRUNCATION_STRATEGIES } from '../data/truncate.ts';
 import { UserError } from '../errors.ts';
 import { SCHEDULERS } from '../train/schedule.ts';
 import { runSft, type SftArgs } from '../train/sft.ts';
+import { addDataFlags, debugPrinter } from './data-flags.ts';
 import { floatFlag, intFlag } from './options.ts';
 
 export function sftCommand(): Command {
-  return new Command('sft')
+  const cmd = new Command('sft')
     .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU')
-    .option('--model <dir>', 'Hugging Face model directory (llama, mistral, qwen2, qwen3) or a llama2.c checkpoint directory')
-    .option('--dataset <files...>', 'dataset files (.jsonl, .json, .csv, .txt); FILE#N samples N rows')
-    .option('--val_dataset <files...>', 'validation dataset files')
-    .addOption(new Option('--template <name>', 'built-in chat template instead of the model\'s own').choices(BUILTIN_NAMES))
-    .option('--system <text>', 'system prompt for rows without one')
-    .option('--max_length <n>', 'longest encoded row in tokens (and the packed length)', intFlag(1))
-    .addOption(new Option('--truncation_strategy <s>', 'rows longer than --max_length').choices(TRUNCATION_STRATEGIES).default('delete'))
-    .option('--packing', 'pack several rows into each sequence of --max_length tokens', false)
-    .option('--split_dataset_ratio <r>', 'share of the training rows held out for validation', floatFlag(0, 1), 0)
-    .option('--model_name <names...>', 'self-cognition: the model\'s name (Chinese then English)')
-    .option('--model_author <names...>', 'self-cognition: the model\'s author (Chinese then English)')
+    .option('--model <dir>', 'Hugging Face model directory (llama, mistral, qwen2, qwen3) or a llama2.c checkpoint directory');
+  return addDataFlags(cmd)
     .addOption(new Option('--train_type <t>', 'lora: train adapters on a frozen base; full: every weight').choices(['lora', 'full']).default('lora'))
     .option('--lora_rank <r>', 'LoRA rank', intFlag(1), 8)
     .option('--lora_alpha <a>', 'LoRA alpha (scale alpha/rank)', floatFlag(0, 1e6, { minExclusive: true }), 32)
@@ -55,7 +46,7 @@ export function sftCommand(): Command {
     .action(async (flags: SftArgs) => {
       if (!flags.model) throw new UserError('sft: --model is required');
       if (!flags.dataset?.length) throw new UserError('sft: --dataset is required');
-      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`) });
+      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`), onRow: debugPrinter(flags) });
       writeStderr(`webtune: last checkpoint ${res.lastCheckpoint}${res.bestCheckpoint ? `, best ${res.bestCheckpoint}` : ''}\n`);
       writeStdout(`${res.runDir}\n`);
     });

@@ -3,11 +3,10 @@
 import { UserError } from '../errors.ts';
 import type { ChatTokenizer } from './chat-tokenizer.ts';
 import { Collator, type Batch } from './collate.ts';
-import { parseDatasetSpec, sampleRows, SeededRandom, shuffle, splitRows } from './mix.ts';
-import { readRows } from './readers.ts';
+import { encodeFiles } from './encode-files.ts';
+import { SeededRandom, shuffle, splitRows } from './mix.ts';
 import { RowEncoder, type EncodedRow, type EncodeOptions } from './row-encoder.ts';
-import { PipelineStats, summaryLines, type OutputTotals } from './stats.ts';
-import { DatasetError } from './types.ts';
+import { countRow, dataWarnings, noRowsKept, PipelineStats, summaryLines, type LengthLimit, type OutputTotals } from './stats.ts';
 import { joinInts, LazyWriter, labelsOf, rowLine, type AtomicWriter } from './write-jsonl.ts';
 
 export interface PreprocessOptions extends EncodeOptions {
@@ -23,6 +22,8 @@ export interface PreprocessOptions extends EncodeOptions {
   packing?: boolean;
   /** Called for the first rows kept, in reading order (--debug). */
   onRow?: (row: EncodedRow, index: number) => void;
+  /** For the summary: where a default maxLength came from, and the model's context. */
+  lengthLimit?: Pick<LengthLimit, 'defaultFrom' | 'context'>;
 }
 
 export interface PreprocessResult {
@@ -31,28 +32,13 @@ export interface PreprocessResult {
   val?: OutputTotals;
   valPath?: string;
   summary: string[];
+  /** e.g. more than a few percent of the rows dropped by maxLength */
+  warnings: string[];
 }
 
 export function defaultValOutput(output: string): string {
   const m = /^(.*?)(\.[^./\\]*)?$/.exec(output)!;
   return `${m[1]}.val${m[2] ?? '.jsonl'}`;
-}
-
-async function encodeFiles(specs: string[], enc: RowEncoder, rng: SeededRandom, sink: (r: EncodedRow) => Promise<void> | void): Promise<void> {
-  for (const spec of specs) {
-    const { path, sample } = parseDatasetSpec(spec);
-    const file = enc.stats.file(path);
-    const rows: EncodedRow[] = [];
-    for await (const item of readRows(path)) {
-      const r = enc.encode(item, file);
-      if (r) { if (sample === undefined) await sink(r); else rows.push(r); }
-    }
-    if (file.read === 0) throw new DatasetError(`${path}: empty dataset (no rows)`);
-    if (sample !== undefined) {
-      file.sampled = rows.length ? sample : 0;
-      for (const r of sampleRows(rows, sample, rng)) await sink(r);
-    }
-  }
 }
 
 export async function preprocess(tok: ChatTokenizer, opts: PreprocessOptions): Promise<PreprocessResult> {
@@ -81,7 +67,7 @@ export async function preprocess(tok: ChatTokenizer, opts: PreprocessOptions): P
       else trainRows.push(r);
     });
     if (stats.files.every((f) => f.kept === 0)) {
-      throw new UserError(`preprocess: no rows kept from ${opts.datasets.join(', ')} (${stats.skippedTotal} skipped, ${stats.droppedTooLong} too long, ${stats.droppedUntrained} untrained)`);
+      throw new UserError(noRowsKept('preprocess', opts.datasets, stats, opts.maxLength));
     }
     let valRows: EncodedRow[] = [];
     if (opts.valDatasets?.length) await encodeFiles(opts.valDatasets, enc, rng, (r) => { valRows.push(r); });
@@ -112,19 +98,15 @@ export async function preprocess(tok: ChatTokenizer, opts: PreprocessOptions): P
     throw e;
   }
   const hasVal = totals.val.rows > 0;
+  const limit: LengthLimit = { maxLength: opts.maxLength, strategy: opts.truncationStrategy ?? 'delete', ...opts.lengthLimit };
   const summary = summaryLines(stats, { train: totals.train, val: hasVal ? totals.val : undefined, trainPath: opts.output,
-    valPath: hasVal ? valPath : undefined, packed }, { maxLength: opts.maxLength, strategy: opts.truncationStrategy ?? 'delete' });
-  return { stats, train: totals.train, val: hasVal ? totals.val : undefined, valPath: hasVal ? valPath : undefined, summary };
-}
-
-function count(t: OutputTotals, mask: Uint8Array): void {
-  t.rows++;
-  t.tokens += mask.length;
-  for (let i = 0; i < mask.length; i++) t.trained += mask[i];
+    valPath: hasVal ? valPath : undefined, packed }, limit);
+  return { stats, train: totals.train, val: hasVal ? totals.val : undefined, valPath: hasVal ? valPath : undefined, summary,
+    warnings: dataWarnings(stats, limit) };
 }
 
 async function writeRow(w: AtomicWriter, r: EncodedRow, t: OutputTotals): Promise<void> {
-  count(t, r.mask);
+  countRow(t, r.mask);
   await w.write(rowLine(r.ids, labelsOf(r.ids, r.mask)));
 }
 

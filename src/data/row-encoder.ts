@@ -1,6 +1,6 @@
 // One row, start to finish: normalise, fill the model's identity, apply --system, render with the chat
-// format, tokenize with the trained spans, truncate. Bad rows throw RowError, or are counted and skipped
-// with --skip_bad_rows.
+// format, tokenize with the trained spans, truncate. Pre-tokenized rows (input_ids + labels) skip to the
+// truncation. Bad rows throw RowError, or are counted and skipped with --skip_bad_rows.
 import type { ChatTokenizer } from './chat-tokenizer.ts';
 import { encodeText, encodeWithSpans, type Encoded } from './encode-spans.ts';
 import { normalizeRow } from './normalize.ts';
@@ -9,6 +9,7 @@ import { fillIdentity, type Identity } from './self-cognition.ts';
 import type { FileStats, PipelineStats } from './stats.ts';
 import { ChatFormat } from './templates/chat-format.ts';
 import { renderConversation, type LossScale } from './templates/spans.ts';
+import { isTokenizedRow, parseTokenizedRow } from './tokenized.ts';
 import { truncate, type TruncationStrategy } from './truncate.ts';
 import { RowError, type Conversation, type RowOrigin } from './types.ts';
 
@@ -22,6 +23,8 @@ export interface EncodeOptions {
   lossScale?: LossScale;
   identity?: Identity;
   skipBadRows?: boolean;
+  /** The model's vocabulary size: pre-tokenized rows with an id outside it are bad rows. */
+  vocabSize?: number;
 }
 
 export interface EncodedRow extends Encoded {
@@ -52,31 +55,56 @@ export class RowEncoder {
     return encodeWithSpans(this.tok, r.text, r.spans, this.stats);
   }
 
-  /** A read item → an encoded row, or undefined when it is skipped or dropped (and counted). */
-  encode(item: ReadItem, file: FileStats): EncodedRow | undefined {
-    file.read++;
-    if ('error' in item) return this.bad(item.error);
+  /** A read item → its encoded rows (a packed pre-tokenized line holds several), none when skipped or dropped (and counted). */
+  encode(item: ReadItem, file: FileStats): EncodedRow[] {
+    if ('error' in item) { file.read++; return this.bad(item.error); }
+    const origin = { file: item.file, line: item.line };
     try {
+      if (isTokenizedRow(item.value)) return this.encodeTokenized(item.value, origin, file);
+      file.read++;
       const conv = this.conversation(item.value, item, file);
       const enc = this.encodeConversation(conv, item);
       if (!enc.mask.includes(1)) throw new RowError('no trained tokens', item, 'no token of this row is trained (check "loss" fields)');
-      const t = truncate(enc, this.opts.maxLength, this.opts.truncationStrategy ?? 'delete');
-      if (!t.row) { this.stats.droppedTooLong++; return undefined; }
-      if (t.truncated) {
-        this.stats.truncated++;
-        if (!t.row.mask.includes(1)) { this.stats.droppedUntrained++; return undefined; }
-      }
-      file.kept++;
-      return { ids: t.row.ids, mask: t.row.mask, origin: { file: item.file, line: item.line } };
+      const kept = this.keep(enc, origin, file);
+      return kept ? [kept] : [];
     } catch (e) {
       if (e instanceof RowError) return this.bad(e);
       throw e;
     }
   }
 
-  private bad(e: RowError): undefined {
+  /** A pre-tokenized line: its rows go straight to truncation (a packed line counts each row it holds). */
+  private encodeTokenized(value: Record<string, unknown>, origin: RowOrigin, file: FileStats): EncodedRow[] {
+    file.read++;
+    const rows = parseTokenizedRow(value, origin, this.opts.vocabSize);
+    file.read += rows.length - 1;
+    file.formats.set('tokenized', (file.formats.get('tokenized') ?? 0) + rows.length);
+    this.stats.tokenizedRows += rows.length;
+    const out: EncodedRow[] = [];
+    for (const r of rows) {
+      if (!r.mask.includes(1)) { this.bad(new RowError('no trained tokens', origin, `a row of ${r.ids.length} tokens has every label -100`)); continue; }
+      const kept = this.keep(r, origin, file);
+      if (kept) out.push(kept);
+    }
+    return out;
+  }
+
+  /** --max_length and --truncation_strategy on one encoded row; counted in the stats either way. */
+  private keep(enc: Encoded, origin: RowOrigin, file: FileStats): EncodedRow | undefined {
+    this.stats.longest = Math.max(this.stats.longest, enc.ids.length);
+    const t = truncate(enc, this.opts.maxLength, this.opts.truncationStrategy ?? 'delete');
+    if (!t.row) { this.stats.droppedTooLong++; return undefined; }
+    if (t.truncated) {
+      this.stats.truncated++;
+      if (!t.row.mask.includes(1)) { this.stats.droppedUntrained++; return undefined; }
+    }
+    file.kept++;
+    return { ids: t.row.ids, mask: t.row.mask, origin };
+  }
+
+  private bad(e: RowError): [] {
     if (!this.opts.skipBadRows) throw e;
     this.stats.skip(e.reason, e.message);
-    return undefined;
+    return [];
   }
 }

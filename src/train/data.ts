@@ -1,14 +1,14 @@
 // Training data through the issue-4 pipeline (readers → RowEncoder → shuffle/split → optional packing) into
 // fixed-shape micro-batches [B, T] for the trainer, with labels shifted to next-token targets. The order of an
 // epoch is a pure function of (seed, epoch), so a resumed run sees exactly the batches it would have seen.
+// The summary is preprocess's (src/data/stats.ts): nothing is dropped without a count.
 import type { TrainBatch } from '../../models/llama-train.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
 import { Collator } from '../data/collate.ts';
-import { parseDatasetSpec, sampleRows, SeededRandom, shuffle, splitRows } from '../data/mix.ts';
-import { readRows } from '../data/readers.ts';
+import { encodeFiles } from '../data/encode-files.ts';
+import { SeededRandom, shuffle, splitRows } from '../data/mix.ts';
 import { RowEncoder, type EncodedRow, type EncodeOptions } from '../data/row-encoder.ts';
-import { PipelineStats } from '../data/stats.ts';
-import { DatasetError } from '../data/types.ts';
+import { countRow, dataWarnings, noRowsKept, PipelineStats, summaryLines, type LengthLimit, type OutputTotals } from '../data/stats.ts';
 import { labelsOf } from '../data/write-jsonl.ts';
 import { UserError } from '../errors.ts';
 
@@ -21,20 +21,19 @@ export interface DataOptions extends EncodeOptions {
   splitDatasetRatio: number;
   packing: boolean;
   seed: number;
+  /** Shuffle the rows before the validation split (default true); epochs are drawn in a seeded order regardless. */
+  shuffle?: boolean;
+  /** Called for every row kept, in reading order (--debug prints the first ones). */
+  onRow?: (row: EncodedRow, index: number) => void;
+  /** For the summary: where a default maxLength came from, and the model's context. */
+  lengthLimit?: Pick<LengthLimit, 'defaultFrom' | 'context'>;
 }
 
-export interface TrainData { train: Example[]; val: Example[]; T: number; padId: number; packed: boolean; stats: PipelineStats }
-
-async function encode(specs: string[], enc: RowEncoder, rng: SeededRandom): Promise<EncodedRow[]> {
-  const out: EncodedRow[] = [];
-  for (const spec of specs) {
-    const { path, sample } = parseDatasetSpec(spec);
-    const file = enc.stats.file(path), rows: EncodedRow[] = [];
-    for await (const item of readRows(path)) { const r = enc.encode(item, file); if (r) rows.push(r); }
-    if (file.read === 0) throw new DatasetError(`${path}: empty dataset (no rows)`);
-    out.push(...(sample === undefined ? rows : sampleRows(rows, sample, rng)));
-  }
-  return out;
+export interface TrainData {
+  train: Example[]; val: Example[]; T: number; padId: number; packed: boolean; stats: PipelineStats;
+  /** preprocess's summary lines (rows per file and format, bad rows, length cuts, tokens, trained share) */
+  summary: string[];
+  warnings: string[];
 }
 
 function examples(c: Collator, rows: EncodedRow[], o: DataOptions, padId: number): Example[] {
@@ -54,20 +53,32 @@ function examples(c: Collator, rows: EncodedRow[], o: DataOptions, padId: number
   });
 }
 
+function totalsOf(rows: EncodedRow[]): OutputTotals {
+  const t = { rows: 0, tokens: 0, trained: 0 };
+  for (const r of rows) countRow(t, r.mask);
+  return t;
+}
+
 export async function loadTrainData(tok: ChatTokenizer, o: DataOptions): Promise<TrainData> {
   if (!o.datasets.length) throw new UserError('sft: --dataset is required');
   if (o.packing && o.maxLength === undefined) throw new UserError('sft: --packing needs --max_length (the length of a packed sequence)');
   const stats = new PipelineStats(), enc = new RowEncoder(tok, o, stats), rng = new SeededRandom(o.seed);
-  let train = await encode(o.datasets, enc, rng);
-  if (!train.length) throw new UserError(`sft: no rows kept from ${o.datasets.join(', ')} (${stats.skippedTotal} skipped, ${stats.droppedTooLong} too long)`);
-  shuffle(train, rng);
+  for (const n of enc.format.notes) stats.notes.add(n);
+  let train: EncodedRow[] = [];
+  await encodeFiles(o.datasets, enc, rng, (r) => { o.onRow?.(r, train.length); train.push(r); });
+  if (!train.length) throw new UserError(noRowsKept('sft', o.datasets, stats, o.maxLength));
+  if (o.shuffle ?? true) shuffle(train, rng);
   const split = splitRows(train, o.splitDatasetRatio);
   train = split.train;
-  const val = [...split.val, ...(o.valDatasets?.length ? await encode(o.valDatasets, enc, rng) : [])];
+  const val = split.val;
+  if (o.valDatasets?.length) await encodeFiles(o.valDatasets, enc, rng, (r) => { val.push(r); });
   const padId = tok.pad?.id ?? tok.eos?.id ?? 0, c = await Collator.create();
   const ex = { train: examples(c, train, o, padId), val: examples(c, val, o, padId) };
   const longest = Math.max(...ex.train.map((e) => e.ids.length), ...ex.val.map((e) => e.ids.length));
-  return { ...ex, T: Math.ceil(longest / 8) * 8, padId, packed: o.packing, stats };
+  const limit: LengthLimit = { maxLength: o.maxLength, strategy: o.truncationStrategy ?? 'delete', ...o.lengthLimit };
+  const summary = summaryLines(stats, { train: totalsOf(train), val: val.length ? totalsOf(val) : undefined,
+    packed: o.packing ? { sequences: ex.train.length, seqLen: o.maxLength! } : undefined }, limit);
+  return { ...ex, T: Math.ceil(longest / 8) * 8, padId, packed: o.packing, stats, summary, warnings: dataWarnings(stats, limit) };
 }
 
 /** The order of epoch `epoch`'s examples (HF: a RandomSampler seeded per epoch). */

@@ -7,7 +7,10 @@ import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
 import { ReferenceTrainOps } from '../backend/reference-train-ops.ts';
 import type { TrainOps } from '../backend/train-ops.ts';
-import { bilingual } from '../data/self-cognition.ts';
+import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
+import { resolveMaxLength } from '../data/context-limit.ts';
+import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
+import type { EncodedRow } from '../data/row-encoder.ts';
 import type { TruncationStrategy } from '../data/truncate.ts';
 import { UserError } from '../errors.ts';
 import { hfConfigJson, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
@@ -18,9 +21,9 @@ import { writeLossPng } from './plot.ts';
 import { Progress } from './progress.ts';
 import { lrAt, warmupSteps, type SchedulerType } from './schedule.ts';
 
-export interface SftArgs {
-  model: string; dataset: string[]; val_dataset?: string[]; template?: string; system?: string; max_length?: number;
-  truncation_strategy: TruncationStrategy; packing: boolean; split_dataset_ratio: number; model_name?: string[]; model_author?: string[];
+/** The data flags (DataArgs) are preprocess's; the rest are the trainer's. */
+export interface SftArgs extends DataArgs {
+  model: string; dataset: string[]; truncation_strategy: TruncationStrategy; packing: boolean; split_dataset_ratio: number;
   train_type: 'lora' | 'full'; lora_rank: number; lora_alpha: number; lora_dropout: number; target_modules: string[];
   num_train_epochs: number; max_steps: number; per_device_train_batch_size: number; gradient_accumulation_steps: number;
   learning_rate: number; lr_scheduler_type: SchedulerType; warmup_ratio: number; warmup_steps: number; optim: 'adamw_torch' | 'sgd';
@@ -61,7 +64,9 @@ async function evaluate(trainer: LlamaTrainer, data: TrainData): Promise<{ loss:
   return { loss: lossSum / Math.max(1, tokens), acc: correct === null ? null : correct / Math.max(1, tokens) };
 }
 
-export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: string) => void } = {}): Promise<SftResult> {
+export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: string) => void;
+  /** --debug: sees every row kept, in reading order */
+  onRow?: (tok: ChatTokenizer, row: EncodedRow, index: number) => void; } = {}): Promise<SftResult> {
   const note = opts.note ?? (() => {});
   let lora: LoraConfig | undefined;
   try {
@@ -70,9 +75,16 @@ export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: stri
   const runDir = await makeRunDir(a.output_dir);  // before anything slow: an unwritable output fails first
   await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify(a, null, 2)}\n`);
   const src = await loadModelSource(a.model);
-  const identity = { name: bilingual('model_name', a.model_name), author: bilingual('model_author', a.model_author) };
-  const data = await loadTrainData(src.tok, { datasets: a.dataset, valDatasets: a.val_dataset, splitDatasetRatio: a.split_dataset_ratio, packing: a.packing,
-    seed: a.seed, template: a.template, system: a.system, maxLength: a.max_length, truncationStrategy: a.truncation_strategy, identity });
+  // --max_length defaults to the model's context, and may not pass it unless asked (ms-swift's default)
+  const context = src.model.config.maxPositionEmbeddings;
+  const len = resolveMaxLength({ maxLength: a.max_length, context, ignoreContextLimit: a.ignore_context_limit, model: a.model });
+  if (len.warning) note(`warning: ${len.warning}`);
+  const data = await loadTrainData(src.tok, { ...encodeOptionsOf(a), maxLength: len.maxLength, vocabSize: src.model.config.vocabSize,
+    lengthLimit: { defaultFrom: len.defaultFrom, context }, datasets: a.dataset, valDatasets: a.val_dataset,
+    splitDatasetRatio: a.split_dataset_ratio, packing: a.packing, seed: a.seed, shuffle: a.dataset_shuffle,
+    onRow: opts.onRow && ((r, i) => opts.onRow!(src.tok, r, i)) });
+  for (const line of data.summary) note(line);
+  for (const w of data.warnings) note(`warning: ${w}`);
   note(`data: ${data.train.length} training and ${data.val.length} validation sequences of up to ${data.T} tokens${data.packed ? ' (packed)' : ''}`);
 
   let ops = opts.ops;
