@@ -1,12 +1,13 @@
 // `webtune sft`: LoRA or full supervised fine-tuning with ms-swift's flag names; progress on stderr, results in
 // OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/ (args.json, logging.jsonl, images/, checkpoint-N/).
 import { Command, Option } from 'commander';
-import { writeStderr, writeStdout } from '../../runtime/platform.ts';
+import { exit, writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { BUILTIN_NAMES } from '../data/templates/chat-format.ts';
 import { TRUNCATION_STRATEGIES } from '../data/truncate.ts';
 import { UserError } from '../errors.ts';
 import { SCHEDULERS } from '../train/schedule.ts';
-import { runSft, type SftArgs } from '../train/sft.ts';
+import { interruptedReport, signalExitCode, stopOnSignals, type StopSignal } from '../train/interrupt.ts';
+import { REPORT_TO, runSft, type SftArgs } from '../train/sft.ts';
 import { floatFlag, intFlag } from './options.ts';
 
 export function sftCommand(): Command {
@@ -48,6 +49,7 @@ export function sftCommand(): Command {
     .option('--seed <n>', 'seed for data order, LoRA init and dropout', intFlag(0, 0xffffffff), 42)
     .option('--eval_steps <n>', 'evaluate (loss, token accuracy) every n steps and at the end', intFlag(1))
     .option('--logging_steps <n>', 'log every n steps', intFlag(1), 5)
+    .addOption(new Option('--report_to <targets...>', 'tensorboard: event files in <run>/runs/ (all = tensorboard here); none').choices(REPORT_TO).default(['tensorboard']))
     .option('--save_steps <n>', 'save a checkpoint every n steps (and at the end)', intFlag(1))
     .option('--save_total_limit <n>', 'keep at most n checkpoints (the best one is kept)', intFlag(1))
     .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG)')
@@ -55,7 +57,13 @@ export function sftCommand(): Command {
     .action(async (flags: SftArgs) => {
       if (!flags.model) throw new UserError('sft: --model is required');
       if (!flags.dataset?.length) throw new UserError('sft: --dataset is required');
-      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`) });
+      const stop = stopOnSignals();
+      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`), stop: stop.signal, onRunDir: stop.graceful }).finally(stop.dispose);
+      if (res.interrupted) {
+        writeStderr(interruptedReport(res));
+        writeStdout(`${res.runDir}\n`);
+        await exit(signalExitCode(res.interrupted as StopSignal));
+      }
       writeStderr(`webtune: last checkpoint ${res.lastCheckpoint}${res.bestCheckpoint ? `, best ${res.bestCheckpoint}` : ''}\n`);
       writeStdout(`${res.runDir}\n`);
     });
