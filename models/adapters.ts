@@ -144,6 +144,29 @@ export interface ResolvedCheckpoint {
   adapter?: LoraAdapterFile;
 }
 
+/**
+ * The local path of the base model a run's args.json names, or undefined when there is none. webtune stores it
+ * absolute; older runs stored it as typed, relative to the folder sft ran in. That folder is the run directory less
+ * the run's output_dir (RUN = CWD/OUTPUT_DIR/vN-…), so such a path is found from any folder; the current folder is
+ * tried last, as before.
+ */
+async function baseModelIn(args: { model: string; output_dir?: unknown }, runDir: string): Promise<string | undefined> {
+  const path = await import('node:path');
+  if (path.isAbsolute(args.model)) return (await stat(args.model)) ? args.model : undefined;
+  const sftCwds: string[] = [];
+  const out = typeof args.output_dir === 'string' ? path.normalize(args.output_dir).replace(/(.)\/+$/, '$1') : undefined;
+  if (out && !path.isAbsolute(out) && !out.split('/').includes('..')) {
+    const outputDir = path.dirname(path.resolve(runDir));
+    if (out === '.') sftCwds.push(outputDir);
+    else if (outputDir.endsWith(`/${out}`)) sftCwds.push(outputDir.slice(0, -out.length - 1) || '/');
+  }
+  for (const cwd of [...sftCwds, '.']) {
+    const p = path.resolve(cwd, args.model);
+    if (await stat(p)) return p;
+  }
+  return undefined;
+}
+
 /** What --adapters CKPT names: a LoRA checkpoint and its base model, or a full-training checkpoint. */
 export async function resolveCheckpoint(ckpt: string, model?: string): Promise<ResolvedCheckpoint> {
   ckpt = trimSlash(ckpt);
@@ -159,8 +182,9 @@ export async function resolveCheckpoint(ckpt: string, model?: string): Promise<R
     let args: { model?: unknown };
     try { args = JSON.parse(await readText(f)); } catch (e) { throw new UserError(`${f}: invalid JSON (${(e as Error).message.split('\n')[0]})`); }
     if (typeof args?.model !== 'string' || !args.model) throw new UserError(`${f}: no "model" entry; pass --model`);
-    if (!(await stat(args.model)) && !isHubId(args.model)) throw new UserError(`${f}: the base model ${args.model} is not there; pass --model`);
-    return { kind: 'lora', modelPath: args.model, modelFrom: f, adapter };
+    const local = await baseModelIn(args as { model: string; output_dir?: unknown }, parent);  // checkpoints sit in the run directory
+    if (!local && !isHubId(args.model)) throw new UserError(`${f}: the base model ${args.model} is not there; pass --model`);
+    return { kind: 'lora', modelPath: local ?? args.model, modelFrom: f, adapter };
   }
   // PEFT's base_model_name_or_path: a local directory, or a hub id (downloaded when loaded)
   if (adapter.baseModel && (await stat(adapter.baseModel) || isHubId(adapter.baseModel))) {

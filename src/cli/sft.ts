@@ -2,10 +2,11 @@
 // OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/ (args.json, logging.jsonl, images/, checkpoint-N/). The data flags are preprocess's
 // (data-flags.ts), and so is the data summary printed before training.
 import { Command, Option } from 'commander';
-import { writeStderr, writeStdout } from '../../runtime/platform.ts';
+import { exit, writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { UserError } from '../errors.ts';
 import { SCHEDULERS } from '../train/schedule.ts';
-import { runSft, type SftArgs } from '../train/sft.ts';
+import { interruptedReport, signalExitCode, stopOnSignals, type StopSignal } from '../train/interrupt.ts';
+import { REPORT_TO, runSft, type SftArgs } from '../train/sft.ts';
 import { addDataFlags, debugPrinter } from './data-flags.ts';
 import { floatFlag, intFlag } from './options.ts';
 
@@ -39,6 +40,7 @@ export function sftCommand(): Command {
     .option('--seed <n>', 'seed for data order, LoRA init and dropout', intFlag(0, 0xffffffff), 42)
     .option('--eval_steps <n>', 'evaluate (loss, token accuracy) every n steps and at the end', intFlag(1))
     .option('--logging_steps <n>', 'log every n steps', intFlag(1), 5)
+    .addOption(new Option('--report_to <targets...>', 'tensorboard: event files in <run>/runs/ (all = tensorboard here); none').choices(REPORT_TO).default(['tensorboard']))
     .option('--save_steps <n>', 'save a checkpoint every n steps (and at the end)', intFlag(1))
     .option('--save_total_limit <n>', 'keep at most n checkpoints (the best one is kept)', intFlag(1))
     .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG)')
@@ -46,7 +48,14 @@ export function sftCommand(): Command {
     .action(async (flags: SftArgs) => {
       if (!flags.model) throw new UserError('sft: --model is required');
       if (!flags.dataset?.length) throw new UserError('sft: --dataset is required');
-      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`), onRow: debugPrinter(flags) });
+      const stop = stopOnSignals();
+      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`), onRow: debugPrinter(flags), stop: stop.signal, onRunDir: stop.graceful })
+        .finally(stop.dispose);
+      if (res.interrupted) {
+        writeStderr(interruptedReport(res));
+        writeStdout(`${res.runDir}\n`);
+        await exit(signalExitCode(res.interrupted as StopSignal));
+      }
       writeStderr(`webtune: last checkpoint ${res.lastCheckpoint}${res.bestCheckpoint ? `, best ${res.bestCheckpoint}` : ''}\n`);
       writeStdout(`${res.runDir}\n`);
     });

@@ -5,21 +5,45 @@ import { UserError } from '../errors.ts';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
-/** Creates the next vN-… directory; an output directory that cannot be written fails here, before any training. */
-export async function makeRunDir(outputDir: string, now = new Date()): Promise<string> {
+/** Fails early, before any loading or training, when the output directory cannot be created or written. */
+export async function checkOutputDir(outputDir: string): Promise<void> {
   const fs = await import('node:fs/promises');
   try {
     await fs.mkdir(outputDir, { recursive: true });
-    const n = Math.max(-1, ...(await readDir(outputDir)).map((d) => /^v(\d+)-/.exec(d)).filter((m) => m).map((m) => Number(m![1]))) + 1;
-    const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
-    const dir = `${outputDir.replace(/\/$/, '')}/v${n}-${stamp}`;
-    await fs.mkdir(dir);
-    await writeFileAtomic(`${dir}/.write-test`, '');
-    await fs.rm(`${dir}/.write-test`);
-    return dir;
+    const probe = `${outputDir.replace(/\/$/, '')}/.webtune-write-test-${Date.now()}`;
+    await writeFileAtomic(probe, '');
+    await fs.rm(probe);
   } catch (e) {
     throw new UserError(`--output_dir ${outputDir} is not writable (${(e as Error).message.split('\n')[0]})`);
   }
+}
+
+/**
+ * Creates the next vN-… directory. Called once the model, data and device have been checked, so a run that fails
+ * early leaves nothing behind and does not take a run number.
+ */
+export async function makeRunDir(outputDir: string, now = new Date()): Promise<string> {
+  const fs = await import('node:fs/promises');
+  await checkOutputDir(outputDir);
+  for (;;) {
+    const n = Math.max(-1, ...(await readDir(outputDir)).map((d) => /^v(\d+)-/.exec(d)).filter((m) => m).map((m) => Number(m![1]))) + 1;
+    const stamp = `${now.getFullYear()}${pad(now.getMonth() + 1)}${pad(now.getDate())}-${pad(now.getHours())}${pad(now.getMinutes())}${pad(now.getSeconds())}`;
+    const dir = `${outputDir.replace(/\/$/, '')}/v${n}-${stamp}`;
+    try {
+      await fs.mkdir(dir);
+      return dir;
+    } catch (e) {
+      // another run in the same output_dir took this number in the meantime: take the next
+      if ((e as { code?: string }).code !== 'EEXIST') throw new UserError(`--output_dir ${outputDir}: cannot create ${dir} (${(e as Error).message.split('\n')[0]})`);
+    }
+  }
+}
+
+/** A failed run's directory goes unless it holds a checkpoint (which --resume_from_checkpoint can continue). */
+export async function removeRunDirIfEmpty(dir: string): Promise<boolean> {
+  if ((await checkpointsIn(dir)).length) return false;
+  await (await import('node:fs/promises')).rm(dir, { recursive: true, force: true });
+  return true;
 }
 
 export class JsonLog {

@@ -1,7 +1,7 @@
 // `webtune sft` as a library call: data → trainer → optimizer steps with gradient accumulation, schedule,
 // clipping, evaluation, logging, checkpoints and resume. Args use ms-swift's flag names (they go to args.json).
 import { acquireGPU } from '../../runtime/webgpu.ts';
-import { writeFileAtomic } from '../../runtime/platform.ts';
+import { stat, writeFileAtomic } from '../../runtime/platform.ts';
 import { createWebGpuTrainOps } from '../../gpu/train-ops.ts';
 import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
@@ -16,10 +16,11 @@ import { UserError } from '../errors.ts';
 import { hfConfigJson, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { epochOrder, loadTrainData, makeBatch, trainedTokens, type TrainData } from './data.ts';
 import { loadModelSource } from './model-source.ts';
-import { JsonLog, makeRunDir, pruneCheckpoints } from './output.ts';
-import { writeLossPng } from './plot.ts';
+import { writeRunImages } from './images.ts';
+import { checkOutputDir, JsonLog, makeRunDir, pruneCheckpoints, removeRunDirIfEmpty } from './output.ts';
 import { Progress } from './progress.ts';
 import { lrAt, warmupSteps, type SchedulerType } from './schedule.ts';
+import { EventWriter } from './tensorboard.ts';
 
 /** The data flags (DataArgs) are preprocess's; the rest are the trainer's. */
 export interface SftArgs extends DataArgs {
@@ -34,7 +35,12 @@ export interface SftArgs extends DataArgs {
   torch_dtype?: 'float32' | 'float16' | 'bfloat16';
   eval_steps?: number; logging_steps: number; save_steps?: number; save_total_limit?: number; resume_from_checkpoint?: string;
   output_dir: string;
+  /** where logs go besides logging.jsonl: tensorboard (default, as ms-swift), all (the same here) or none */
+  report_to?: string[];
 }
+
+/** --report_to values webtune accepts (ms-swift's others, wandb, swanlab, …, need their services) */
+export const REPORT_TO = ['tensorboard', 'all', 'none'];
 
 /**
  * --torch_dtype float16/bfloat16: LoRA's frozen base stored as f16 (WGSL has no bfloat16: f16 stands in for it), with
@@ -50,7 +56,39 @@ function halfBase(a: SftArgs, ops: TrainOps, note: (s: string) => void): boolean
   return true;
 }
 
-export interface SftResult { runDir: string; lastCheckpoint: string; bestCheckpoint: string | null; logs: Record<string, unknown>[] }
+export interface SftResult {
+  runDir: string;
+  /** the newest checkpoint ('' when none was saved) */
+  lastCheckpoint: string;
+  bestCheckpoint: string | null;
+  logs: Record<string, unknown>[];
+  /** optimizer steps done, of totalSteps */
+  step: number;
+  totalSteps: number;
+  /** why the run stopped early (opts.stop's reason, e.g. SIGINT) */
+  interrupted?: string;
+}
+
+export interface SftOptions {
+  /** train with these kernels instead of acquiring a GPU */
+  ops?: TrainOps;
+  note?: (s: string) => void;
+  /** aborting it stops the run after the current step, with its log, images and checkpoints kept */
+  stop?: AbortSignal;
+  /** told once the run directory exists (before that, a failure or stop leaves nothing behind) */
+  onRunDir?: (dir: string) => void;
+  /** --debug: sees every row kept, in reading order */
+  onRow?: (tok: ChatTokenizer, row: EncodedRow, index: number) => void;
+}
+
+/** The run in progress, for cleaning up after a failure. */
+interface RunState { runDir?: string; history?: Record<string, unknown>[] }
+
+/** args.json's base model: absolute, so `infer --adapters` works from any folder; what the user typed stays beside. */
+async function absoluteModel(a: SftArgs): Promise<SftArgs & { model_arg: string }> {
+  const local = await stat(a.model);  // else a hub id (ORG/NAME), kept as it is
+  return { ...a, model: local ? (await import('node:path')).resolve(a.model) : a.model, model_arg: a.model };
+}
 
 const round = (x: number, d = 6) => Number(x.toPrecision(d));
 
@@ -64,16 +102,34 @@ async function evaluate(trainer: LlamaTrainer, data: TrainData): Promise<{ loss:
   return { loss: lossSum / Math.max(1, tokens), acc: correct === null ? null : correct / Math.max(1, tokens) };
 }
 
-export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: string) => void;
-  /** --debug: sees every row kept, in reading order */
-  onRow?: (tok: ChatTokenizer, row: EncodedRow, index: number) => void; } = {}): Promise<SftResult> {
+/**
+ * Everything that can fail on bad input (output directory, model, data, device limits, the checkpoint to resume) is
+ * checked before the run directory is created; a run that fails later loses its directory unless a checkpoint is in it.
+ */
+export async function runSft(a: SftArgs, opts: SftOptions = {}): Promise<SftResult> {
+  const run: RunState = {};
+  try {
+    return await train(a, opts, run);
+  } catch (e) {
+    if (run.runDir) {
+      if (await removeRunDirIfEmpty(run.runDir).catch(() => false)) opts.note?.(`removed ${run.runDir}: the run failed before its first checkpoint`);
+      else if (run.history?.length) await writeRunImages(run.runDir, run.history).catch(() => {});  // the curve up to the failure
+    }
+    throw e;
+  }
+}
+
+async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftResult> {
   const note = opts.note ?? (() => {});
   let lora: LoraConfig | undefined;
   try {
     if (a.train_type === 'lora') lora = { rank: a.lora_rank, alpha: a.lora_alpha, dropout: a.lora_dropout, targets: parseTargetModules(a.target_modules), seed: a.seed };
   } catch (e) { throw e instanceof LoraConfigError ? new UserError(e.message) : e; }
-  const runDir = await makeRunDir(a.output_dir);  // before anything slow: an unwritable output fails first
-  await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify(a, null, 2)}\n`);
+  const reportTo = a.report_to ?? ['tensorboard'];
+  const badReport = reportTo.find((r) => !REPORT_TO.includes(r));
+  if (badReport) throw new UserError(`--report_to ${badReport} is not supported; valid: ${REPORT_TO.join(', ')}`);
+  await checkOutputDir(a.output_dir);  // before anything slow: an unwritable output fails first
+  a = await absoluteModel(a);
   const src = await loadModelSource(a.model);
   // --max_length defaults to the model's context, and may not pass it unless asked (ms-swift's default)
   const context = src.model.config.maxPositionEmbeddings;
@@ -116,25 +172,39 @@ export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: stri
   const total = a.max_steps > 0 ? a.max_steps : Math.max(1, Math.ceil(a.num_train_epochs * updatesPerEpoch));
   const warmup = warmupSteps(total, a.warmup_ratio, a.warmup_steps);
   const adamw = a.optim !== 'sgd';
-  let step = 0, epoch = 0, batch = 0, bestMetric: number | null = null, best: string | null = null, last = '';
-  const history: Record<string, unknown>[] = [], log = new JsonLog(`${runDir}/logging.jsonl`);
+  let step = 0, epoch = 0, batch = 0, bestMetric: number | null = null, best: string | null = null, last = a.resume_from_checkpoint ?? '';
+  const history: Record<string, unknown>[] = [];
   if (a.resume_from_checkpoint) {
     const ck = await loadCheckpoint(a.resume_from_checkpoint, trainer, adamw);
     step = Number(ck.state.global_step); epoch = Number(ck.rng.epoch); batch = Number(ck.rng.batch);
     bestMetric = (ck.state.best_metric as number | null) ?? null; best = (ck.state.best_model_checkpoint as string | null) ?? null;
-    for (const h of (ck.state.log_history as Record<string, unknown>[]) ?? []) { history.push(h); await log.append(h); }
+    history.push(...((ck.state.log_history as Record<string, unknown>[]) ?? []));
     note(`resumed from ${a.resume_from_checkpoint} at step ${step} (epoch ${epoch}, batch ${batch})`);
   }
+  // Everything checked: now the run directory (as late as possible, so failed starts leave nothing behind).
+  const runDir = run.runDir = await makeRunDir(a.output_dir);
+  run.history = history;
+  // the resolved --max_length (the model's context by default), as ms-swift records what it trained with
+  await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify({ ...a, max_length: a.max_length ?? len.maxLength }, null, 2)}\n`);
+  const log = new JsonLog(`${runDir}/logging.jsonl`);
+  const events = reportTo.includes('none') ? null : await EventWriter.create(runDir);
+  for (const h of history) { await log.append(h); await events?.log(h); }  // a resumed run's earlier rows, so its curves are whole
+  opts.onRunDir?.(runDir);
   const orders = new Map<number, number[]>();
   const order = (e: number) => { if (!orders.has(e)) { orders.clear(); orders.set(e, epochOrder(data.train.length, a.seed, e)); } return orders.get(e)!; };
   const progress = new Progress(total, step);
   const win = { loss: 0, steps: 0, tokens: 0, t0: performance.now() };
-  const record = async (entry: Record<string, unknown>) => { history.push(entry); await log.append(entry); };
+  const record = async (entry: Record<string, unknown>) => { history.push(entry); await log.append(entry); await events?.log(entry); };
   const state = () => ({ global_step: step, epoch: round(epoch + batch / batchesPerEpoch, 4), max_steps: total, num_train_epochs: a.num_train_epochs,
     logging_steps: a.logging_steps, eval_steps: a.eval_steps ?? null, save_steps: a.save_steps ?? null, train_batch_size: B,
     best_metric: bestMetric, best_model_checkpoint: best, log_history: history });
 
+  const stop = opts.stop;
+  const onStop = () => progress.note(`${stop!.reason}: stopping at the end of this step, then writing the log and images (again to quit at once)`);
+  stop?.addEventListener('abort', onStop, { once: true });
+  let interrupted: string | undefined;
   while (step < total) {
+    if (stop?.aborted) { interrupted = String(stop.reason); break; }
     // one update: up to GA micro-batches, cut short at the end of an epoch (as Hugging Face does)
     const micro: (TrainBatch & { tokens: number })[] = [];
     while (micro.length < GA) {
@@ -161,16 +231,19 @@ export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: stri
     if (!Number.isFinite(gradNorm)) throw new UserError(`training stopped at step ${step}: the gradient norm is ${gradNorm} (loss ${loss.toFixed(4)}): lower --learning_rate`);
     win.loss += loss; win.steps++; win.tokens += micro.reduce((s, m) => s + m.tokens, 0);
     const secs = (performance.now() - win.t0) / 1000, tps = win.tokens / Math.max(secs, 1e-9);
-    const logged = step % a.logging_steps === 0 || step === total;
-    progress.update(step, { loss, lr, tokensPerSec: tps }, logged);
+    // the progress line shows the loss logging.jsonl gets: the mean over the logging window so far (HF's logged loss)
+    const windowLoss = round(win.loss / win.steps);
+    // a stopped run logs its last, partial window too, so the log and the curves end at the last step done
+    const logged = step % a.logging_steps === 0 || step === total || !!stop?.aborted;
+    progress.update(step, { loss: windowLoss, lr, tokensPerSec: tps }, logged);
     if (logged) {
       const mem = (globalThis as { process?: NodeJS.Process }).process?.memoryUsage().rss ?? 0;
-      await record({ loss: round(win.loss / win.steps), grad_norm: round(gradNorm), learning_rate: round(lr), 'memory(GiB)': round(mem / 2 ** 30, 3),
+      await record({ loss: windowLoss, grad_norm: round(gradNorm), learning_rate: round(lr), 'memory(GiB)': round(mem / 2 ** 30, 3),
         'tokens/s': round(tps, 4), epoch: round(epoch + batch / batchesPerEpoch, 4), step, 'global_step/max_steps': `${step}/${total}` });
       Object.assign(win, { loss: 0, steps: 0, tokens: 0, t0: performance.now() });
     }
     const pause = performance.now();  // evaluation and saving do not count against tokens/s
-    if (a.eval_steps && data.val.length && (step % a.eval_steps === 0 || step === total)) {
+    if (a.eval_steps && data.val.length && (step % a.eval_steps === 0 || step === total) && !stop?.aborted) {
       const ev = await evaluate(trainer, data);
       await record({ eval_loss: round(ev.loss), eval_token_acc: ev.acc === null ? null : round(ev.acc), epoch: round(epoch + batch / batchesPerEpoch, 4), step });
       progress.note(`step ${step}: eval_loss ${ev.loss.toFixed(4)}${ev.acc === null ? '' : `, eval_token_acc ${ev.acc.toFixed(4)}`}`);
@@ -185,13 +258,11 @@ export async function runSft(a: SftArgs, opts: { ops?: TrainOps; note?: (s: stri
     }
     win.t0 += performance.now() - pause;
   }
+  stop?.removeEventListener('abort', onStop);
   progress.done();
-  const losses = history.filter((h) => typeof h.loss === 'number').map((h) => [h.step as number, h.loss as number] as [number, number]);
-  const evals = history.filter((h) => typeof h.eval_loss === 'number').map((h) => [h.step as number, h.eval_loss as number] as [number, number]);
-  await (await import('node:fs/promises')).mkdir(`${runDir}/images`, { recursive: true });
-  await writeLossPng(`${runDir}/images/train_loss.png`, losses);
-  if (evals.length) await writeLossPng(`${runDir}/images/eval_loss.png`, evals);
-  await log.append({ last_model_checkpoint: last, best_model_checkpoint: best });
+  await writeRunImages(runDir, history);
+  await log.append({ last_model_checkpoint: last || null, best_model_checkpoint: best,
+    ...(interrupted ? { interrupted, 'global_step/max_steps': `${step}/${total}` } : {}) });
   if (!opts.ops) ops.destroy();
-  return { runDir, lastCheckpoint: last, bestCheckpoint: best, logs: history };
+  return { runDir, lastCheckpoint: last, bestCheckpoint: best, logs: history, step, totalSteps: total, interrupted };
 }
