@@ -37,7 +37,7 @@ if [ $local = 0 ]; then
   fi
 else
   PY=${WEBTUNE_PYTHON:-/usr/bin/python3}
-  [ -f build/bench/gpu-check.mjs ] && [ -f build/test/train-ops.test.mjs ] || bash scripts/gpu-pack.sh --bundles-only >/dev/null
+  if [ $kernel_tests = 1 ]; then bash scripts/gpu-pack.sh --bundles-only >/dev/null; else bash scripts/gpu-pack.sh --bench-only >/dev/null; fi
   bench_flags=(--local --python "$PY")
 fi
 echo "gpu-check: node $(node --version), $($PY -c 'import torch; print("torch", torch.__version__, "cuda" if torch.cuda.is_available() else "cpu")' 2>&1 | tail -1)"

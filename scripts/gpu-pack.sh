@@ -7,10 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 P=.gpu-pack
 mkdir -p build/bench
-node scripts/build.mjs --tests=ops.test >/dev/null   # train-ops and webgpu-ops: the kernel checks
+[ "${1:-}" = --bench-only ] || node scripts/build.mjs --tests=ops.test >/dev/null   # train-ops and webgpu-ops: the kernel checks
 npx esbuild bench/gpu-check.ts --bundle --platform=neutral --main-fields=module,main --format=esm --target=es2022 --log-level=warning \
   --loader:.wgsl=text --loader:.wasm=binary --external:webgpu '--external:node:*' --external:@huggingface/* --outfile=build/bench/gpu-check.mjs
-[ "${1:-}" = --bundles-only ] && exit 0   # gpu-check.sh --local needs no more
+case "${1:-}" in --bundles-only|--bench-only) exit 0;; esac   # gpu-check.sh --local needs no more
 mkdir -p "$P/debs" "$P/webgpu" "$P/tokenizer"
 node=$(readlink -f "$(command -v node)")
 [ "$P/node.xz" -nt "$node" ] || xz -T0 -6 -c "$node" > "$P/node.xz"

@@ -99,7 +99,11 @@ async function spawnUntil(args: string[], out: string, ready: (run: string) => b
     }, 50);
     void exited.then((e) => { clearInterval(timer); fail(new Error(`sft ended before it was ready: ${e.stderr}`)); });
   });
-  return { child, run, exited };
+  const stderrMatch = (re: RegExp) => new Promise<void>((done) => {
+    const look = () => { if (re.test(stderr)) { child.stderr.off('data', look); done(); } };
+    child.stderr.on('data', look); look();
+  });
+  return { child, run, exited, stderrMatch };
 }
 
 test('Ctrl-C: the step ends, the log gets its last row and the images, stderr says where the last checkpoint is; exit 130', async () => {
@@ -127,9 +131,11 @@ test('Ctrl-C: the step ends, the log gets its last row and the images, stderr sa
 
 test('a second SIGTERM exits at once with 143', async () => {
   const out = tmp();
-  const { child, exited } = await spawnUntil([...base, '--max_steps', '100000', '--logging_steps', '1'], out,
-    (dir) => existsSync(join(dir, 'logging.jsonl')));
+  // steps of 8 sequences (about a second each here), so the second signal lands inside the step the first one ends
+  const { child, exited, stderrMatch } = await spawnUntil([...base, '--max_steps', '100000', '--logging_steps', '1',
+    '--per_device_train_batch_size', '8'], out, (dir) => existsSync(join(dir, 'logging.jsonl')));
   child.kill('SIGTERM');
+  await stderrMatch(/SIGTERM: stopping at the end of this step/);  // two signals sent at once may arrive as one
   child.kill('SIGTERM');
   const r = await exited;
   assert.equal(r.status, 143, r.stderr);
