@@ -13,4 +13,6 @@ fi
 export ONNXRUNTIME_NODE_INSTALL=skip
 [ -d node_modules/webgpu ] || npm ci --no-audit --no-fund
 bash scripts/install-gpu-driver.sh
+# types first: a type error fails in seconds, before the ten-minute suite
+npx tsc -p .
 npm test
