@@ -12,12 +12,13 @@ import { LlamaRunner } from '../models/llama.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
 import { createWasmOps } from '../src/backend/wasm-ops.ts';
 import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
-import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
+import { releaseGPU } from '../runtime/webgpu.ts';
+import { testGPU } from './gpu.ts';
 import { readSafetensors, writeSafetensors } from '../models/safetensors.ts';
 import type { Ops } from '../src/backend/ops.ts';
 import { ROOT } from './helpers.ts';
 
-const gpu = await acquireGPU();
+const gpu = await testGPU();
 after(() => releaseGPU());
 
 function oracle(family: string, dtype: string, shards: number) {

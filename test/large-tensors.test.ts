@@ -5,7 +5,8 @@
 import '../runtime/wasm-embedded.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
+import { releaseGPU } from '../runtime/webgpu.ts';
+import { testGPU } from './gpu.ts';
 import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { LlamaRunner, type LlamaConfig, type LlamaModel } from '../models/llama.ts';
@@ -15,7 +16,7 @@ import { parseTargetModules } from '../models/lora.ts';
 import { STORIES } from './helpers.ts';
 import { packing, randint, randn } from './train-helpers.ts';
 
-const gpu = await acquireGPU();
+const gpu = await testGPU();
 const skip = gpu.ok ? false : 'no WebGPU adapter';
 after(() => releaseGPU());
 const CAP = 4096;  // bytes: stories260K's 512 × 64 embedding becomes 32 pieces, its 172-wide down_proj 13

@@ -9,7 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
+import { releaseGPU } from '../runtime/webgpu.ts';
+import { testGPU } from './gpu.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
 import { f16BitsToF32, f32ToF16Bits, roundToF16 } from '../src/backend/ops.ts';
@@ -21,7 +22,7 @@ import { parseTargetModules, type LoraConfig } from '../models/lora.ts';
 import { PYTHON, ROOT, SHARED, STORIES, runCli } from './helpers.ts';
 import { expectClose, packing, randint, randn, worst } from './train-helpers.ts';
 
-const gpu = await acquireGPU();
+const gpu = await testGPU();
 after(() => {
   console.log('worst error vs PyTorch (|a−e| / (|e| + rms e)):');
   for (const [k, v] of [...worst].sort()) console.log(`  ${k.padEnd(48)} ${v.toExponential(2)}`);

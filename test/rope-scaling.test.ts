@@ -18,14 +18,15 @@ import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
 import { createWasmOps } from '../src/backend/wasm-ops.ts';
 import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
 import { createWebGpuTrainOps } from '../gpu/train-ops.ts';
-import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
+import { releaseGPU } from '../runtime/webgpu.ts';
+import { testGPU } from './gpu.ts';
 import { UserError } from '../src/errors.ts';
 import type { Ops } from '../src/backend/ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
 import { ROOT } from './helpers.ts';
 import { expectClose, packing, randint, randn } from './train-helpers.ts';
 
-const gpu = await acquireGPU();
+const gpu = await testGPU();
 after(() => releaseGPU());
 
 const LLAMA3 = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, high_freq_factor: 4, original_max_position_embeddings: 64 };

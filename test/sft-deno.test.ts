@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCli, SHARED, STORIES } from './helpers.ts';
+import { deviceOf } from './gpu.ts';
 
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
 const args = (out: string) => ['sft', '--model', STORIES, '--dataset', `${DATA}#24`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
@@ -18,6 +19,7 @@ test('LoRA with dropout trains under Deno as under Node: same loss and gradient 
   for (const runtime of ['node', 'deno'] as const) {
     const r = await runCli(args(mkdtempSync(join(tmpdir(), `webtune-sft-${runtime}-`))), runtime);
     assert.equal(r.status, 0, `${runtime}: ${r.stderr}`);
+    deviceOf(r.stderr);  // both on WebGPU, else the comparison is of two reference runs
     const dir = r.stdout.trim().split('\n').pop()!;
     const log = readFileSync(join(dir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => 'loss' in l);
     assert.deepEqual(log.map((l) => l.step), [1, 2, 3], runtime);

@@ -11,7 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
+import { releaseGPU } from '../runtime/webgpu.ts';
+import { testGPU } from './gpu.ts';
 import { createWebGpuTrainOps } from '../gpu/train-ops.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
@@ -22,7 +23,7 @@ import { parseTargetModules, TARGET_MODULES, type LoraConfig } from '../models/l
 import { ROOT, STORIES } from './helpers.ts';
 import { expectClose, packing, randint, randn, worst } from './train-helpers.ts';
 
-const gpu = await acquireGPU();
+const gpu = await testGPU();
 const ops: TrainOps = gpu.ok ? await createWebGpuTrainOps(gpu.gpu) : new ReferenceTrainOps();
 const label = gpu.ok ? 'webgpu' : 'reference';
 after(() => {
