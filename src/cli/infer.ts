@@ -3,7 +3,7 @@
 import { Command, Option } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { loadWithAdapters } from '../../models/adapters.ts';
-import { loadModel } from '../../models/load.ts';
+import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
@@ -35,12 +35,12 @@ interface InferFlags {
 
 export function inferCommand(): Command {
   return new Command('infer')
-    .description('generate text from a model (llama2.c checkpoint or a directory holding one and its tokenizer)')
-    .option('--model <path>', 'model file or directory, e.g. ../shared/models/stories260K (default: the embedded ' +
+    .description('generate text from a model: continue --prompt, answer --query, or chat interactively')
+    .option('--model <path>', `${MODEL_KINDS}; e.g. ../shared/models/stories260K (default: the embedded ` +
       `${TINY_RANDOM_NAME}: fixed-seed random weights that exercise the pipeline; its text is gibberish)`)
     .option('--adapters <checkpoint>', 'a sft checkpoint-N: LoRA adapters are merged into the base model at load (the base ' +
       'comes from --model or the run\'s args.json); a full-training checkpoint is used as the model')
-    .option('--tokenizer <path>', 'tokenizer file (default: tokenizer.bin or tok*.bin beside the model)')
+    .option('--tokenizer <path>', 'tokenizer file or directory (default: the model\'s own: tokenizer.json, else tokenizer.bin or tok*.bin)')
     .option('--prompt <text>', 'text to continue; "" starts from BOS alone, as llama2.c does')
     .option('--query <text>', 'one chat turn: the question rendered with the chat template (add_generation_prompt); ' +
       'prints the answer. Without --prompt and --query: an interactive chat on stdin')

@@ -10,6 +10,7 @@ import { LOSS_SCALES, type LossScale } from '../data/templates/spans.ts';
 import { TRUNCATION_STRATEGIES, type TruncationStrategy } from '../data/truncate.ts';
 import { UserError } from '../errors.ts';
 import { floatFlag, intFlag } from './options.ts';
+import { MODEL_KINDS } from '../../models/load.ts';
 
 interface PreprocessFlags {
   model?: string;
@@ -41,7 +42,8 @@ const boolFlag = (v: string): boolean => {
 export function preprocessCommand(): Command {
   return new Command('preprocess')
     .description('encode SFT datasets into input_ids and labels with the model\'s chat template (JSON Lines out, summary on stderr)')
-    .option('--model <dir>', 'model or tokenizer directory: tokenizer.json + tokenizer_config.json (its chat_template is used)')
+    .option('--model <path>', `the model whose tokenizer and chat template encode the rows (weights are not read): ${MODEL_KINDS}; ` +
+      'or a tokenizer directory (tokenizer.json + tokenizer_config.json)')
     .option('--dataset <files...>', 'dataset files (.jsonl, .json, .csv, .txt); FILE#N samples N rows (repeating the file if N is larger)')
     .option('--val_dataset <files...>', 'validation dataset files, encoded the same way')
     .option('--output <file>', 'where to write the encoded training rows (JSON Lines)')

@@ -8,11 +8,12 @@ import { UserError } from '../errors.ts';
 import { SCHEDULERS } from '../train/schedule.ts';
 import { runSft, type SftArgs } from '../train/sft.ts';
 import { floatFlag, intFlag } from './options.ts';
+import { MODEL_KINDS } from '../../models/load.ts';
 
 export function sftCommand(): Command {
   return new Command('sft')
     .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU')
-    .option('--model <dir>', 'Hugging Face model directory (llama, mistral, qwen2, qwen3) or a llama2.c checkpoint directory')
+    .option('--model <path>', `the model (llama, mistral, qwen2, qwen3 architectures): ${MODEL_KINDS}`)
     .option('--dataset <files...>', 'dataset files (.jsonl, .json, .csv, .txt); FILE#N samples N rows')
     .option('--val_dataset <files...>', 'validation dataset files')
     .addOption(new Option('--template <name>', 'built-in chat template instead of the model\'s own').choices(BUILTIN_NAMES))
