@@ -84,7 +84,7 @@ export function buildEdgeCommand(): Command {
     .requiredOption('--model <path>', `the model: ${MODEL_KINDS}`)
     .option('--adapters <checkpoint>', 'a LoRA checkpoint merged into --model before packing')
     .requiredOption('--output_dir <dir>', 'where the worker goes (must not exist or be empty)')
-    .option('--served_model_name <name>', 'the model id clients pass (default: the --model directory name)')
+    .option('--served_model_name <name>', 'the model id clients pass (default: the --adapters, else the --model directory name)')
     .option('--host <host>', 'address in config.capnp', '127.0.0.1')
     .option('--port <port>', 'port in config.capnp', intFlag(1, 65535), 8787)
     .option('--api_key <key>', 'require "Authorization: Bearer KEY" (stored as a text binding in config.capnp)')

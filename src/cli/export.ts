@@ -100,7 +100,7 @@ export function exportCommand(): Command {
     .option('--model <path>', `the model (default with --adapters: the run's base model): ${MODEL_KINDS}`)
     .option('--adapters <checkpoint>', 'a checkpoint-N directory written by webtune sft (LoRA: kept as separate lora_A/lora_B initializers unless --merge_lora)')
     .option('--merge_lora', 'merge the LoRA weights of --adapters into the base weights')
-    .option('--to <format>', 'output format', 'onnx')
+    .option('--to <format>', 'output format (onnx is the only one)', 'onnx')
     .option('--dtype <dtype...>', 'weight precision: fp32 (onnx/model.onnx), fp16 (onnx/model_fp16.onnx), or both', ['fp32'])
     .requiredOption('--output_dir <dir>', 'where the export goes (must not exist or be empty)')
     .action(async (flags: ExportFlags) => {

@@ -9,6 +9,7 @@ import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
 import { UserError } from '../errors.ts';
 import { chatPrompt, runChatArgs } from '../chat-prompt.ts';
+import { BUILTIN_NAMES } from '../data/templates/chat-format.ts';
 import { floatFlag, intFlag } from './options.ts';
 import { runChat, streamAnswer } from './chat.ts';
 
@@ -46,7 +47,7 @@ export function inferCommand(): Command {
       'prints the answer. Without --prompt and --query: an interactive chat on stdin')
     .option('--system <text>', 'system prompt for --query and chat (default: a checkpoint run\'s --system)')
     .option('--template <name>', 'chat template for --query and chat instead of the model\'s own (default: a checkpoint run\'s ' +
-      '--template); chatml, qwen, qwen3, llama3, llama2, default')
+      `--template): ${BUILTIN_NAMES.join(', ')}`)
     .option('--max_new_tokens <n>', 'tokens to generate at most', intFlag(0), 256)
     .option('--temperature <t>', 'sampling temperature; 0 = greedy', floatFlag(0, 100), 1.0)
     .option('--top_k <k>', 'keep the k most likely tokens; 0 = off', intFlag(0), 0)
