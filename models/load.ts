@@ -32,7 +32,7 @@ export interface ModelLocation {
   dir: string;
   /** the .onnx file, the Hugging Face directory or the llama2.c .bin; absent for a tokenizer alone */
   weights?: string;
-  /** tokenizer.json or a llama2.c tokenizer .bin; absent when there is none */
+  /** the folder of a tokenizer.json (with its tokenizer_config.json), or a llama2.c tokenizer .bin; absent: none */
   tokenizerFile?: string;
 }
 
@@ -50,7 +50,7 @@ export interface LoadedModel {
 
 export interface TokenizerSource {
   location: ModelLocation;
-  /** tokenizer.json, or a llama2.c tokenizer .bin (llama2c: true) */
+  /** a tokenizer.json's folder (or --tokenizer's file), or a llama2.c tokenizer .bin (llama2c: true) */
   file: string;
   llama2c: boolean;
   /** the model's vocab_size, when known (a llama2.c tokenizer file does not record it) */
@@ -115,10 +115,11 @@ async function classify(path: string, isDir: boolean, what: string): Promise<Pic
   throw new UserError(`${what}: no model found (expected ${MODEL_FILES})`);
 }
 
-/** llama2.c: tokenizer.bin, else a tok*.bin; other layouts: tokenizer.json first (a merged llama2.c model has only the .bin). */
+/** llama2.c: tokenizer.bin, else a tok*.bin; other layouts: the folder when it has tokenizer.json, else those .bin
+ *  (a merged or fully trained llama2.c model keeps only its tok*.bin). */
 async function findTokenizer(dir: string, format: ModelFormat): Promise<string | undefined> {
   const names = await readDir(dir);
-  if (format !== 'llama2c' && names.includes('tokenizer.json')) return joinPath(dir, 'tokenizer.json');
+  if (format !== 'llama2c' && names.includes('tokenizer.json')) return dir;
   const bins = names.filter(isTokenizerName);
   const pick = bins.find((n) => n === 'tokenizer.bin') ?? bins[0];
   return pick ? joinPath(dir, pick) : undefined;
@@ -271,12 +272,12 @@ export async function loadOnnxModelFromFiles(files: Map<string, Uint8Array>): Pr
 /** The model and tokenizer of anything --model takes (MODEL_KINDS). */
 export async function loadModel(given: string, opts: { tokenizer?: string; flag?: string } = {}): Promise<LoadedModel> {
   const location = await locateModel(given, opts);
-  const tokenizerFile = tokenizerFileOf(location);
   const weights = location.weights;
   if (!weights) {
     throw new UserError(`${location.flag} ${given}: a tokenizer without a model (a model needs ${MODEL_FILES})`);
   }
   if (location.format === 'llama2c') {
+    const tokenizerFile = tokenizerFileOf(location);
     const [modelBytes, tokBytes] = await Promise.all([readFile(weights), readFile(tokenizerFile)]);
     return { ...await loadModelFromBytes(modelBytes, tokBytes, { modelFile: weights, tokenizerFile }), location };
   }
@@ -287,6 +288,7 @@ export async function loadModel(given: string, opts: { tokenizer?: string; flag?
   } else {
     model = await loadHfLlama(weights);
   }
+  const tokenizerFile = tokenizerFileOf(location); // after the weights: a foreign model is refused for what it is
   const tokenizer = await readTokenizer(tokenizerFile, model.config.vocabSize);
   checkVocab(tokenizer, tokenizerFile, model.config.vocabSize);
   return { model, tokenizer, modelFile: weights, tokenizerFile, location };

@@ -29,7 +29,7 @@ export function tokenizerFilesOf(loaded: LoadedModel): string[] {
   const loc = loaded.location;
   const files = loc && loc.format !== 'llama2c' ? HF_TOKENIZER_FILES.map((f) => joinPath(loc.dir, f)) : [];
   // llama2.c's tok*.bin (beside a llama2.c model, or in the folder of one merged or exported), or --tokenizer
-  if (!files.includes(loaded.tokenizerFile)) files.push(loaded.tokenizerFile);
+  if (loaded.tokenizerFile !== loc?.dir && !files.includes(loaded.tokenizerFile)) files.push(loaded.tokenizerFile);
   return files;
 }
 
