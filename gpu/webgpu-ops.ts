@@ -13,7 +13,7 @@
 //   lavapipe's 128 MiB) is split along its rows into several buffers ("pieces", see create); the ops that meet such
 //   tensors (embedding, matmul's weight, and in train-ops.ts the GEMMs, cross-entropy and optimizers) run per piece.
 import { f16BitsToF32, f32ToF16Bits, roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from '../src/backend/ops.ts';
-import type { GpuContext } from '../runtime/webgpu.ts';
+import { onUncapturedError, type GpuContext } from '../runtime/webgpu.ts';
 import { getEnv } from '../runtime/platform.ts';
 import matmulVec4 from './matmul-vec4.wgsl';
 import matmulScalar from './matmul-scalar.wgsl';
@@ -151,6 +151,7 @@ export class WebGpuOps implements Ops {
   /** buffers bound by ops recorded since the last submit */
   private readonly pending = new Set<GBuf>();
   private firstError: string | null = null;
+  private readonly stopErrors: () => void;
 
   constructor(gpu: GpuContext, options: WebGpuOpsOptions = {}) {
     this.device = gpu.device;
@@ -166,9 +167,7 @@ export class WebGpuOps implements Ops {
     this.subgroupSize = options.subgroups !== false && this.device.features.has('subgroups' as GPUFeatureName) && info?.subgroupMinSize &&
       info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : 0;
     // Validation errors surface asynchronously; keep the first and rethrow it from the next read.
-    this.device.addEventListener?.('uncapturederror', (e) => {
-      this.firstError ??= (e as GPUUncapturedErrorEvent).error.message;
-    });
+    this.stopErrors = onUncapturedError(this.device, (message) => { this.firstError ??= message; });
   }
 
   /** Counts of cached GPU objects (tests check that a repeated step creates none). */
@@ -326,6 +325,7 @@ export class WebGpuOps implements Ops {
     this.live.clear(); this.uniforms.clear(); this.bindGroups.clear(); this.kernels.clear(); this.ropeTables.clear();
     this.splitOut = null;
     this.staging = [];
+    this.stopErrors();
     // The device belongs to runtime/webgpu.ts (shared by every WebGpuOps); releaseGPU() destroys it.
   }
 

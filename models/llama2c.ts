@@ -57,6 +57,11 @@ export function looksLikeLlama2c(bytes: Uint8Array): boolean {
   try { readHeader(bytes); return true; } catch { return false; }
 }
 
+/** The configuration in a checkpoint's 28-byte header (enough to size its tokenizer without reading the weights). */
+export function llama2cConfig(head: Uint8Array): LlamaConfig {
+  return readHeader(head).config;
+}
+
 export function loadLlama2c(bytes: Uint8Array): LlamaModel {
   const { config: c, shared, offset } = readHeader(bytes);
   const D = c.hiddenSize, L = c.numLayers, F = c.intermediateSize, V = c.vocabSize;

@@ -3,7 +3,6 @@
 import { readDir, readFile, readText, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
 import type { LoadedModel } from './load.ts';
-import { isHfModelDir } from './hf-llama.ts';
 
 export const HF_ARCHITECTURES: Record<string, string> = {
   llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM',
@@ -25,16 +24,23 @@ export async function checkOutputDir(dir: string): Promise<string> {
   return outDir;
 }
 
-/** What a source model directory contributes: its config.json / generation_config.json and tokenizer files. */
+/** The tokenizer files of a model's folder, copied beside a model written from it (merge-lora, export, full checkpoints). */
+export function tokenizerFilesOf(loaded: LoadedModel): string[] {
+  const loc = loaded.location;
+  const files = loc && loc.format !== 'llama2c' ? HF_TOKENIZER_FILES.map((f) => joinPath(loc.dir, f)) : [];
+  // llama2.c's tok*.bin (beside a llama2.c model, or in the folder of one merged or exported), or --tokenizer
+  if (loaded.tokenizerFile !== loc?.dir && !files.includes(loaded.tokenizerFile)) files.push(loaded.tokenizerFile);
+  return files;
+}
+
+/** What a source model contributes: its config.json / generation_config.json and tokenizer files. */
 export async function sourceFiles(modelPath: string, loaded: LoadedModel) {
   const base = modelPath.replace(/\/+$/, '');
-  const hf = Boolean((await stat(base))?.isDirectory && await isHfModelDir(base));
-  const config = hf ? await readJsonIfPresent(joinPath(base, 'config.json')) : undefined;
-  const generation = hf ? await readJsonIfPresent(joinPath(base, 'generation_config.json')) : undefined;
-  const tokenizerFiles = hf ? HF_TOKENIZER_FILES.map((f) => joinPath(base, f)) : [loaded.tokenizerFile];
-  // a webtune checkpoint of a llama2.c import: Hugging Face layout with the llama2.c tok*.bin
-  if (hf && loaded.tokenizerFile.endsWith('.bin')) tokenizerFiles.push(loaded.tokenizerFile);
-  return { base, config, generation, tokenizerFiles };
+  const loc = loaded.location;
+  const hf = loc !== undefined && loc.format !== 'llama2c';
+  const config = hf ? await readJsonIfPresent(joinPath(loc.dir, 'config.json')) : undefined;
+  const generation = hf ? await readJsonIfPresent(joinPath(loc.dir, 'generation_config.json')) : undefined;
+  return { base, config, generation, tokenizerFiles: tokenizerFilesOf(loaded) };
 }
 
 /**

@@ -23,6 +23,18 @@ export async function readText(path: string): Promise<string> {
   return (await fs()).readFile(path, 'utf8');
 }
 
+/** The first `bytes` bytes of a file (fewer when it is shorter): a header read without loading the whole file. */
+export async function readFileHead(path: string, bytes: number): Promise<Uint8Array> {
+  const fh = await (await fs()).open(path, 'r');
+  try {
+    const buf = new Uint8Array(bytes);
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function stat(path: string): Promise<FileInfo | undefined> {
   try {
     const s = await (await fs()).stat(path);

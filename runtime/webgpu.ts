@@ -1,6 +1,7 @@
 // Acquires a WebGPU device on the current runtime: Deno and browsers expose navigator.gpu;
 // Node gets Dawn through the npm `webgpu` package. Requests the adapter's real limits (the
 // defaults are far lower) and the shader-f16 / subgroups features where the adapter has them.
+import { filterNativeStderr } from './native-stderr.ts';
 
 export interface GpuContext {
   device: GPUDevice;
@@ -33,6 +34,57 @@ async function getNavigatorGpu(): Promise<GPU | undefined> {
 
 let cached: Promise<GpuResult> | undefined;
 
+/** Dawn's notice that it clamped the adapter's dynamic-buffer limits (printed while it lists adapters; harmless). */
+const DAWN_LIMIT_NOTICE = /^Warning: maxDynamic(Uniform|Storage)BuffersPerPipelineLayout artificially reduced from \d+ to \d+/;
+let dawnListed = false;
+
+async function requestAdapter(gpu: GPU): Promise<GPUAdapter | null> {
+  const options: GPURequestAdapterOptions = { powerPreference: 'high-performance' };
+  if (gpu !== dawnGpu || dawnListed) return gpu.requestAdapter(options);
+  dawnListed = true; // Dawn lists the adapters, and prints, on its first request only, inside the call
+  return filterNativeStderr(() => gpu.requestAdapter(options), DAWN_LIMIT_NOTICE);
+}
+
+/** PCI vendor ids (Deno reports the id as a number: "65541" for Mesa's llvmpipe) → the vendor's name. */
+const PCI_VENDORS: Record<number, string> = {
+  0x10de: 'NVIDIA', 0x1002: 'AMD', 0x1022: 'AMD', 0x8086: 'Intel', 0x10005: 'Mesa', 0x13b5: 'ARM', 0x5143: 'Qualcomm',
+  0x106b: 'Apple', 0x1af4: 'virtio', 0x1414: 'Microsoft', 0x14e4: 'Broadcom', 0x1010: 'Imagination', 0x15ad: 'VMware',
+  0x1ae0: 'Google',
+};
+
+/** An adapter's vendor as a name: a numeric PCI id (decimal or 0x hex) is looked up, a name is kept as it is. */
+export function vendorName(vendor: string | undefined): string | undefined {
+  const v = vendor?.trim();
+  if (!v || v === '0') return undefined;
+  if (!/^(0x[0-9a-f]+|\d+)$/i.test(v)) return v;
+  const id = Number(v);
+  return PCI_VENDORS[id] ?? `vendor 0x${id.toString(16).padStart(4, '0')}`;
+}
+
+/** The adapter's description from GPUAdapterInfo: vendor name, architecture, device, driver description. */
+export function describeAdapter(info: Partial<Pick<GPUAdapterInfo, 'vendor' | 'architecture' | 'device' | 'description'>> | undefined): string {
+  return [vendorName(info?.vendor), info?.architecture, info?.device, info?.description]
+    .filter((s) => s && s !== '0').join(' ') || 'unknown adapter';
+}
+
+// One uncapturederror listener per device, whatever number of backends share it: a listener per backend piled up past
+// EventTarget's limit of 10 (MaxListenersExceededWarning) in any process that made more than ten.
+const errorSinks = new WeakMap<GPUDevice, Set<(message: string) => void>>();
+
+/** Calls `sink` with the message of each uncaptured error of `device`; returns the function that stops it. */
+export function onUncapturedError(device: GPUDevice, sink: (message: string) => void): () => void {
+  let sinks = errorSinks.get(device);
+  if (!sinks) {
+    const set = sinks = new Set();
+    errorSinks.set(device, set);
+    device.addEventListener?.('uncapturederror', (e) => {
+      for (const s of set) s((e as GPUUncapturedErrorEvent).error.message);
+    });
+  }
+  sinks.add(sink);
+  return () => { sinks.delete(sink); };
+}
+
 export function acquireGPU(): Promise<GpuResult> {
   cached ??= (async (): Promise<GpuResult> => {
     let gpu: GPU | undefined;
@@ -42,7 +94,7 @@ export function acquireGPU(): Promise<GpuResult> {
       return { ok: false, reason: `WebGPU unavailable (${(e as Error).message.split('\n')[0]})` };
     }
     if (!gpu) return { ok: false, reason: 'this runtime has no WebGPU' };
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    const adapter = await requestAdapter(gpu);
     if (!adapter) return { ok: false, reason: 'no WebGPU adapter found (on a machine without a GPU run scripts/install-gpu-driver.sh)' };
     const features = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
     const requiredLimits: Record<string, number> = {};
@@ -54,8 +106,7 @@ export function acquireGPU(): Promise<GpuResult> {
     }
     const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
     const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
-    const description = [info?.vendor, info?.architecture, info?.device, info?.description]
-      .filter((s) => s && s !== '0').join(' ') || 'unknown adapter';
+    const description = describeAdapter(info);
     const isCpu = /llvmpipe|lavapipe|swiftshader|software/i.test(description) ||
       Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter);
     return { ok: true, gpu: { device, adapter, description, isCpu, features: new Set(features) } };

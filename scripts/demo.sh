@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh Debian/Ubuntu machine: install, build, then the self-cognition demo — fine-tune the real
 # pretrained stories260K (../shared/models/stories260K) on LLaMA-Factory's identity data with a new name and author
-# (full SFT on WebGPU, ~3 minutes on a 2-core CPU with software Vulkan) and ask it who it is. Without ../shared,
+# (full SFT on WebGPU, under a minute on a 2-core CPU with software Vulkan) and ask it who it is. Without ../shared,
 # it generates with the embedded default model instead (fixed-seed random weights: gibberish by construction).
 set -euo pipefail
 cd "$(dirname "$0")/.."

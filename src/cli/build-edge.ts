@@ -5,7 +5,7 @@
 import { Command } from 'commander';
 import { readFile, readText, stat, joinPath, writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { loadWithAdapters } from '../../models/adapters.ts';
-import { loadModel, type LoadedModel } from '../../models/load.ts';
+import { loadModel, MODEL_KINDS, type LoadedModel } from '../../models/load.ts';
 import { checkOutputDir, writeModelDir } from '../../models/model-dir.ts';
 import { writeSafetensors } from '../../models/safetensors.ts';
 import { hfConfigJson } from '../train/checkpoint.ts';
@@ -81,10 +81,10 @@ const webtune :Workerd.Worker = (
 export function buildEdgeCommand(): Command {
   return new Command('build-edge')
     .description('write a module Worker (bundle, .wasm, weights, workerd config) serving the OpenAI-compatible API on WASM')
-    .requiredOption('--model <path>', 'model file or directory (whatever `infer --model` reads)')
+    .requiredOption('--model <path>', `the model: ${MODEL_KINDS}`)
     .option('--adapters <checkpoint>', 'a LoRA checkpoint merged into --model before packing')
     .requiredOption('--output_dir <dir>', 'where the worker goes (must not exist or be empty)')
-    .option('--served_model_name <name>', 'the model id clients pass (default: the --model directory name)')
+    .option('--served_model_name <name>', 'the model id clients pass (default: the --adapters, else the --model directory name)')
     .option('--host <host>', 'address in config.capnp', '127.0.0.1')
     .option('--port <port>', 'port in config.capnp', intFlag(1, 65535), 8787)
     .option('--api_key <key>', 'require "Authorization: Bearer KEY" (stored as a text binding in config.capnp)')

@@ -4,7 +4,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeStderr } from '../../runtime/platform.ts';
 import { serveHttp } from '../../runtime/serve.ts';
 import { loadWithAdapters } from '../../models/adapters.ts';
-import { loadModel } from '../../models/load.ts';
+import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { runChatArgs } from '../chat-prompt.ts';
 import { UserError } from '../errors.ts';
@@ -49,7 +49,7 @@ export async function loadServedModels(flags: Pick<DeployFlags, 'model' | 'adapt
 export function deployCommand(): Command {
   return new Command('deploy')
     .description('serve a model over an OpenAI-compatible HTTP API (/v1/models, /v1/completions, /v1/chat/completions)')
-    .requiredOption('--model <path>', 'model file or directory (llama2.c or Hugging Face)')
+    .requiredOption('--model <path>', `the model: ${MODEL_KINDS}`)
     .option('--adapters <NAME=CHECKPOINT...>', 'LoRA checkpoints served as models named NAME (merged into --model at load)', adapterSpec)
     .option('--served_model_name <name>', 'the base model\'s id (default: the --model directory name)')
     .option('--host <host>', 'address to listen on', '127.0.0.1')

@@ -3,11 +3,10 @@
 // generation_config.json, tokenizer.json + tokenizer_config.json (converted from a llama2.c vocabulary, whose
 // tok*.bin is kept too), onnx/model.onnx and/or onnx/model_fp16.onnx with their external data (split past 2 GiB).
 // Built under a temporary name and renamed into place.
-import { resolveModelPath } from '../../models/hub.ts';
 import { Command } from 'commander';
 import { joinPath, readFile, writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
-import { loadModel } from '../../models/load.ts';
+import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { checkOutputDir, HF_ARCHITECTURES, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
 import { exportLlamaOnnx, type OnnxDtype } from '../../models/onnx/export-llama.ts';
 import { convertLlama2cTokenizer } from '../../models/hf/llama2c-to-json.ts';
@@ -42,7 +41,6 @@ export async function exportModel(flags: ExportFlags): Promise<{ outDir: string 
     modelPath = resolved.modelPath;
     adapter = resolved.adapter;
   }
-  modelPath = await resolveModelPath(modelPath); // ORG/NAME: the hub snapshot, whose config and tokenizer files are copied
   const loaded = await loadModel(modelPath);
   const model = adapter && flags.merge_lora ? mergeLora(loaded.model, adapter) : loaded.model;
   const lora = adapter && !flags.merge_lora ? adapter : undefined;
@@ -99,10 +97,10 @@ export async function exportModel(flags: ExportFlags): Promise<{ outDir: string 
 export function exportCommand(): Command {
   return new Command('export')
     .description('export a model as an ONNX folder (onnx/model.onnx + external data, config.json, tokenizer.json) for onnxruntime and transformers.js')
-    .option('--model <path>', 'a llama2.c model directory or file, or a Hugging Face model directory (default with --adapters: the run\'s base model)')
+    .option('--model <path>', `the model (default with --adapters: the run's base model): ${MODEL_KINDS}`)
     .option('--adapters <checkpoint>', 'a checkpoint-N directory written by webtune sft (LoRA: kept as separate lora_A/lora_B initializers unless --merge_lora)')
     .option('--merge_lora', 'merge the LoRA weights of --adapters into the base weights')
-    .option('--to <format>', 'output format', 'onnx')
+    .option('--to <format>', 'output format (onnx is the only one)', 'onnx')
     .option('--dtype <dtype...>', 'weight precision: fp32 (onnx/model.onnx), fp16 (onnx/model_fp16.onnx), or both', ['fp32'])
     .requiredOption('--output_dir <dir>', 'where the export goes (must not exist or be empty)')
     .action(async (flags: ExportFlags) => {

@@ -3,12 +3,13 @@
 import { Command, Option } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { loadWithAdapters } from '../../models/adapters.ts';
-import { loadModel } from '../../models/load.ts';
+import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
 import { UserError } from '../errors.ts';
 import { chatPrompt, runChatArgs } from '../chat-prompt.ts';
+import { BUILTIN_NAMES } from '../data/templates/chat-format.ts';
 import { floatFlag, intFlag } from './options.ts';
 import { runChat, streamAnswer } from './chat.ts';
 
@@ -35,18 +36,18 @@ interface InferFlags {
 
 export function inferCommand(): Command {
   return new Command('infer')
-    .description('generate text from a model (llama2.c checkpoint or a directory holding one and its tokenizer)')
-    .option('--model <path>', 'model file or directory, e.g. ../shared/models/stories260K (default: the embedded ' +
+    .description('generate text from a model: continue --prompt, answer --query, or chat interactively')
+    .option('--model <path>', `${MODEL_KINDS}; e.g. ../shared/models/stories260K (default: the embedded ` +
       `${TINY_RANDOM_NAME}: fixed-seed random weights that exercise the pipeline; its text is gibberish)`)
     .option('--adapters <checkpoint>', 'a sft checkpoint-N: LoRA adapters are merged into the base model at load (the base ' +
       'comes from --model or the run\'s args.json); a full-training checkpoint is used as the model')
-    .option('--tokenizer <path>', 'tokenizer file (default: tokenizer.bin or tok*.bin beside the model)')
+    .option('--tokenizer <path>', 'tokenizer file or directory (default: the model\'s own: tokenizer.json, else tokenizer.bin or tok*.bin)')
     .option('--prompt <text>', 'text to continue; "" starts from BOS alone, as llama2.c does')
     .option('--query <text>', 'one chat turn: the question rendered with the chat template (add_generation_prompt); ' +
       'prints the answer. Without --prompt and --query: an interactive chat on stdin')
     .option('--system <text>', 'system prompt for --query and chat (default: a checkpoint run\'s --system)')
     .option('--template <name>', 'chat template for --query and chat instead of the model\'s own (default: a checkpoint run\'s ' +
-      '--template); chatml, qwen, qwen3, llama3, llama2, default')
+      `--template): ${BUILTIN_NAMES.join(', ')}`)
     .option('--max_new_tokens <n>', 'tokens to generate at most', intFlag(0), 256)
     .option('--temperature <t>', 'sampling temperature; 0 = greedy', floatFlag(0, 100), 1.0)
     .option('--top_k <k>', 'keep the k most likely tokens; 0 = off', intFlag(0), 0)

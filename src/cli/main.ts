@@ -9,8 +9,19 @@ import { mergeLoraCommand } from './merge-lora.ts';
 import { exportCommand } from './export.ts';
 import { deployCommand } from './deploy.ts';
 import { buildEdgeCommand } from './build-edge.ts';
+import { MODEL_KINDS } from '../../models/load.ts';
 
 export const VERSION = '0.1.0';
+
+/** Text folded at word boundaries into lines of at most `width` columns (commander leaves extra help text as is). */
+function wrap(text: string, width = 80): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) { lines.push(line); line = word; } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join('\n');
+}
 
 export function buildProgram(): Command {
   const program = new Command('webtune')
@@ -22,7 +33,10 @@ export function buildProgram(): Command {
       writeErr: (s) => writeStderr(s),
       outputError: (s, write) => write(`webtune: ${s.replace(/^error: /, 'error: ').trimEnd()}\n`),
     })
-    .exitOverride();
+    .exitOverride()
+    .addHelpText('after', `\n${wrap(`--model, in every command that takes it: ${MODEL_KINDS}.`)}\n` +
+      'Example: webtune infer --model ../shared/models/stories260K --prompt "Once upon a time"\n' +
+      'Each command\'s flags: webtune COMMAND --help');
   program.addCommand(inferCommand());
   program.addCommand(tokenizeCommand());
   program.addCommand(preprocessCommand());

@@ -4,7 +4,7 @@
 import { Command } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
-import { loadModel } from '../../models/load.ts';
+import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { checkOutputDir, HF_ARCHITECTURES, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
 import type { LlamaModel } from '../../models/llama.ts';
 import { writeSafetensors, type Tensor } from '../../models/safetensors.ts';
@@ -53,7 +53,7 @@ export function mergeLoraCommand(): Command {
   return new Command('merge-lora')
     .description('merge a LoRA checkpoint into its base model and write a Hugging Face model directory')
     .requiredOption('--adapters <checkpoint>', 'the LoRA checkpoint-N directory written by webtune sft')
-    .option('--model <path>', 'the base model (default: the "model" of the run\'s args.json)')
+    .option('--model <path>', `the base model (default: the "model" of the run's args.json): ${MODEL_KINDS}`)
     .requiredOption('--output_dir <dir>', 'where the merged model goes (must not exist or be empty)')
     .action(async (flags: MergeFlags) => {
       const { outDir, base } = await mergeLoraToDir(flags);

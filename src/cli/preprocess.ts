@@ -1,14 +1,14 @@
 // `webtune preprocess`: datasets → exact input_ids and labels (JSON Lines), with a summary on stderr. The output is
 // for training many times from one tokenization: `sft --dataset encoded.jsonl` reads it back.
 import { Command } from 'commander';
-import { joinPath, readDir, stat, writeStderr } from '../../runtime/platform.ts';
+import { writeStderr } from '../../runtime/platform.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
-import { readModelLimits, resolveMaxLength, type ModelLimits } from '../data/context-limit.ts';
+import { resolveMaxLength, type ModelLimits } from '../data/context-limit.ts';
 import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
 import { loadChatTokenizer } from '../data/model-tokenizer.ts';
 import { preprocess } from '../data/preprocess.ts';
 import { UserError } from '../errors.ts';
-import { loadModelSource } from '../train/model-source.ts';
+import { findModelTokenizer, MODEL_KINDS } from '../../models/load.ts';
 import { addDataFlags, debugPrinter } from './data-flags.ts';
 import { intFlag } from './options.ts';
 
@@ -19,21 +19,18 @@ interface PreprocessFlags extends DataArgs {
   seed: number;
 }
 
-/** --model's tokenizer, context and vocabulary: a tokenizer.json directory (config.json, if any, gives the limits), or
- * a llama2.c checkpoint directory (tok*.bin; the header gives them), so any model sft trains can be preprocessed. */
-async function dataModel(dir: string): Promise<{ tok: ChatTokenizer; limits: ModelLimits }> {
-  const llama2c = (await stat(dir))?.isDirectory && !(await stat(joinPath(dir, 'tokenizer.json')))?.isFile &&
-    (await readDir(dir)).some((n) => n.endsWith('.bin'));
-  if (!llama2c) return { tok: await loadChatTokenizer(dir), limits: await readModelLimits(dir) };
-  const src = await loadModelSource(dir);
-  return { tok: src.tok, limits: { context: src.model.config.maxPositionEmbeddings, vocabSize: src.model.config.vocabSize } };
+/** --model's chat tokenizer, context and vocabulary, through the loader every command uses (no weights are read):
+ * config.json or a llama2.c header gives the limits; a tokenizer-only directory has none. */
+async function dataModel(model: string): Promise<{ tok: ChatTokenizer; limits: ModelLimits }> {
+  const src = await findModelTokenizer(model);
+  return { tok: await loadChatTokenizer(model), limits: { context: src.contextLength, vocabSize: src.vocabSize } };
 }
 
 export function preprocessCommand(): Command {
   const cmd = new Command('preprocess')
     .description('encode SFT datasets into input_ids and labels with the model\'s chat template (JSON Lines out, summary on stderr)')
-    .option('--model <dir>', 'model or tokenizer directory: tokenizer.json + tokenizer_config.json (its chat_template is used; ' +
-      'config.json, if present, gives the context), or a llama2.c checkpoint directory');
+    .option('--model <path>', `the model whose tokenizer and chat template encode the rows (weights are not read): ${MODEL_KINDS}; ` +
+      'or a tokenizer directory (tokenizer.json + tokenizer_config.json; config.json, if present, gives the context)');
   return addDataFlags(cmd)
     .option('--output <file>', 'where to write the encoded training rows (JSON Lines)')
     .option('--val_output <file>', 'where to write validation rows (default: the output name with .val before the extension)')

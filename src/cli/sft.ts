@@ -9,11 +9,12 @@ import { interruptedReport, signalExitCode, stopOnSignals, type StopSignal } fro
 import { REPORT_TO, runSft, type SftArgs } from '../train/sft.ts';
 import { addDataFlags, debugPrinter } from './data-flags.ts';
 import { floatFlag, intFlag } from './options.ts';
+import { MODEL_KINDS } from '../../models/load.ts';
 
 export function sftCommand(): Command {
   const cmd = new Command('sft')
     .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU')
-    .option('--model <dir>', 'Hugging Face model directory (llama, mistral, qwen2, qwen3) or a llama2.c checkpoint directory');
+    .option('--model <path>', `the model (llama, mistral, qwen2, qwen3 architectures): ${MODEL_KINDS}`);
   return addDataFlags(cmd)
     .addOption(new Option('--train_type <t>', 'lora: train adapters on a frozen base; full: every weight').choices(['lora', 'full']).default('lora'))
     .option('--lora_rank <r>', 'LoRA rank', intFlag(1), 8)

@@ -4,7 +4,8 @@
 // has one text (or one id list) per line. Invalid UTF-8 is replaced by U+FFFD, as reading the text would.
 import { Command } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
-import { loadTokenizerFile, type Tokenizer } from '../../models/tokenizer.ts';
+import { loadTokenizerAt, MODEL_KINDS } from '../../models/load.ts';
+import type { Tokenizer } from '../../models/tokenizer.ts';
 import { UserError } from '../errors.ts';
 
 interface TokenizeFlags {
@@ -20,8 +21,9 @@ interface TokenizeFlags {
 export function tokenizeCommand(): Command {
   return new Command('tokenize')
     .description('encode text to token ids (or decode ids with --decode), one JSON line per input')
-    .option('--tokenizer <path>', 'tokenizer directory (tokenizer.json + tokenizer_config.json), a tokenizer.json, or a llama2.c ' +
-      'tokenizer .bin (a compact form of tokenizer.json is cached in ~/.cache/webtune; WEBTUNE_CACHE_DIR=off disables that)')
+    .option('--tokenizer <path>', 'a tokenizer directory (tokenizer.json + tokenizer_config.json), a tokenizer.json, a llama2.c ' +
+      `tokenizer .bin, or any model --model takes (its tokenizer): ${MODEL_KINDS}. A compact form of tokenizer.json is cached in ` +
+      '~/.cache/webtune (WEBTUNE_CACHE_DIR=off disables that)')
     .option('--text <text>', 'the text to encode (with --decode: ids, as a JSON list or separated by spaces/commas)')
     .option('--file <path>', '.jsonl of {"text": ...} lines ({"ids": [...]} with --decode), or a file with one text (id list) per line')
     .option('--add_special_tokens', 'add the special tokens the tokenizer puts around a sequence (e.g. BOS)', false)
@@ -30,11 +32,7 @@ export function tokenizeCommand(): Command {
     .action(async (flags: TokenizeFlags) => {
       if (!flags.tokenizer) throw new UserError('tokenize: --tokenizer is required');
       if ((flags.text === undefined) === (flags.file === undefined)) throw new UserError('tokenize: give exactly one of --text and --file');
-      let tok: Tokenizer;
-      try { tok = await loadTokenizerFile(flags.tokenizer); } catch (e) {
-        const msg = (e as Error).message; // load errors name the file already, unless they come from elsewhere
-        throw new UserError(msg.startsWith(flags.tokenizer) ? msg : `--tokenizer ${flags.tokenizer}: ${msg}`);
-      }
+      const tok: Tokenizer = await loadTokenizerAt(flags.tokenizer);
       const run = (input: string, where: string, jsonl: boolean): string => {
         if (flags.decode) {
           const ids = jsonl ? idsOfRecord(input, where) : parseIds(input, where);

@@ -22,6 +22,8 @@ export interface ChatTokenizer extends TextTokenizer {
   readonly unk?: TokenRef;
   /** tokenizer_config.json's chat_template: one template, or named ones ("default", "tool_use", ...). */
   readonly chatTemplate?: string | Record<string, string>;
+  /** The model's context in tokens (max_position_embeddings, llama2.c's seq_len), when the tokenizer came with a model. */
+  readonly contextLength?: number;
 }
 
 /** The parts of tokenizer_config.json (and chat_template.jinja) the pipeline reads. */

@@ -3,19 +3,10 @@
 // stretches the context with --rope_scaling instead, which webtune does not offer for training): RoPE computes any
 // position, so training past the context runs, but the model has never seen those positions and `infer` stops at
 // the context, so going past it must be asked for by name.
-import { joinPath } from '../../runtime/platform.ts';
-import { readJsonIfPresent } from '../../models/model-dir.ts';
 import { UserError } from '../errors.ts';
 
 /** What a model directory says about the data: its context and vocabulary size, when it says. */
 export interface ModelLimits { context?: number; vocabSize?: number }
-
-/** config.json's max_position_embeddings and vocab_size (a tokenizer-only directory has neither). */
-export async function readModelLimits(dir: string): Promise<ModelLimits> {
-  const cfg = await readJsonIfPresent(joinPath(dir, 'config.json'));
-  const pos = (v: unknown) => (typeof v === 'number' && Number.isSafeInteger(v) && v > 0 ? v : undefined);
-  return { context: pos(cfg?.max_position_embeddings), vocabSize: pos(cfg?.vocab_size) };
-}
 
 export interface ResolvedLength {
   maxLength?: number;

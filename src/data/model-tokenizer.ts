@@ -1,20 +1,40 @@
-// A model directory's tokenizer for the data pipeline: webtune's Hugging Face tokenizer (tokenizer.json on the
-// WASM engine, models/hf) plus tokenizer_config.json's chat template and special tokens. A tokenizer-only
-// directory (tokenizer.json + tokenizer_config.json) is enough.
+// The tokenizer the data pipeline needs (a ChatTokenizer: ids, special tokens, chat template) for anything --model
+// takes, through the one model resolution of models/load.ts: a tokenizer.json with tokenizer_config.json's chat
+// template and special tokens (webtune's WASM engine, models/hf), or a llama2.c tokenizer whose "<s>" / "</s>"
+// in rendered text are BOS / EOS. A tokenizer-only directory (tokenizer.json + tokenizer_config.json) is enough;
+// weights are never read.
 import { createHfTokenizer } from '../../models/hf/hf-tokenizer.ts';
 import { parseTokenizerJson, readTokenizerSpec } from '../../models/hf/tokenizer-json.ts';
-import { UserError } from '../errors.ts';
+import { fileError, findModelTokenizer, readModelTokenizer, type LoadedModel } from '../../models/load.ts';
+import type { Tokenizer } from '../../models/tokenizer.ts';
 import { parseTokenizerConfig, readTokenizerConfig, type ChatTokenizer, type TokenizerConfig, type TokenRef } from './chat-tokenizer.ts';
 
 type Spec = Awaited<ReturnType<typeof readTokenizerSpec>>;
 
-export async function loadChatTokenizer(dir: string): Promise<ChatTokenizer> {
-  let spec: Awaited<ReturnType<typeof readTokenizerSpec>>;
-  try { spec = await readTokenizerSpec(dir); } catch (e) {
-    throw new UserError(`--model ${dir}: ${(e as Error).message}`);
-  }
-  const cfg = await readTokenizerConfig(spec.name.replace(/\/?[^/]*$/, '') || '.');
-  return chatTokenizerFromSpec(dir, spec, cfg);
+const dirOf = (p: string) => (p.includes('/') ? p.slice(0, p.lastIndexOf('/')) || '/' : '.');
+
+/** The chat tokenizer of a --model value (any kind models/load.ts accepts), and the model's context when known. */
+export async function loadChatTokenizer(model: string): Promise<ChatTokenizer> {
+  const src = await findModelTokenizer(model);
+  if (src.llama2c) return { ...llama2cChatTokenizer(await readModelTokenizer(src), model), contextLength: src.contextLength };
+  // tokenizer.json is read once, as a spec the chat tokenizer keeps (added tokens, special-token strings)
+  return hfChatTokenizer(model, src.file, src.contextLength);
+}
+
+/** The chat tokenizer of a model already loaded (sft, infer --query, the server). */
+export async function chatTokenizerOf(loaded: LoadedModel, name = loaded.location?.given ?? loaded.tokenizerFile): Promise<ChatTokenizer> {
+  if (loaded.chatTokenizer) return loaded.chatTokenizer;
+  const contextLength = loaded.model.config.maxPositionEmbeddings;
+  if (loaded.tokenizer.kind === 'llama2c') return { ...llama2cChatTokenizer(loaded.tokenizer, name), contextLength };
+  return hfChatTokenizer(name, loaded.tokenizerFile, contextLength);
+}
+
+/** tokenizer.json (a file, or the directory holding it) with its tokenizer_config.json and chat_template.jinja. */
+async function hfChatTokenizer(name: string, file: string, contextLength?: number): Promise<ChatTokenizer> {
+  let spec: Spec;
+  try { spec = await readTokenizerSpec(file); } catch (e) { throw fileError(file, e); }
+  const cfg = await readTokenizerConfig(dirOf(spec.name));
+  return { ...await chatTokenizerFromSpec(name, spec, cfg), contextLength };
 }
 
 /** The same from file contents already in memory (edge workers have no file system). */
@@ -24,7 +44,7 @@ export async function chatTokenizerFromJson(name: string, json: string, tokenize
   return chatTokenizerFromSpec(name, spec, parseTokenizerConfig(tokenizerConfig ?? {}, chatTemplateJinja));
 }
 
-async function chatTokenizerFromSpec(dir: string, spec: Spec, cfg: TokenizerConfig): Promise<ChatTokenizer> {
+async function chatTokenizerFromSpec(name: string, spec: Spec, cfg: TokenizerConfig): Promise<ChatTokenizer> {
   const tok = await createHfTokenizer(spec);
   const ref = (content: string | undefined): TokenRef | undefined => {
     if (content === undefined) return undefined;
@@ -32,7 +52,7 @@ async function chatTokenizerFromSpec(dir: string, spec: Spec, cfg: TokenizerConf
     return id === undefined ? undefined : { id, content };
   };
   return {
-    name: dir,
+    name,
     addedTokens: spec.added.map((t) => ({ id: t.id, content: t.content })),
     bos: ref(spec.bosToken),
     eos: ref(spec.eosToken),
@@ -41,5 +61,23 @@ async function chatTokenizerFromSpec(dir: string, spec: Spec, cfg: TokenizerConf
     chatTemplate: cfg.chatTemplate,
     encode: (text, opts) => tok.encode(text, { addSpecialTokens: opts?.addSpecialTokens ?? false }),
     decode: (ids, opts) => tok.decode(ids, { skipSpecialTokens: opts?.skipSpecialTokens ?? false }),
+  };
+}
+
+/** A llama2.c tokenizer as a ChatTokenizer: the BOS/EOS strings are split out of text before encoding. */
+export function llama2cChatTokenizer(t: Tokenizer, name: string): ChatTokenizer {
+  const bos: TokenRef = { id: t.bosId, content: '<s>' }, eos: TokenRef = { id: t.eosId, content: '</s>' };
+  const specials = new Map([[bos.content, bos.id], [eos.content, eos.id]]);
+  return {
+    name, addedTokens: [bos, eos], bos, eos, pad: undefined, unk: { id: 0, content: '<unk>' },
+    encode(text, opts) {
+      const ids: number[] = opts?.addSpecialTokens ? [bos.id] : [];
+      for (const part of text.split(/(<s>|<\/s>)/)) {
+        if (specials.has(part)) ids.push(specials.get(part)!);
+        else if (part) ids.push(...t.encode(part));
+      }
+      return ids;
+    },
+    decode: (ids, opts) => t.decode(ids, { skipSpecialTokens: opts?.skipSpecialTokens ?? false }),
   };
 }
