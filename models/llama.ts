@@ -80,29 +80,37 @@ export function ropeInvFreq(c: Pick<LlamaConfig, 'ropeTheta' | 'headDim' | 'rope
   });
 }
 
-// Weights on a device, uploaded once per (backend, model): every runner of a model (a server's concurrent
+// Weights on a device, uploaded once per (backend, model, storage): every runner of a model (a server's concurrent
 // requests) shares them and owns only its KV cache and activations.
 interface DeviceWeights { embed: Buf; lmHead: Buf; finalNorm: Buf; layers: DeviceLayer[] }
-const uploaded = new WeakMap<Ops, WeakMap<LlamaModel, DeviceWeights>>();
+const uploaded = new WeakMap<Ops, WeakMap<LlamaModel, Map<boolean, DeviceWeights>>>();
 
-function deviceWeights(ops: Ops, model: LlamaModel): DeviceWeights {
+/**
+ * half: the matrices (embedding, head, projections) in 16-bit storage (Ops.upload's half: f16 where the backend has
+ * it, else f32 holding f16-rounded values); norms and biases stay f32, and every kernel computes in f32.
+ */
+function deviceWeights(ops: Ops, model: LlamaModel, half: boolean): DeviceWeights {
   let perOps = uploaded.get(ops);
   if (!perOps) uploaded.set(ops, (perOps = new WeakMap()));
-  const cached = perOps.get(model);
+  let perModel = perOps.get(model);
+  if (!perModel) perOps.set(model, (perModel = new Map()));
+  const cached = perModel.get(half);
   if (cached) return cached;
   const c = model.config, w = model.weights, qDim = c.numHeads * c.headDim;
   // Row lengths let a backend split a weight larger than one device binding (the embedding of a large vocabulary).
-  const embed = ops.upload(w.embedTokens, c.hiddenSize);
+  const embed = ops.upload(w.embedTokens, c.hiddenSize, half);
   const inDim: Partial<Record<keyof LlamaLayerWeights, number>> = { q: c.hiddenSize, k: c.hiddenSize, v: c.hiddenSize, o: qDim,
     gate: c.hiddenSize, up: c.hiddenSize, down: c.intermediateSize };
   const dw: DeviceWeights = {
     embed,
-    lmHead: w.lmHead && !c.tieWordEmbeddings ? ops.upload(w.lmHead, c.hiddenSize) : embed,
+    lmHead: w.lmHead && !c.tieWordEmbeddings ? ops.upload(w.lmHead, c.hiddenSize, half) : embed,
     finalNorm: ops.upload(w.norm),
-    layers: w.layers.map((l) => Object.fromEntries(Object.entries(l).filter(([, data]) => data)
-      .map(([name, data]) => [name, ops.upload(data, inDim[name as keyof LlamaLayerWeights])])) as DeviceLayer),
+    layers: w.layers.map((l) => Object.fromEntries(Object.entries(l).filter(([, data]) => data).map(([name, data]) => {
+      const rows = inDim[name as keyof LlamaLayerWeights];  // set for the matrices only
+      return [name, ops.upload(data, rows, half && rows !== undefined)];
+    })) as DeviceLayer),
   };
-  perOps.set(model, dw);
+  perModel.set(half, dw);
   return dw;
 }
 
@@ -170,7 +178,8 @@ export class LlamaRunner {
   private readonly logits: Buf;
   private readonly invFreq: Float64Array;
 
-  constructor(ops: Ops, model: LlamaModel, opts: { maxSeq?: number; maxTokens?: number } = {}) {
+  /** halfWeights: the matrices in 16-bit storage (deviceWeights), e.g. `infer --torch_dtype float16` */
+  constructor(ops: Ops, model: LlamaModel, opts: { maxSeq?: number; maxTokens?: number; halfWeights?: boolean } = {}) {
     validateWeights(model);
     const c = (this.config = model.config);
     this.ops = ops;
@@ -179,7 +188,7 @@ export class LlamaRunner {
     const T = (this.maxTokens = opts.maxTokens ?? 1);
     const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
     const w = model.weights;
-    ({ embed: this.embed, lmHead: this.lmHead, finalNorm: this.finalNorm, layers: this.layers } = deviceWeights(ops, model));
+    ({ embed: this.embed, lmHead: this.lmHead, finalNorm: this.finalNorm, layers: this.layers } = deviceWeights(ops, model, opts.halfWeights ?? false));
     this.kCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
     this.vCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
     this.ids = ops.alloc(T, 'i32');

@@ -50,9 +50,10 @@ function prefillChunk(context: number, vocab: number): number {
 export class Generator {
   private readonly runner: LlamaRunner;
 
-  constructor(readonly ops: Ops, readonly loaded: LoadedModel) {
+  /** halfWeights: the model's matrices in 16-bit storage (LlamaRunner), for --torch_dtype float16/bfloat16 */
+  constructor(readonly ops: Ops, readonly loaded: LoadedModel, opts: { halfWeights?: boolean } = {}) {
     const c = loaded.model.config;
-    this.runner = new LlamaRunner(ops, loaded.model, { maxTokens: prefillChunk(c.maxPositionEmbeddings, c.vocabSize) });
+    this.runner = new LlamaRunner(ops, loaded.model, { maxTokens: prefillChunk(c.maxPositionEmbeddings, c.vocabSize), halfWeights: opts.halfWeights });
   }
 
   /** Token ids whose keys and values are in the KV cache at positions 0…n−1, from earlier calls. */

@@ -6,6 +6,7 @@ import { loadWithAdapters } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
+import { TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
 import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
 import { UserError } from '../errors.ts';
 import { chatPrompt, runChatArgs } from '../chat-prompt.ts';
@@ -31,6 +32,7 @@ interface InferFlags {
   stop_words?: string[];
   stop?: string[];
   device: DeviceChoice;
+  torch_dtype: TorchDtype;
   stats: boolean;
 }
 
@@ -59,6 +61,8 @@ export function inferCommand(): Command {
     .option('--stop <words...>', 'the same as --stop_words')
     .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto (webgpu when an adapter exists)')
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))
+    .addOption(new Option('--torch_dtype <t>', 'weight storage: float16/bfloat16 hold the matrices in 16 bits (half the memory and ' +
+      'bandwidth; f32 arithmetic); bfloat16 is stored as float16').choices(TORCH_DTYPES).default('float32'))
     .option('--no-stats', 'do not print tokens/s to stderr')
     .action(async (flags: InferFlags) => {
       if (flags.prompt !== undefined && flags.query !== undefined) throw new UserError('infer: give --prompt or --query, not both');
@@ -92,7 +96,9 @@ export function inferCommand(): Command {
       const { ops, reason } = await selectBackend(flags.device);
       writeStderr(`webtune: ${reason}\n`);
       try {
-        const gen = new Generator(ops, loaded);
+        const storage = weightStorage(flags.torch_dtype, ops);
+        if (storage.note) writeStderr(`webtune: ${storage.note}\n`);
+        const gen = new Generator(ops, loaded, { halfWeights: storage.half });
         if (chat) {
           await runChat({ gen, loaded, system, template, sampling, stopWords, stats: flags.stats });
           return;

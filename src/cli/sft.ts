@@ -4,6 +4,7 @@
 import { Command, Option } from 'commander';
 import { exit, writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { UserError } from '../errors.ts';
+import { TORCH_DTYPES } from '../backend/dtype.ts';
 import { SCHEDULERS } from '../train/schedule.ts';
 import { interruptedReport, signalExitCode, stopOnSignals, type StopSignal } from '../train/interrupt.ts';
 import { REPORT_TO, runSft, type SftArgs } from '../train/sft.ts';
@@ -37,7 +38,7 @@ export function sftCommand(): Command {
     .option('--max_grad_norm <n>', 'global gradient-norm clipping; 0 = off', floatFlag(0, 1e9), 1.0)
     .option('--gradient_checkpointing', 'recompute each layer\'s activations in the backward: less memory, about one more forward', false)
     .addOption(new Option('--torch_dtype <t>', 'storage of LoRA\'s frozen base: float16/bfloat16 halve its memory (f16 storage, f32 arithmetic)')
-      .choices(['float32', 'float16', 'bfloat16']).default('float32'))
+      .choices(TORCH_DTYPES).default('float32'))
     .option('--seed <n>', 'seed for data order, LoRA init and dropout', intFlag(0, 0xffffffff), 42)
     .option('--eval_steps <n>', 'evaluate (loss, token accuracy) every n steps and at the end', intFlag(1))
     .option('--logging_steps <n>', 'log every n steps', intFlag(1), 5)

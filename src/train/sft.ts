@@ -7,6 +7,7 @@ import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
 import { ReferenceTrainOps } from '../backend/reference-train-ops.ts';
 import type { TrainOps } from '../backend/train-ops.ts';
+import { weightStorage } from '../backend/dtype.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
 import { resolveMaxLength } from '../data/context-limit.ts';
 import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
@@ -50,10 +51,9 @@ function halfBase(a: SftArgs, ops: TrainOps, note: (s: string) => void): boolean
   const dtype = a.torch_dtype ?? 'float32';
   if (dtype === 'float32') return false;
   if (a.train_type !== 'lora') { note(`torch_dtype ${dtype}: full training keeps float32 weights (half storage applies to LoRA's frozen base)`); return false; }
-  const f16 = (ops as { hasF16?: boolean }).hasF16;
-  note(`torch_dtype ${dtype}: frozen base weights stored as ${f16 ? 'float16' : 'float32 holding float16-rounded values (no shader-f16 here)'}` +
-    `${dtype === 'bfloat16' ? ' (WebGPU has no bfloat16)' : ''}; LoRA adapters, gradients and optimizer in float32`);
-  return true;
+  const storage = weightStorage(dtype, ops, 'frozen base weights');
+  note(`${storage.note}; LoRA adapters, gradients and optimizer in float32`);
+  return storage.half;
 }
 
 export interface SftResult {
