@@ -1,13 +1,10 @@
-// Writing a model directory (merge-lora, export): an empty-or-new --output_dir check, the source's config and
-// tokenizer files, and an atomic write (everything built under a temporary name beside it, then renamed).
+// Writing a model directory (merge-lora, export): an empty-or-new --output_dir check, the source's generation config
+// and tokenizer files, and an atomic write (everything built under a temporary name beside it, then renamed).
 import { readDir, readFile, readText, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
 import type { LoadedModel } from './load.ts';
 import { isHfModelDir } from './hf-llama.ts';
 
-export const HF_ARCHITECTURES: Record<string, string> = {
-  llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM',
-};
 const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'chat_template.jinja'];
 
 export async function readJsonIfPresent(file: string): Promise<Record<string, unknown> | undefined> {
@@ -25,16 +22,16 @@ export async function checkOutputDir(dir: string): Promise<string> {
   return outDir;
 }
 
-/** What a source model directory contributes: its config.json / generation_config.json and tokenizer files. */
+/** What a source model directory contributes: its generation_config.json and tokenizer files (its config.json
+ *  comes with the loaded model: hfConfigFor). */
 export async function sourceFiles(modelPath: string, loaded: LoadedModel) {
   const base = modelPath.replace(/\/+$/, '');
   const hf = Boolean((await stat(base))?.isDirectory && await isHfModelDir(base));
-  const config = hf ? await readJsonIfPresent(joinPath(base, 'config.json')) : undefined;
   const generation = hf ? await readJsonIfPresent(joinPath(base, 'generation_config.json')) : undefined;
   const tokenizerFiles = hf ? HF_TOKENIZER_FILES.map((f) => joinPath(base, f)) : [loaded.tokenizerFile];
   // a webtune checkpoint of a llama2.c import: Hugging Face layout with the llama2.c tok*.bin
   if (hf && loaded.tokenizerFile.endsWith('.bin')) tokenizerFiles.push(loaded.tokenizerFile);
-  return { base, config, generation, tokenizerFiles };
+  return { base, generation, tokenizerFiles };
 }
 
 /**
