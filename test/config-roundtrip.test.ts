@@ -14,7 +14,7 @@ import { writeSafetensors, type Tensor } from '../models/safetensors.ts';
 import { mergeLoraToDir } from '../src/cli/merge-lora.ts';
 import { exportModel } from '../src/cli/export.ts';
 import { handAdapter } from './deploy-helpers.ts';
-import { runCli, SHARED } from './helpers.ts';
+import { runCli, SHARED, STORIES } from './helpers.ts';
 
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
 const GPT2 = resolve(SHARED, 'tokenizers/gpt2');
@@ -139,3 +139,15 @@ for (const family of Object.keys(CONFIGS)) {
     assert.deepEqual((await loadModel(onnx)).model.config, parsed);
   });
 }
+
+test('a llama2.c model (no config.json) gets one made, the same from export and build-edge', async () => {
+  const onnx = join(tmp(), 'onnx'), edge = join(tmp(), 'worker');
+  await exportModel({ model: STORIES, to: 'onnx', output_dir: onnx });
+  const be = await runCli(['build-edge', '--model', STORIES, '--output_dir', edge]);
+  assert.equal(be.status, 0, be.stderr);
+  const { 'transformers.js_config': _js, ...made } = readJson(join(onnx, 'config.json'));
+  assert.deepEqual(readJson(join(edge, 'config.json')), made);
+  assert.deepEqual([made.architectures, made.model_type, made.bos_token_id, made.eos_token_id, made.rope_scaling, made.torch_dtype],
+    [['LlamaForCausalLM'], 'llama', 1, 2, null, 'float32']);
+  assert.deepEqual(readJson(join(onnx, 'generation_config.json')), { _from_model_config: true, bos_token_id: 1, eos_token_id: 2 });
+});
