@@ -132,7 +132,7 @@ export function mergeLora(model: LlamaModel, ad: LoraAdapterFile): LlamaModel {
       (layers[i] as Record<keyof LlamaLayerWeights, Float32Array | undefined>)[key] = W;
     }
   }
-  return { config: c, weights: { ...model.weights, layers } };
+  return { ...model, weights: { ...model.weights, layers } };
 }
 
 export interface ResolvedCheckpoint {

@@ -5,7 +5,14 @@ import { UserError } from '../src/errors.ts';
 import type { Llama3RopeScaling, LlamaConfig, LlamaLayerWeights, LlamaModel } from './llama.ts';
 import { readSafetensors, type Tensor } from './safetensors.ts';
 
-const SUPPORTED = ['llama', 'mistral', 'qwen2', 'qwen3'];
+/** The families webtune runs: config.json's model_type → its transformers class and what the type itself implies. */
+const FAMILIES: Record<string, { architecture: string; attentionBias?: boolean; qkNorm?: boolean }> = {
+  llama: { architecture: 'LlamaForCausalLM' },
+  mistral: { architecture: 'MistralForCausalLM' },
+  qwen2: { architecture: 'Qwen2ForCausalLM', attentionBias: true },
+  qwen3: { architecture: 'Qwen3ForCausalLM', qkNorm: true },
+};
+const SUPPORTED = Object.keys(FAMILIES);
 
 /** Maps config.json to LlamaConfig; unsupported architectures and settings fail with the field named. */
 export function parseHfConfig(json: Record<string, unknown>, file = 'config.json'): LlamaConfig {
@@ -34,9 +41,42 @@ export function parseHfConfig(json: Record<string, unknown>, file = 'config.json
     rmsNormEps: num('rms_norm_eps', 1e-6),
     ropeTheta: num('rope_theta', 10000),
     tieWordEmbeddings: Boolean(json.tie_word_embeddings ?? false),
-    attentionBias: type === 'qwen2' || Boolean(json.attention_bias),
-    qkNorm: type === 'qwen3',
+    attentionBias: Boolean(FAMILIES[type].attentionBias || json.attention_bias),
+    qkNorm: Boolean(FAMILIES[type].qkNorm),
   };
+}
+
+/**
+ * config.json for a model that came without one (llama2.c imports, the embedded tiny model, an ONNX export carrying
+ * only its metadata): parseHfConfig's inverse, with the family's class and the tokenizer's BOS/EOS ids. The only
+ * place webtune makes a config.json.
+ */
+export function makeHfConfigJson(c: LlamaConfig, ids: { bos?: number; eos?: number } = {}): Record<string, unknown> {
+  const type = c.modelType ?? 'llama', family = FAMILIES[type] ?? FAMILIES.llama, s = c.ropeScaling;
+  return { architectures: [family.architecture], model_type: type, hidden_size: c.hiddenSize, intermediate_size: c.intermediateSize,
+    num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads, num_key_value_heads: c.numKvHeads, head_dim: c.headDim,
+    vocab_size: c.vocabSize, max_position_embeddings: c.maxPositionEmbeddings, rms_norm_eps: c.rmsNormEps, rope_theta: c.ropeTheta,
+    rope_scaling: s ? { rope_type: s.ropeType, factor: s.factor, low_freq_factor: s.lowFreqFactor, high_freq_factor: s.highFreqFactor,
+      original_max_position_embeddings: s.originalMaxPositionEmbeddings } : null,
+    ...(family.attentionBias ? {} : { attention_bias: Boolean(c.attentionBias) }),
+    tie_word_embeddings: c.tieWordEmbeddings, hidden_act: 'silu', use_cache: true, torch_dtype: 'float32',
+    bos_token_id: ids.bos !== undefined && ids.bos >= 0 ? ids.bos : 1, eos_token_id: ids.eos !== undefined && ids.eos >= 0 ? ids.eos : 2 };
+}
+
+/**
+ * The config.json to write beside `model`'s weights stored as `torchDtype`: the one it was loaded with, field for
+ * field, else one made (makeHfConfigJson). Only the dtype changes: `torch_dtype`, or `dtype` where newer transformers
+ * wrote that instead.
+ */
+export function hfConfigFor(model: LlamaModel, torchDtype: string, ids: { bos?: number; eos?: number } = {}): Record<string, unknown> {
+  const source = model.configJson ?? makeHfConfigJson(model.config, ids);
+  const key = 'dtype' in source && !('torch_dtype' in source) ? 'dtype' : 'torch_dtype';
+  return { ...source, [key]: torchDtype };
+}
+
+/** generation_config.json for a model without one: what transformers derives from config.json (from_model_config). */
+export function generationConfigFor(config: Record<string, unknown>): Record<string, unknown> {
+  return { _from_model_config: true, bos_token_id: config.bos_token_id, eos_token_id: config.eos_token_id };
 }
 
 /** rope_scaling: absent/null or "default" → plain RoPE; "llama3" → its four parameters; any other type is refused. */
@@ -127,6 +167,5 @@ export async function loadHfLlama(dir: string): Promise<LlamaModel> {
       throw new UserError(`${file}: ${(e as Error).message}`);
     }
   }
-  const model = hfTensorsToModel(config, tensors, dir);
-  return model;
+  return { ...hfTensorsToModel(config, tensors, dir), configJson: json };
 }

@@ -57,7 +57,12 @@ export interface LlamaWeights {
   lmHead?: Float32Array; // [vocab, hidden]; absent when tied to embedTokens
 }
 
-export interface LlamaModel { config: LlamaConfig; weights: LlamaWeights }
+export interface LlamaModel {
+  config: LlamaConfig;
+  weights: LlamaWeights;
+  /** the config.json it was loaded with, as read: writers keep it field for field (absent: llama2.c, tiny-random) */
+  configJson?: Record<string, unknown>;
+}
 
 /**
  * The inverse frequency of each rotated pair (headDim/2 entries, radians per position): every backend's RoPE, forward

@@ -1,12 +1,9 @@
-// Writing a model directory (merge-lora, export): an empty-or-new --output_dir check, the source's config and
-// tokenizer files, and an atomic write (everything built under a temporary name beside it, then renamed).
+// Writing a model directory (merge-lora, export): an empty-or-new --output_dir check, the source's generation config
+// and tokenizer files, and an atomic write (everything built under a temporary name beside it, then renamed).
 import { readDir, readFile, readText, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
 import type { LoadedModel } from './load.ts';
 
-export const HF_ARCHITECTURES: Record<string, string> = {
-  llama: 'LlamaForCausalLM', mistral: 'MistralForCausalLM', qwen2: 'Qwen2ForCausalLM', qwen3: 'Qwen3ForCausalLM',
-};
 const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'chat_template.jinja'];
 
 export async function readJsonIfPresent(file: string): Promise<Record<string, unknown> | undefined> {
@@ -33,14 +30,14 @@ export function tokenizerFilesOf(loaded: LoadedModel): string[] {
   return files;
 }
 
-/** What a source model contributes: its config.json / generation_config.json and tokenizer files. */
+/** What a source model contributes: its generation_config.json and tokenizer files (its config.json comes with the
+ *  loaded model: hfConfigFor). */
 export async function sourceFiles(modelPath: string, loaded: LoadedModel) {
   const base = modelPath.replace(/\/+$/, '');
   const loc = loaded.location;
   const hf = loc !== undefined && loc.format !== 'llama2c';
-  const config = hf ? await readJsonIfPresent(joinPath(loc.dir, 'config.json')) : undefined;
   const generation = hf ? await readJsonIfPresent(joinPath(loc.dir, 'generation_config.json')) : undefined;
-  return { base, config, generation, tokenizerFiles: tokenizerFilesOf(loaded) };
+  return { base, generation, tokenizerFiles: tokenizerFilesOf(loaded) };
 }
 
 /**

@@ -118,5 +118,12 @@ export function onnxToLlama(m: OnnxFile, configJson?: Record<string, unknown>, c
   const lora = loraPairs(m, configJson, floats);
   if (lora) model = mergeLora(model, lora);
   try { validateWeights(model); } catch (e) { throw new UserError(`${m.file}: ${(e as Error).message}`); }
-  return model;
+  return configJson ? { ...model, configJson: sourceConfigJson(configJson) } : model;
+}
+
+/** The model's own config.json inside an export's: without what the exporter adds (`transformers.js_config`, and the
+ *  `lora` block of unmerged weights, which are merged once loaded), so a re-export or checkpoint writes it unchanged. */
+function sourceConfigJson(configJson: Record<string, unknown>): Record<string, unknown> {
+  const { 'transformers.js_config': _js, lora: _lora, ...own } = configJson;
+  return own;
 }

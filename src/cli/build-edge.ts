@@ -8,7 +8,7 @@ import { loadWithAdapters } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS, type LoadedModel } from '../../models/load.ts';
 import { checkOutputDir, writeModelDir } from '../../models/model-dir.ts';
 import { writeSafetensors } from '../../models/safetensors.ts';
-import { hfConfigJson } from '../train/checkpoint.ts';
+import { hfConfigFor } from '../../models/hf-llama.ts';
 import { runChatArgs } from '../chat-prompt.ts';
 import { UserError } from '../errors.ts';
 import type { EdgeManifest } from '../entry-edge.ts';
@@ -95,7 +95,6 @@ export function buildEdgeCommand(): Command {
       const loaded = flags.adapters ? await loadWithAdapters(flags.adapters, { model: flags.model }) : await loadModel(flags.model);
       const chat = flags.adapters ? await runChatArgs(flags.adapters) : {};
       const tok = await tokenizerModule(loaded);
-      const c = loaded.model.config;
       const manifest: EdgeManifest = {
         id: flags.served_model_name ?? baseName(flags.adapters ?? flags.model), tokenizer: tok.kind, tokenizerConfig: tok.config,
         template: chat.template, system: chat.system, created: Math.floor(Date.now() / 1000), maxNumSeqs: flags.max_num_seqs,
@@ -104,7 +103,7 @@ export function buildEdgeCommand(): Command {
       await writeModelDir(outDir, {
         ...bundle,
         'webtune.json': manifest,
-        'config.json': { ...hfConfigJson(c), bos_token_id: loaded.tokenizer.bosId, eos_token_id: loaded.tokenizer.eosId },
+        'config.json': hfConfigFor(loaded.model, 'float32', { bos: loaded.tokenizer.bosId, eos: loaded.tokenizer.eosId }),
         'model.safetensors': weights,
         'tokenizer.dat': tok.bytes,
         'config.capnp': enc(workerdConfig(flags)),

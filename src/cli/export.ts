@@ -7,10 +7,10 @@ import { Command } from 'commander';
 import { joinPath, readFile, writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS } from '../../models/load.ts';
-import { checkOutputDir, HF_ARCHITECTURES, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
+import { generationConfigFor, hfConfigFor } from '../../models/hf-llama.ts';
+import { checkOutputDir, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
 import { exportLlamaOnnx, type OnnxDtype } from '../../models/onnx/export-llama.ts';
 import { convertLlama2cTokenizer } from '../../models/hf/llama2c-to-json.ts';
-import { hfConfigJson } from '../train/checkpoint.ts';
 import { UserError } from '../errors.ts';
 
 export interface ExportFlags {
@@ -44,10 +44,8 @@ export async function exportModel(flags: ExportFlags): Promise<{ outDir: string 
   const loaded = await loadModel(modelPath);
   const model = adapter && flags.merge_lora ? mergeLora(loaded.model, adapter) : loaded.model;
   const lora = adapter && !flags.merge_lora ? adapter : undefined;
-  const c = model.config, type = c.modelType ?? 'llama';
+  const c = model.config;
   const src = await sourceFiles(modelPath, loaded);
-  const bos = loaded.tokenizer.bosId >= 0 ? loaded.tokenizer.bosId : (src.config?.bos_token_id ?? 1);
-  const eos = loaded.tokenizer.eosId >= 0 ? loaded.tokenizer.eosId : (src.config?.eos_token_id ?? 2);
 
   const files: Record<string, Uint8Array | object> = {};
   const chunks: Record<string, number> = {};
@@ -64,16 +62,14 @@ export async function exportModel(flags: ExportFlags): Promise<{ outDir: string 
     chunks[name] = onnxFiles.files.length;
   }
   const counts = new Set(Object.values(chunks));
+  // the source's config.json field for field (or one made for a llama2.c import), plus what transformers.js reads: the
+  // default dtype, and how many external data files each model has (model.onnx_data, _1, …)
   const config: Record<string, unknown> = {
-    ...(src.config ?? hfConfigJson(c)),
-    architectures: [HF_ARCHITECTURES[type] ?? 'LlamaForCausalLM'], model_type: type, torch_dtype: dtypes[0] === 'fp16' ? 'float16' : 'float32',
-    num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads, num_key_value_heads: c.numKvHeads, head_dim: c.headDim,
-    hidden_size: c.hiddenSize, vocab_size: c.vocabSize, bos_token_id: bos, eos_token_id: eos, use_cache: true,
-    // transformers.js: the default dtype, and how many external data files each model has (model.onnx_data, _1, …)
+    ...hfConfigFor(model, dtypes[0] === 'fp16' ? 'float16' : 'float32', { bos: loaded.tokenizer.bosId, eos: loaded.tokenizer.eosId }),
     'transformers.js_config': { dtype: dtypes[0], use_external_data_format: counts.size === 1 ? [...counts][0] : chunks },
   };
   if (lora) config.lora = { r: lora.r, lora_alpha: lora.alpha, scale: lora.scale, target_modules: lora.targets, merged: false };
-  const generation = src.generation ?? { _from_model_config: true, bos_token_id: bos, eos_token_id: eos };
+  const generation = src.generation ?? generationConfigFor(config);
 
   let copy = src.tokenizerFiles;
   if (loaded.tokenizer.kind === 'llama2c') {

@@ -5,10 +5,11 @@ import { Command } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS } from '../../models/load.ts';
-import { checkOutputDir, HF_ARCHITECTURES, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
+import { generationConfigFor, hfConfigFor } from '../../models/hf-llama.ts';
+import { checkOutputDir, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
 import type { LlamaModel } from '../../models/llama.ts';
 import { writeSafetensors, type Tensor } from '../../models/safetensors.ts';
-import { hfConfigJson, hfName, shapeOf } from '../train/checkpoint.ts';
+import { hfName, shapeOf } from '../train/checkpoint.ts';
 import { UserError } from '../errors.ts';
 
 interface MergeFlags { adapters: string; model?: string; output_dir: string }
@@ -37,10 +38,10 @@ export async function mergeLoraToDir(flags: MergeFlags): Promise<{ outDir: strin
   }
   const loaded = await loadModel(resolved.modelPath);
   const model = mergeLora(loaded.model, resolved.adapter);
-  const c = model.config, type = c.modelType ?? 'llama';
   const src = await sourceFiles(resolved.modelPath, loaded);
-  const config: Record<string, unknown> = { ...(src.config ?? hfConfigJson(c)), architectures: [HF_ARCHITECTURES[type] ?? 'LlamaForCausalLM'], model_type: type, torch_dtype: 'float32' };
-  const generation = src.generation ?? { _from_model_config: true, bos_token_id: config.bos_token_id ?? 1, eos_token_id: config.eos_token_id ?? 2 };
+  // the base's config.json field for field (weights now f32), or one made for a llama2.c import
+  const config = hfConfigFor(model, 'float32', { bos: loaded.tokenizer.bosId, eos: loaded.tokenizer.eosId });
+  const generation = src.generation ?? generationConfigFor(config);
   await writeModelDir(outDir, {
     'config.json': config,
     'generation_config.json': generation,

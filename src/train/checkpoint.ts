@@ -42,14 +42,6 @@ export function shapeOf(name: string, c: LlamaConfig, rank = 0): number[] {
   return { inputNorm: [D], postNorm: [D], qNorm: [c.headDim], kNorm: [c.headDim], qBias: [q], kBias: [kv], vBias: [kv] }[part]!;
 }
 
-/** config.json for a model that came without one (llama2.c imports). */
-export function hfConfigJson(c: LlamaConfig): Record<string, unknown> {
-  return { architectures: ['LlamaForCausalLM'], model_type: c.modelType ?? 'llama', hidden_size: c.hiddenSize, intermediate_size: c.intermediateSize,
-    num_hidden_layers: c.numLayers, num_attention_heads: c.numHeads, num_key_value_heads: c.numKvHeads, head_dim: c.headDim,
-    vocab_size: c.vocabSize, max_position_embeddings: c.maxPositionEmbeddings, rms_norm_eps: c.rmsNormEps, rope_theta: c.ropeTheta,
-    tie_word_embeddings: c.tieWordEmbeddings, hidden_act: 'silu', torch_dtype: 'float32', bos_token_id: 1, eos_token_id: 2 };
-}
-
 export function adapterConfig(l: LoraConfig, baseModel: string): Record<string, unknown> {
   return { peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModel, r: l.rank, lora_alpha: l.alpha,
     lora_dropout: l.dropout, target_modules: [...l.targets], bias: 'none', fan_in_fan_out: false, inference_mode: true,
@@ -63,7 +55,7 @@ const tensors = (m: Map<string, Float32Array>, shape: (n: string) => number[], k
 export interface CheckpointInput {
   trainer: LlamaTrainer;
   baseModel: string;
-  /** full training: config.json contents and tokenizer files to copy */
+  /** full training: config.json contents (the source's, models/hf-llama.ts hfConfigFor) and tokenizer files to copy */
   configJson: Record<string, unknown>;
   tokenizerFiles: string[];
   trainerState: Record<string, unknown>;

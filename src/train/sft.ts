@@ -14,7 +14,8 @@ import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
 import type { EncodedRow } from '../data/row-encoder.ts';
 import type { TruncationStrategy } from '../data/truncate.ts';
 import { UserError } from '../errors.ts';
-import { hfConfigJson, loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { hfConfigFor } from '../../models/hf-llama.ts';
 import { epochOrder, loadTrainData, makeBatch, trainedTokens, type TrainData } from './data.ts';
 import { loadModelSource } from './model-source.ts';
 import { writeRunImages } from './images.ts';
@@ -251,7 +252,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     }
     if ((a.save_steps && step % a.save_steps === 0) || step === total) {
       last = `${runDir}/checkpoint-${step}`;
-      await saveCheckpoint(last, { trainer, baseModel: a.model, configJson: hfConfigJson(src.model.config), tokenizerFiles: src.tokenizerFiles,
+      await saveCheckpoint(last, { trainer, baseModel: a.model, configJson: hfConfigFor(src.model, 'float32'), tokenizerFiles: src.tokenizerFiles,
         trainerState: state(), scheduler: { lr_scheduler_type: a.lr_scheduler_type, learning_rate: a.learning_rate, total_steps: total, warmup_steps: warmup, last_step: step },
         rng: { seed: a.seed, epoch, batch }, args: a as unknown as Record<string, unknown>, adamw });
       await pruneCheckpoints(runDir, a.save_total_limit, best);
