@@ -55,6 +55,8 @@ export interface WebGpuOpsOptions {
   maxBindingBytes?: number;
   /** false: ignore the device's subgroups, as on adapters without them (tests keep those kernels covered) */
   subgroups?: boolean;
+  /** false: act as an adapter without shader-f16 (tests of that path on one that has it) */
+  f16?: boolean;
 }
 
 const CPU_CONFIG: KernelConfig = {
@@ -100,7 +102,7 @@ export function halfVariant(src: string, name: string): string {
   const out = src.replace(decl, `var<storage, read> ${name}_h: array<${m[1].replace('f32', 'f16')}>;`)
     .replace(new RegExp(`\\b${name}\\[([^\\[\\]]*)\\]`, 'g'), `${m[1]}(${name}_h[$1])`);
   if (new RegExp(`\\b${name}\\[`).test(out)) throw new Error(`webgpu: ${name} is indexed in a way the f16 variant cannot rewrite`);
-  halfVariants.set(key, `enable f16;\n${out}`);
+  halfVariants.set(key, out.startsWith('enable f16;') ? out : `enable f16;\n${out}`);  // two half arrays: one enable
   return halfVariants.get(key)!;
 }
 
@@ -151,6 +153,8 @@ export class WebGpuOps implements Ops {
   /** buffers bound by ops recorded since the last submit */
   private readonly pending = new Set<GBuf>();
   private firstError: string | null = null;
+  /** half KV caches of a device without shader-f16: f32 buffers whose stores are rounded to f16 */
+  private readonly roundedCaches = new WeakSet<GBuf>();
   private readonly stopErrors: () => void;
 
   constructor(gpu: GpuContext, options: WebGpuOpsOptions = {}) {
@@ -162,7 +166,7 @@ export class WebGpuOps implements Ops {
     const cap = options.maxBindingBytes ?? Number(getEnv('WEBTUNE_MAX_BINDING_BYTES') || Infinity);
     this.splitBytes = Math.min(this.maxBinding, cap > 0 ? cap : Infinity);
     this.maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
-    this.hasF16 = this.device.features.has('shader-f16');
+    this.hasF16 = options.f16 !== false && this.device.features.has('shader-f16');
     const info = (gpu.adapter as GPUAdapter & { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
     this.subgroupSize = options.subgroups !== false && this.device.features.has('subgroups' as GPUFeatureName) && info?.subgroupMinSize &&
       info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : 0;
@@ -218,6 +222,14 @@ export class WebGpuOps implements Ops {
 
   /** rowLength: the tensor is [length / rowLength, rowLength] and may be split along its rows (see create). */
   alloc(length: number, dtype: DType = 'f32', rowLength?: number): Buf { return this.create(length, dtype, undefined, rowLength); }
+
+  /** A KV cache (Ops.allocCache): f16 storage where the device has shader-f16, else f32 (kvStore then rounds). */
+  allocCache(length: number, half: boolean): Buf {
+    if (!half || this.hasF16) return this.create(length, 'f32', undefined, undefined, half);
+    const b = this.create(length, 'f32');
+    this.roundedCaches.add(b);
+    return b;
+  }
 
   upload(data: Float32Array | Int32Array, rowLength?: number, half = false): Buf {
     if (half && data instanceof Float32Array) {  // without shader-f16: f32 storage of the f16-rounded values
@@ -507,7 +519,10 @@ export class WebGpuOps implements Ops {
 
   kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void {
     check('kvStore', [src, T * width], [pos, T, 'i32']);
-    this.dispatch(this.kernel('kvstore', kvstoreSrc), [width], [cache, src, pos], Math.ceil(width / 64), T);
+    // f16 cache: stored as f16 (shader-f16), or rounded to f16 values in an f32 cache (ROUND) as the other backends do
+    const half = (cache as GBuf).half, round = this.roundedCaches.has(cache as GBuf);
+    const src16 = half ? `enable f16;\n${kvstoreSrc.replace('cache: array<f32>', 'cache: array<f16>').replace('cache[o] = v;', 'cache[o] = f16(v);')}` : kvstoreSrc;
+    this.dispatch(this.kernel(`kvstore${half ? '-f16' : ''}`, src16, { ROUND: round ? 1 : 0 }), [width], [cache, src, pos], Math.ceil(width / 64), T);
   }
 
   attention(out: Buf, q: Buf, kCache: Buf, vCache: Buf, pos: Buf,
@@ -515,7 +530,8 @@ export class WebGpuOps implements Ops {
     check('attention', [out, T * nHeads * headDim], [q, T * nHeads * headDim], [pos, T, 'i32']);
     if (nHeads % nKvHeads) throw new Error(`webgpu: attention needs nHeads (${nHeads}) divisible by nKvHeads (${nKvHeads})`);
     const inPlace = out === q;
-    const k = this.kernel(`attention${inPlace ? '-inplace' : ''}`, aliasableInput('q', 2, inPlace) + attentionSrc,
+    const half = (kCache as GBuf).half && (vCache as GBuf).half, src = aliasableInput('q', 2, inPlace) + attentionSrc;
+    const k = this.kernel(`attention${inPlace ? '-inplace' : ''}${half ? '-f16' : ''}`, half ? halfVariant(halfVariant(src, 'kc'), 'vc') : src,
       { WG: this.config.attentionWG, HEAD_DIM: headDim });
     this.dispatch(k, [nHeads, nHeads / nKvHeads, nKvHeads * headDim, f32bits(1 / Math.sqrt(headDim))],
       [out, inPlace ? null : q, kCache, vCache, pos], nHeads, T);

@@ -183,7 +183,7 @@ export class LlamaRunner {
   private readonly logits: Buf;
   private readonly invFreq: Float64Array;
 
-  /** halfWeights: the matrices in 16-bit storage (deviceWeights), e.g. `infer --torch_dtype float16` */
+  /** halfWeights: the matrices and the KV cache in 16-bit storage (deviceWeights, Ops.allocCache), e.g. `infer --torch_dtype float16` */
   constructor(ops: Ops, model: LlamaModel, opts: { maxSeq?: number; maxTokens?: number; halfWeights?: boolean } = {}) {
     validateWeights(model);
     const c = (this.config = model.config);
@@ -194,8 +194,9 @@ export class LlamaRunner {
     const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
     const w = model.weights;
     ({ embed: this.embed, lmHead: this.lmHead, finalNorm: this.finalNorm, layers: this.layers } = deviceWeights(ops, model, opts.halfWeights ?? false));
-    this.kCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
-    this.vCache = w.layers.map(() => ops.alloc(this.maxSeq * kvDim));
+    const halfCache = opts.halfWeights ?? false;  // --torch_dtype float16 narrows the cache as it does the weights
+    this.kCache = w.layers.map(() => ops.allocCache(this.maxSeq * kvDim, halfCache));
+    this.vCache = w.layers.map(() => ops.allocCache(this.maxSeq * kvDim, halfCache));
     this.ids = ops.alloc(T, 'i32');
     this.pos = ops.alloc(T, 'i32');
     this.x = ops.alloc(T * c.hiddenSize);

@@ -163,10 +163,10 @@ test('webtune sft --torch_dtype float16 (LoRA), with weights split across bindin
   assert.match(bad.stderr, /torch_dtype/);
 });
 
-// Inference (infer --torch_dtype float16): the matrices in 16-bit storage, f32 arithmetic. The small Qwen2-style model
+// Inference (infer --torch_dtype float16): the matrices and the KV cache in 16-bit storage, f32 arithmetic. The small Qwen2-style model
 // (biases, a scalar-path K) on WebGPU against the reference backend holding the same f16-rounded weights, prefill and
 // decode; and the logits differ from the f32 model's (the storage really changed), by an fp16-sized amount.
-test('inference with f16 weights: WebGPU logits match the reference on the f16-rounded model; memory halves', async () => {
+test('inference with f16 weights and KV cache: WebGPU (with and without shader-f16) matches the reference; memory halves', async () => {
   const { LlamaRunner } = await import('../models/llama.ts');
   const { ReferenceOps } = await import('../src/backend/reference-ops.ts');
   const { createWebGpuOps } = await import('../gpu/webgpu-ops.ts');
@@ -184,6 +184,10 @@ test('inference with f16 weights: WebGPU logits match the reference on the f16-r
   if (!gpu.ok) return;
   const ops = await createWebGpuOps(gpu.gpu), before = ops.stats().bytes;
   expectClose(await run(ops, true), ref16, 1e-4, 'webgpu f16-weight logits vs reference on rounded weights', 'infer f16 webgpu');
+  // an adapter without shader-f16 (NVIDIA through Dawn's Vulkan): f32 storage, the cache rounded in the shader
+  const noF16 = await createWebGpuOps(gpu.gpu, { f16: false });
+  expectClose(await run(noF16, true), ref16, 1e-4, 'webgpu without shader-f16 vs reference on rounded weights', 'infer f16 webgpu no-f16');
+  noF16.destroy();
   const used16 = ops.stats().bytes - before;
   const ops32 = await createWebGpuOps(gpu.gpu), b32 = ops32.stats().bytes;
   await run(ops32, false);

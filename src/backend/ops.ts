@@ -50,6 +50,11 @@ export interface Ops {
    */
   alloc(length: number, dtype?: DType, rowLength?: number): Buf;
   /**
+   * A zero-filled KV cache of `length` f32 elements; half: 16-bit storage (f16 where the backend can, else f32 holding
+   * f16-rounded values, so every backend computes the same thing). Only kvStore writes it and attention reads it.
+   */
+  allocCache(length: number, half: boolean): Buf;
+  /**
    * Allocate and fill from host data (weights, inputs); rowLength as in alloc. half: a frozen f32 weight stored as
    * f16 where the backend can (WebGPU with shader-f16; computed in f32), else kept f32 with its values rounded to f16
    * so that every backend computes the same thing. Such a buffer is only read, and only as matmul's w, embedding's
@@ -77,7 +82,7 @@ export interface Ops {
    * for i < headDim/2, θ = pos · invFreq[i] (ropeInvFreqTable(freqs)); (a, b) = (x[i], x[i+h/2]) → (a cosθ − b sinθ, b cosθ + a sinθ).
    */
   rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void;
-  /** cache[pos[t], :] = src[t, :]   cache [maxSeq, width], src [T, width] */
+  /** cache[pos[t], :] = src[t, :]   cache [maxSeq, width], src [T, width] (rounded to f16 in a half cache) */
   kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void;
   /**
    * Causal grouped-query attention against a KV cache.

@@ -3,7 +3,8 @@
 import { roundToF16, ropeInvFreqTable, type Buf, type DType, type Ops, type RopeFreqs } from './ops.ts';
 
 class HostBuf implements Buf {
-  constructor(readonly data: Float32Array | Int32Array, readonly dtype: DType) {}
+  /** half: a KV cache whose stores are rounded to f16 (Ops.allocCache) */
+  constructor(readonly data: Float32Array | Int32Array, readonly dtype: DType, readonly half = false) {}
   get length() { return this.data.length; }
 }
 
@@ -16,6 +17,7 @@ export class ReferenceOps implements Ops {
   alloc(length: number, dtype: DType = 'f32'): Buf {
     return new HostBuf(dtype === 'f32' ? new Float32Array(length) : new Int32Array(length), dtype);
   }
+  allocCache(length: number, half: boolean): Buf { return new HostBuf(new Float32Array(length), 'f32', half); }
   upload(data: Float32Array | Int32Array, _rowLength?: number, half?: boolean): Buf {
     if (half && data instanceof Float32Array) return new HostBuf(roundToF16(data), 'f32');  // f16 values, f32 arithmetic
     return new HostBuf(data.slice(), data instanceof Int32Array ? 'i32' : 'f32');
@@ -68,7 +70,10 @@ export class ReferenceOps implements Ops {
   }
 
   kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void {
-    for (let t = 0; t < T; t++) f(cache).set(f(src).subarray(t * width, (t + 1) * width), i(pos)[t] * width);
+    for (let t = 0; t < T; t++) {
+      const row = f(src).subarray(t * width, (t + 1) * width);
+      f(cache).set((cache as HostBuf).half ? roundToF16(row) : row, i(pos)[t] * width);
+    }
   }
 
   attention(out: Buf, q: Buf, kCache: Buf, vCache: Buf, pos: Buf,

@@ -23,6 +23,8 @@ interface Kernels {
 }
 
 class WasmBuf implements Buf {
+  /** half: a KV cache whose stores are rounded to f16 (Ops.allocCache; WASM keeps f32 storage) */
+  half = false;
   constructor(readonly owner: WasmOps, public ptr: number, readonly length: number, readonly dtype: DType) {}
 }
 
@@ -75,6 +77,12 @@ export class WasmOps implements Ops {
   alloc(length: number, dtype: DType = 'f32'): Buf {
     const b = this.allocRaw(length, dtype);
     this.view(b).fill(0); // blocks can be reused, so zero explicitly
+    return b;
+  }
+
+  allocCache(length: number, half: boolean): Buf {
+    const b = this.alloc(length) as WasmBuf;
+    b.half = half;
     return b;
   }
 
@@ -147,6 +155,13 @@ export class WasmOps implements Ops {
     const [c, s, p] = this.ptrs([cache, width], [src, T * width], [pos, T]);
     this.checkIndices(pos, T, Math.floor(cache.length / width), 'position');
     this.k.kvStore(c, s, p, T, width);
+    if ((cache as WasmBuf).half) {  // round the rows just stored (a decode step: one row per layer)
+      const rows = this.view(cache) as Float32Array, positions = this.view(pos, T) as Int32Array;
+      for (let t = 0; t < T; t++) {
+        const at = positions[t] * width;
+        rows.set(roundToF16(rows.subarray(at, at + width)), at);
+      }
+    }
   }
   attention(out: Buf, q: Buf, kCache: Buf, vCache: Buf, pos: Buf,
     T: number, nHeads: number, nKvHeads: number, headDim: number): void {
