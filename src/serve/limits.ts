@@ -16,8 +16,11 @@ export const DEFAULT_LIMITS: ServeLimits = { maxRequestBytes: 4 * 2 ** 20, reque
 /** An edge isolate has ~128 MiB in all: smaller bodies and a shorter queue. */
 export const EDGE_LIMITS: ServeLimits = { maxRequestBytes: 1 * 2 ** 20, requestTimeoutS: 30, maxQueue: 32 };
 
+// No "Connection: close" here: the server then closes at once with the client still sending, and the client's
+// kernel may drop the 413 on the reset. The HTTP adapter drains what follows for a moment (discarding it) and
+// then closes (@hono/node-server: 500 ms or 64 MiB; Deno and workerd likewise).
 const tooLarge = (max: number) => new ApiError(413, `Request body too large: the limit is ${max} bytes (--max_request_bytes).`,
-  null, 'request_too_large', 'invalid_request_error', { connection: 'close' });
+  null, 'request_too_large');
 
 /**
  * The body as text, read chunk by chunk: refused (413) as soon as Content-Length or the bytes received pass
@@ -52,7 +55,8 @@ export async function readBodyText(req: Request, maxBytes: number, deadline: num
       chunks.push(r.value);
     }
   } catch (e) {
-    reader.cancel().catch(() => {});
+    // (not reader.cancel(): under Node that destroys the socket before the error response is written)
+    reader.releaseLock();
     throw e;
   } finally {
     clearTimeout(timer);
