@@ -154,9 +154,11 @@ export interface RawReply {
 /**
  * One request over a raw socket, for clients no HTTP library would be: `head` as given (request line and
  * headers, blank line included or not), then `chunks` of body written `everyMs` apart until the server answers;
- * resolves when the server closes the connection (so a test also sees that it did), or fails after `timeoutMs`.
+ * resolves when the server closes the connection (so a test also sees that it did; `untilClose` false: once the
+ * response is complete, closing it ourselves), or fails after `timeoutMs`.
  */
-export function rawRequest(base: string, head: string, { chunks = [] as Uint8Array[] | (() => Uint8Array | null), everyMs = 0, timeoutMs = 20_000 } = {}): Promise<RawReply> {
+export function rawRequest(base: string, head: string, { chunks = [] as Uint8Array[] | (() => Uint8Array | null), everyMs = 0, timeoutMs = 20_000,
+  untilClose = true } = {}): Promise<RawReply> {
   const url = new URL(base);
   return new Promise((done, fail) => {
     const t0 = performance.now();
@@ -172,7 +174,12 @@ export function rawRequest(base: string, head: string, { chunks = [] as Uint8Arr
       }
     });
     const timer = setTimeout(() => { sock.destroy(); fail(new Error(`no close after ${timeoutMs} ms; got: ${out.slice(0, 300)}`)); }, timeoutMs);
-    sock.on('data', (d) => { out += d; answered = true; });
+    sock.on('data', (d) => {
+      out += d;
+      answered = true;
+      const len = /\r\ncontent-length: (\d+)\r\n/i.exec(out), at = out.indexOf('\r\n\r\n');
+      if (!untilClose && len && at >= 0 && Buffer.byteLength(out.slice(at + 4)) >= Number(len[1])) sock.destroy();
+    });
     sock.on('error', () => { /* EPIPE/ECONNRESET: the server closed while we wrote */ });
     sock.on('close', () => {
       clearTimeout(timer);
