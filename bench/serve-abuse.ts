@@ -78,7 +78,8 @@ function raw(kind: string, head: string, next: () => Uint8Array | null, keepOpen
       }
       if (keepOpenMs) setTimeout(() => sock.destroy(), keepOpenMs);
     });
-    sock.on('data', (d) => { out += d; answered = true; });
+    // Deno answers but keeps the connection of a refused body until the client leaves: leave 2 s after the answer
+    sock.on('data', (d) => { out += d; if (!answered) setTimeout(() => sock.destroy(), 2000); answered = true; });
     sock.on('error', () => {});
     sock.on('close', () => { count(kind, Number(/^HTTP\/1\.1 (\d+)/.exec(out)?.[1] ?? 0)); done(); });
   });
