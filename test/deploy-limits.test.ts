@@ -89,7 +89,7 @@ test('no client input is answered with a 500: junk bodies, bad UTF-8, huge or od
   const app = createApp(new Engine(ops, [stories]), { limits: { maxRequestBytes: 8 * 2 ** 20, requestTimeoutS: 5 } });
   const json = (o: unknown) => JSON.stringify(o);
   const base = { model: 'stories260K' };
-  const bodies: (string | Uint8Array)[] = [
+  const bodies: (string | Uint8Array<ArrayBuffer>)[] = [
     '', 'null', '"x"', '1e999', '{', '{"model":', '[[[[[[[[[[', '['.repeat(200_000) + ']'.repeat(200_000), '{"a":'.repeat(50_000) + '1' + '}'.repeat(50_000),
     new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]), new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode(json({ ...base, prompt: 'x' }))]),
     json({ ...base, prompt: 'a'.repeat(6_000_000) }), json({ ...base, prompt: 'é'.repeat(3_000_000) }), json({ ...base, prompt: '\ud800\udfff\ud800' }),
