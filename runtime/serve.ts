@@ -15,7 +15,15 @@ interface DenoNs { serve(o: { hostname: string; port: number; onListen?: () => v
 
 const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 
-export async function serveHttp(fetch: FetchHandler, { hostname, port }: { hostname: string; port: number }): Promise<RunningServer> {
+export interface ServeOptions {
+  hostname: string;
+  port: number;
+  /** seconds a client has to send its request line, headers and body (Node: 408 and the connection closed; Deno
+   *  has no such setting, so the app's body reader enforces the same deadline on bodies) */
+  requestTimeoutS?: number;
+}
+
+export async function serveHttp(fetch: FetchHandler, { hostname, port, requestTimeoutS = 30 }: ServeOptions): Promise<RunningServer> {
   if (runtimeName === 'deno') {
     const Deno = (globalThis as unknown as { Deno: DenoNs }).Deno;
     // Deno (legacy mode) aborts request.signal after every delivered response and warns when the signal is
@@ -29,7 +37,10 @@ export async function serveHttp(fetch: FetchHandler, { hostname, port }: { hostn
   if (runtimeName !== 'node') throw new Error('serving HTTP needs Node or Deno; an edge worker is served by its platform');
   const { serve } = await import('@hono/node-server');
   return new Promise((resolve, reject) => {
-    const server = serve({ fetch, hostname, port }, (info) => {
+    const timeoutMs = requestTimeoutS * 1000;
+    // Node checks these every connectionsCheckingInterval (default 30 s): check often enough to honour short limits
+    const serverOptions = { requestTimeout: timeoutMs, headersTimeout: timeoutMs, connectionsCheckingInterval: Math.min(1000, timeoutMs / 2) };
+    const server = serve({ fetch, hostname, port, serverOptions }, (info) => {
       resolve({
         url: urlOf(hostname, info.port),
         close: () => new Promise<void>((done) => {

@@ -22,6 +22,7 @@ import { createWasmOps } from './backend/wasm-ops.ts';
 import { chatTokenizerFromJson } from './data/model-tokenizer.ts';
 import { createApp } from './serve/app.ts';
 import { Engine } from './serve/engine.ts';
+import { EDGE_LIMITS, type ServeLimits } from './serve/limits.ts';
 import type { Hono } from 'hono';
 
 registerWasm('kernels', kernels as unknown as WebAssembly.Module);
@@ -52,18 +53,33 @@ async function loadEdgeModel(manifest: EdgeManifest): Promise<LoadedModel> {
   return { model, tokenizer: tok, modelFile: 'model.safetensors', tokenizerFile: 'tokenizer.dat', chatTokenizer };
 }
 
+/** The worker's text bindings (config.capnp written by build-edge). */
+interface Env { API_KEY?: string; MAX_QUEUE?: string; MAX_REQUEST_BYTES?: string; REQUEST_TIMEOUT?: string }
+
+/** A numeric binding, or the edge default when it is absent or not a non-negative number. */
+const numberBinding = (v: string | undefined, fallback: number) => (v !== undefined && Number(v) >= 0 && v.trim() !== '' ? Number(v) : fallback);
+
+function edgeLimits(env: Env): ServeLimits {
+  return {
+    maxQueue: Math.floor(numberBinding(env.MAX_QUEUE, EDGE_LIMITS.maxQueue)),
+    maxRequestBytes: numberBinding(env.MAX_REQUEST_BYTES, EDGE_LIMITS.maxRequestBytes),
+    requestTimeoutS: numberBinding(env.REQUEST_TIMEOUT, EDGE_LIMITS.requestTimeoutS),
+  };
+}
+
 let app: Promise<Hono> | undefined;
-const getApp = (env: { API_KEY?: string }) => (app ??= (async () => {
+const getApp = (env: Env) => (app ??= (async () => {
   const manifest = JSON.parse(text(manifestBin as ArrayBuffer)) as EdgeManifest;
   const loaded = await loadEdgeModel(manifest);
+  const limits = edgeLimits(env);
   const engine = new Engine(await createWasmOps(), [{ id: manifest.id, root: manifest.id, loaded, created: manifest.created,
     template: manifest.template, system: manifest.system,
-  }], { maxNumSeqs: manifest.maxNumSeqs });
-  return createApp(engine, { apiKey: env.API_KEY || undefined });
+  }], { maxNumSeqs: manifest.maxNumSeqs, maxQueue: limits.maxQueue });
+  return createApp(engine, { apiKey: env.API_KEY || undefined, limits });
 })());
 
 export default {
-  async fetch(request: Request, env: { API_KEY?: string } = {}): Promise<Response> {
+  async fetch(request: Request, env: Env = {}): Promise<Response> {
     return (await getApp(env)).fetch(request);
   },
 };

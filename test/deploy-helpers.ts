@@ -2,7 +2,7 @@
 // free port, and a small LoRA adapter for stories260K.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import OpenAI from 'openai';
@@ -139,4 +139,52 @@ export function tinyHfModel(): string {
     rms_norm_eps: 1e-6, rope_theta: 10000, tie_word_embeddings: true, bos_token_id: 50256, eos_token_id: 50256 }));
   for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(SHARED, 'tokenizers/gpt2', f), join(dir, f));
   return dir;
+}
+
+export interface RawReply {
+  /** 0 when the server closed without answering */
+  status: number;
+  head: string;
+  body: string;
+  /** body bytes the client managed to write before the server answered or closed */
+  sent: number;
+  ms: number;
+}
+
+/**
+ * One request over a raw socket, for clients no HTTP library would be: `head` as given (request line and
+ * headers, blank line included or not), then `chunks` of body written `everyMs` apart until the server answers;
+ * resolves when the server closes the connection (so a test also sees that it did; `untilClose` false: once the
+ * response is complete, closing it ourselves), or fails after `timeoutMs`.
+ */
+export function rawRequest(base: string, head: string, { chunks = [] as Uint8Array[] | (() => Uint8Array | null), everyMs = 0, timeoutMs = 20_000,
+  untilClose = true } = {}): Promise<RawReply> {
+  const url = new URL(base);
+  return new Promise((done, fail) => {
+    const t0 = performance.now();
+    let out = '', sent = 0, answered = false;
+    const sock = connect(Number(url.port), url.hostname, async () => {
+      sock.write(head);
+      const next = typeof chunks === 'function' ? chunks : (() => { const a = [...chunks]; return () => a.shift() ?? null; })();
+      for (let c = next(); c && !answered && !sock.destroyed; c = next()) {
+        sock.write(c);
+        sent += c.byteLength;
+        if (everyMs) await new Promise((r) => setTimeout(r, everyMs));
+        else await new Promise((r) => setImmediate(r));
+      }
+    });
+    const timer = setTimeout(() => { sock.destroy(); fail(new Error(`no close after ${timeoutMs} ms; got: ${out.slice(0, 300)}`)); }, timeoutMs);
+    sock.on('data', (d) => {
+      out += d;
+      answered = true;
+      const len = /\r\ncontent-length: (\d+)\r\n/i.exec(out), at = out.indexOf('\r\n\r\n');
+      if (!untilClose && len && at >= 0 && Buffer.byteLength(out.slice(at + 4)) >= Number(len[1])) sock.destroy();
+    });
+    sock.on('error', () => { /* EPIPE/ECONNRESET: the server closed while we wrote */ });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      const [h, ...b] = out.split('\r\n\r\n');
+      done({ status: Number(/^HTTP\/1\.1 (\d+)/.exec(h)?.[1] ?? 0), head: h, body: b.join('\r\n\r\n'), sent, ms: performance.now() - t0 });
+    });
+  });
 }

@@ -128,3 +128,26 @@ test('build-edge --adapters: the worker serves the LoRA checkpoint by its name a
     assert.notEqual(got.choices[0].text, oracleContinuation('Once', 30).text);
   } finally { await worker.stop(); }
 });
+
+test('build-edge limits: text bindings in config.capnp; workerd answers 413 for a large body, 429 past the queue, /metrics', async () => {
+  assert.match(readFileSync(join(dir, 'config.capnp'), 'utf8'), /\(name = "MAX_REQUEST_BYTES", text = "1048576"\)/); // the edge default
+  const out = join(mkdtempSync(join(tmpdir(), 'webtune-edge-limits-')), 'w');
+  const r = await runCli(['build-edge', '--model', STORIES, '--output_dir', out, '--max_num_seqs', '1', '--max_queue', '0', '--max_request_bytes', '2000']);
+  assert.equal(r.status, 0, r.stderr);
+  const capnp = readFileSync(join(out, 'config.capnp'), 'utf8');
+  for (const [k, v] of [['MAX_QUEUE', '0'], ['MAX_REQUEST_BYTES', '2000'], ['REQUEST_TIMEOUT', '30']]) assert.match(capnp, new RegExp(`\\(name = "${k}", text = "${v}"\\)`));
+  const worker = await startWorkerd(out);
+  try {
+    const big = await post(worker.base, '/v1/completions', JSON.stringify({ model: 'stories260K', prompt: 'x'.repeat(3000) }));
+    assert.equal(big.status, 413);
+    assert.equal(big.json.error?.code, 'request_too_large');
+    const send = () => fetch(`${worker.base}/v1/completions`, { method: 'POST', body: JSON.stringify({ model: 'stories260K', prompt: 'Once', max_tokens: 300 }) });
+    const rs = await Promise.all([send(), send()]);
+    assert.deepEqual(rs.map((x) => x.status).sort(), [200, 429]);
+    assert.ok(Number(rs.find((x) => x.status === 429)!.headers.get('retry-after')) >= 1);
+    await Promise.all(rs.map((x) => x.text()));
+    const metrics = await (await fetch(`${worker.base}/metrics`)).text();
+    assert.match(metrics, /^webtune_http_requests_total\{code="413"\} 1$/m);
+    assert.match(metrics, /^webtune_http_requests_total\{code="429"\} 1$/m);
+  } finally { await worker.stop(); }
+});

@@ -12,8 +12,9 @@ import { hfConfigFor } from '../../models/hf-llama.ts';
 import { runChatArgs } from '../chat-prompt.ts';
 import { UserError } from '../errors.ts';
 import type { EdgeManifest } from '../entry-edge.ts';
+import { EDGE_LIMITS } from '../serve/limits.ts';
 import { modelToHfTensors } from './merge-lora.ts';
-import { intFlag } from './options.ts';
+import { floatFlag, intFlag } from './options.ts';
 
 interface BuildEdgeFlags {
   model: string;
@@ -24,6 +25,9 @@ interface BuildEdgeFlags {
   port: number;
   api_key?: string;
   max_num_seqs: number;
+  max_queue: number;
+  max_request_bytes: number;
+  request_timeout: number;
 }
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -56,7 +60,12 @@ async function tokenizerModule(loaded: LoadedModel): Promise<{ bytes: Uint8Array
 }
 
 function workerdConfig(f: BuildEdgeFlags): string {
-  const binding = f.api_key ? `\n  bindings = [ (name = "API_KEY", text = ${JSON.stringify(f.api_key)}) ],` : '';
+  // the limits are text bindings (entry-edge.ts reads them from env): an operator can change them in place
+  const bindings = [
+    ...(f.api_key ? [['API_KEY', f.api_key]] : []),
+    ['MAX_QUEUE', String(f.max_queue)], ['MAX_REQUEST_BYTES', String(f.max_request_bytes)], ['REQUEST_TIMEOUT', String(f.request_timeout)],
+  ];
+  const binding = `\n  bindings = [\n${bindings.map(([n, v]) => `    (name = "${n}", text = ${JSON.stringify(v)}),`).join('\n')}\n  ],`;
   return `# workerd config written by \`webtune build-edge\`: npx workerd serve config.capnp [--socket-addr http=HOST:PORT]
 using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
@@ -89,6 +98,10 @@ export function buildEdgeCommand(): Command {
     .option('--port <port>', 'port in config.capnp', intFlag(1, 65535), 8787)
     .option('--api_key <key>', 'require "Authorization: Bearer KEY" (stored as a text binding in config.capnp)')
     .option('--max_num_seqs <n>', 'requests generated at once (each has its own KV cache)', intFlag(1, 256), 4)
+    .option('--max_queue <n>', 'requests waiting beyond the generating ones; more get 429 (binding MAX_QUEUE)', intFlag(0), EDGE_LIMITS.maxQueue)
+    .option('--max_request_bytes <n>', 'largest request body; larger get 413 (binding MAX_REQUEST_BYTES)', intFlag(1), EDGE_LIMITS.maxRequestBytes)
+    .option('--request_timeout <seconds>', 'time a client has to send its body; then 408 (binding REQUEST_TIMEOUT)',
+      floatFlag(0, 86400, { minExclusive: true }), EDGE_LIMITS.requestTimeoutS)
     .action(async (flags: BuildEdgeFlags) => {
       const outDir = await checkOutputDir(flags.output_dir);
       const bundle = await edgeBundle();

@@ -10,7 +10,8 @@ import { runChatArgs } from '../chat-prompt.ts';
 import { UserError } from '../errors.ts';
 import { createApp } from '../serve/app.ts';
 import { Engine, type ServedModel } from '../serve/engine.ts';
-import { intFlag } from './options.ts';
+import { DEFAULT_LIMITS } from '../serve/limits.ts';
+import { floatFlag, intFlag } from './options.ts';
 
 interface DeployFlags {
   model: string;
@@ -21,6 +22,9 @@ interface DeployFlags {
   api_key?: string;
   device: DeviceChoice;
   max_num_seqs: number;
+  max_queue: number;
+  max_request_bytes: number;
+  request_timeout: number;
 }
 
 const baseName = (p: string) => p.replace(/\/+$/, '').split('/').pop() || p;
@@ -59,13 +63,20 @@ export function deployCommand(): Command {
     .option('--max_num_seqs <n>', 'requests generated at once per model (they share the weights; each has its own KV ' +
       'cache); more wait in a FIFO queue',
       intFlag(1, 256), 4)
+    .option('--max_queue <n>', 'requests waiting beyond the generating ones; more are refused with 429 and Retry-After',
+      intFlag(0), DEFAULT_LIMITS.maxQueue)
+    .option('--max_request_bytes <n>', 'largest request body; larger ones are refused with 413 as they arrive',
+      intFlag(1), DEFAULT_LIMITS.maxRequestBytes)
+    .option('--request_timeout <seconds>', 'time a client has to send its request (headers and body); then 408 and the ' +
+      'connection is closed', floatFlag(0, 86400, { minExclusive: true }), DEFAULT_LIMITS.requestTimeoutS)
     .action(async (flags: DeployFlags) => {
       const models = await loadServedModels(flags);
       const { ops, reason } = await selectBackend(flags.device);
       writeStderr(`webtune: ${reason}\n`);
-      const engine = new Engine(ops, models, { maxNumSeqs: flags.max_num_seqs });
-      const app = createApp(engine, { apiKey: flags.api_key });
-      const server = await serveHttp(app.fetch, { hostname: flags.host, port: flags.port });
+      const engine = new Engine(ops, models, { maxNumSeqs: flags.max_num_seqs, maxQueue: flags.max_queue });
+      const app = createApp(engine, { apiKey: flags.api_key,
+        limits: { maxRequestBytes: flags.max_request_bytes, requestTimeoutS: flags.request_timeout } });
+      const server = await serveHttp(app.fetch, { hostname: flags.host, port: flags.port, requestTimeoutS: flags.request_timeout });
       writeStderr(`webtune: serving ${models.map((m) => m.id).join(', ')} at ${server.url}/v1\n`);
       const proc = (globalThis as { process?: NodeJS.Process }).process;
       const signal = await new Promise<string>((resolve) => {

@@ -1,18 +1,22 @@
 // The OpenAI-compatible HTTP API as one Hono app: the same handler serves Node (@hono/node-server), Deno
 // (Deno.serve) and edge workers (export default { fetch }).
 //   GET  /health                 {"status":"ok", …engine counters}   (no auth)
+//   GET  /metrics                Prometheus text exposition           (no auth)
 //   GET  /v1/models              the base model and each adapter by name
 //   POST /v1/completions         prompt → text          (stream: server-sent events ending with data: [DONE])
 //   POST /v1/chat/completions    messages → assistant message, rendered with the model's chat template
 import { Hono, type Context } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { timingSafeEqual } from 'hono/utils/buffer';
-import { Engine, type RunOutcome, type RunRequest, type ServedModel } from './engine.ts';
+import { Engine, type Admission, type RunOutcome, type RunRequest, type ServedModel } from './engine.ts';
+import { DEFAULT_LIMITS, readBodyText, type ServeLimits } from './limits.ts';
 import { ApiError, parseChatRequest, parseCompletionRequest, parseJsonBody, type SamplingParams } from './openai-schema.ts';
 
 export interface AppOptions {
   /** when set, /v1/* requires `Authorization: Bearer KEY` */
   apiKey?: string;
+  /** body size and read time (the engine holds the queue bound) */
+  limits?: Pick<ServeLimits, 'maxRequestBytes' | 'requestTimeoutS'>;
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -21,8 +25,8 @@ const usage = (o: RunOutcome) => ({ prompt_tokens: o.promptTokens, completion_to
 /** OpenAI has no 'abort' reason; an aborted request has no reader anyway. */
 const reason = (o: RunOutcome) => (o.finishReason === 'abort' ? 'stop' : o.finishReason);
 
-async function jsonBody(c: Context): Promise<Record<string, unknown>> {
-  return parseJsonBody(await c.req.text());
+async function jsonBody(c: Context, limits: AppOptions['limits'] & object): Promise<Record<string, unknown>> {
+  return parseJsonBody(await readBodyText(c.req.raw, limits.maxRequestBytes, Date.now() + limits.requestTimeoutS * 1000));
 }
 
 /** An AbortSignal that fires when the client disconnects (request signal, or the response stream cancelled). */
@@ -63,11 +67,11 @@ const chatShape: Shape = {
   }),
 };
 
-async function respond(c: Context, engine: Engine, m: ServedModel, p: SamplingParams, req: RunRequest, shape: Shape, idPrefix: string) {
+async function respond(c: Context, engine: Engine, adm: Admission, m: ServedModel, p: SamplingParams, req: RunRequest, shape: Shape, idPrefix: string) {
   const id = newId(idPrefix), created = now();
   const gone = clientGone(c);
   if (!p.stream) {
-    const o = await engine.run(m, req, gone.signal).finally(gone.dispose);
+    const o = await engine.run(m, adm, req, gone.signal).finally(gone.dispose);
     return c.json({ id, object: shape.object, created, model: m.id, choices: [shape.choice(o.text, reason(o))], usage: usage(o) });
   }
   return streamSSE(c, async (stream) => {
@@ -75,7 +79,7 @@ async function respond(c: Context, engine: Engine, m: ServedModel, p: SamplingPa
     const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) =>
       stream.writeSSE({ data: JSON.stringify({ id, object: shape.chunkObject, created, model: m.id, choices, ...extra }) });
     let first = true;
-    const o = await engine.run(m, req, gone.signal, async (text) => {
+    const o = await engine.run(m, adm, req, gone.signal, async (text) => {
       if (stream.aborted) throw new Error('client disconnected');
       await chunk([shape.delta(text, null, first)]);
       first = false;
@@ -91,10 +95,31 @@ async function respond(c: Context, engine: Engine, m: ServedModel, p: SamplingPa
   });
 }
 
+/** A generation handler runs under an admission (429 when the queue is full); run() releases it when done. */
+function admitted(engine: Engine, handler: (c: Context, adm: Admission) => Promise<Response>) {
+  return async (c: Context) => {
+    const adm = engine.admit();
+    try {
+      return await handler(c, adm);
+    } catch (e) {
+      adm.release();
+      throw e;
+    }
+  };
+}
+
 export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
   const app = new Hono();
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+
+  app.use('*', async (c, next) => {
+    await next();
+    engine.metrics.request(c.res.status);
+  });
 
   app.get('/health', (c) => c.json({ status: 'ok', models: engine.list().map((m) => m.id), ...engine.stats }));
+
+  app.get('/metrics', (c) => c.text(engine.metrics.render(engine.stats), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }));
 
   if (opts.apiKey) {
     const key = opts.apiKey;
@@ -120,27 +145,27 @@ export function createApp(engine: Engine, opts: AppOptions = {}): Hono {
     return c.json({ id: m.id, object: 'model', created: m.created, owned_by: 'webtune', root: m.root });
   });
 
-  app.post('/v1/completions', async (c) => {
-    const p = parseCompletionRequest(await jsonBody(c));
+  app.post('/v1/completions', admitted(engine, async (c, adm) => {
+    const p = parseCompletionRequest(await jsonBody(c, limits));
     const m = engine.model(p.model);
-    const ids = engine.encode(m, p.prompt);
+    const ids = engine.encode(m, p.prompt, p.maxTokens);
     const maxTokens = engine.budget(m, ids.length, p.maxTokens, 'prompt');
-    return respond(c, engine, m, p, { ...p, ids, maxTokens }, completionShape, 'cmpl');
-  });
+    return respond(c, engine, adm, m, p, { ...p, ids, maxTokens }, completionShape, 'cmpl');
+  }));
 
-  app.post('/v1/chat/completions', async (c) => {
-    const p = parseChatRequest(await jsonBody(c));
+  app.post('/v1/chat/completions', admitted(engine, async (c, adm) => {
+    const p = parseChatRequest(await jsonBody(c, limits));
     const m = engine.model(p.model);
-    const { ids, stopIds } = await engine.chat(m, p.messages);
+    const { ids, stopIds } = await engine.chat(m, p.messages, p.maxTokens);
     const maxTokens = engine.budget(m, ids.length, p.maxTokens, 'messages');
-    return respond(c, engine, m, p, { ...p, ids, stopIds, maxTokens }, chatShape, 'chatcmpl');
-  });
+    return respond(c, engine, adm, m, p, { ...p, ids, stopIds, maxTokens }, chatShape, 'chatcmpl');
+  }));
 
   app.notFound((c) => c.json(new ApiError(404, `Unknown path ${c.req.method} ${c.req.path}`, null, 'not_found').body(), 404));
 
   app.onError((e, c) => {
     const err = e instanceof ApiError ? e : new ApiError(500, `internal error: ${(e as Error).message}`, null, null, 'server_error');
-    return c.json(err.body(), err.status);
+    return c.json(err.body(), err.status, err.headers);
   });
 
   return app;

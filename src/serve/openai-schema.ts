@@ -2,12 +2,13 @@
 // 400 in OpenAI's error shape naming the field (`param`). Fields that change the output but are not implemented
 // (n > 1, logprobs, penalties ≠ 0, …) are refused rather than silently ignored; unknown fields are ignored.
 
-export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'server_error';
+export type ErrorType = 'invalid_request_error' | 'authentication_error' | 'not_found_error' | 'rate_limit_error' | 'server_error';
 
-/** An error the API reports as {"error":{"message","type","param","code"}} with an HTTP status. */
+/** An error the API reports as {"error":{"message","type","param","code"}} with an HTTP status (and headers such
+ *  as Retry-After or Connection: close). */
 export class ApiError extends Error {
-  constructor(readonly status: 400 | 401 | 404 | 405 | 500 | 503, message: string, readonly param: string | null = null,
-    readonly code: string | null = null, readonly type: ErrorType = 'invalid_request_error') {
+  constructor(readonly status: 400 | 401 | 404 | 405 | 408 | 413 | 429 | 500 | 503, message: string, readonly param: string | null = null,
+    readonly code: string | null = null, readonly type: ErrorType = 'invalid_request_error', readonly headers: Record<string, string> = {}) {
     super(message);
   }
 
@@ -32,6 +33,9 @@ export interface ChatMessage { role: 'system' | 'user' | 'assistant'; content: s
 
 export interface CompletionRequest extends SamplingParams { model: string; prompt: string | number[] }
 export interface ChatRequest extends SamplingParams { model: string; messages: ChatMessage[] }
+
+/** OpenAI's own cap on `stop` is 4 sequences; the length cap is ours (StopMatcher's cost grows with it). */
+const MAX_STOP_CHARS = 256;
 
 const bad = (param: string, message: string): never => { throw new ApiError(400, message, param); };
 const typeName = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'array' : typeof v);
@@ -90,6 +94,8 @@ function sampling(b: Record<string, unknown>, maxTokensKeys: string[]): Sampling
     stop.forEach((s, i) => { if (typeof s !== 'string') bad('stop', `stop[${i}] must be a string, got ${typeName(s)}`); });
     stops = stop as string[];
   } else if (stop !== undefined && stop !== null) bad('stop', `stop must be a string or an array of strings, got ${typeName(stop)}`);
+  // matching holds back up to a stop's length and rescans it per token: a huge stop would stall every stream
+  if (stops.some((s) => s.length > MAX_STOP_CHARS)) bad('stop', `each stop sequence may hold at most ${MAX_STOP_CHARS} characters`);
   stops = stops.filter((s) => s.length > 0);
   const so = b.stream_options;
   let includeUsage = false;
