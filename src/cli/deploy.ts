@@ -1,5 +1,6 @@
 // `webtune deploy`: serves a model (and LoRA adapters by name) over an OpenAI-compatible HTTP API, under Node
 // (@hono/node-server) or Deno (Deno.serve). The URL goes to stderr once listening; SIGINT/SIGTERM close cleanly.
+import { TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeStderr } from '../../runtime/platform.ts';
 import { serveHttp } from '../../runtime/serve.ts';
@@ -22,6 +23,7 @@ interface DeployFlags {
   api_key?: string;
   device: DeviceChoice;
   max_num_seqs: number;
+  torch_dtype: TorchDtype;
   max_queue: number;
   max_request_bytes: number;
   request_timeout: number;
@@ -63,6 +65,8 @@ export function deployCommand(): Command {
     .option('--max_num_seqs <n>', 'requests generated at once per model (they share the weights; each has its own KV ' +
       'cache); more wait in a FIFO queue',
       intFlag(1, 256), 4)
+    .addOption(new Option('--torch_dtype <t>', 'weight and KV-cache storage: float16/bfloat16 hold them in 16 bits (f32 arithmetic); ' +
+      'bfloat16 is stored as float16').choices(TORCH_DTYPES).default('float32'))
     .option('--max_queue <n>', 'requests waiting beyond the generating ones; more are refused with 429 and Retry-After',
       intFlag(0), DEFAULT_LIMITS.maxQueue)
     .option('--max_request_bytes <n>', 'largest request body; larger ones are refused with 413 as they arrive',
@@ -73,7 +77,9 @@ export function deployCommand(): Command {
       const models = await loadServedModels(flags);
       const { ops, reason } = await selectBackend(flags.device);
       writeStderr(`webtune: ${reason}\n`);
-      const engine = new Engine(ops, models, { maxNumSeqs: flags.max_num_seqs, maxQueue: flags.max_queue });
+      const storage = weightStorage(flags.torch_dtype, ops);
+      if (storage.note) writeStderr(`webtune: ${storage.note}\n`);
+      const engine = new Engine(ops, models, { maxNumSeqs: flags.max_num_seqs, maxQueue: flags.max_queue, halfWeights: storage.half });
       const app = createApp(engine, { apiKey: flags.api_key,
         limits: { maxRequestBytes: flags.max_request_bytes, requestTimeoutS: flags.request_timeout } });
       const server = await serveHttp(app.fetch, { hostname: flags.host, port: flags.port, requestTimeoutS: flags.request_timeout });

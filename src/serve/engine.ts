@@ -80,7 +80,8 @@ class Pool {
   private created = 0;
   private readonly waiters: { resolve: (g: Generator) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort: () => void }[] = [];
 
-  constructor(private readonly ops: Ops, private readonly loaded: LoadedModel, private readonly size: number) {}
+  constructor(private readonly ops: Ops, private readonly loaded: LoadedModel, private readonly size: number,
+    private readonly halfWeights = false) {}
 
   get queued(): number { return this.waiters.length; }
 
@@ -88,7 +89,7 @@ class Pool {
     if (signal?.aborted) return Promise.reject(new DOMException('aborted', 'AbortError'));
     const g = this.free.pop();
     if (g) return Promise.resolve(g);
-    if (this.created < this.size) { this.created++; return Promise.resolve(new Generator(this.ops, this.loaded)); }
+    if (this.created < this.size) { this.created++; return Promise.resolve(new Generator(this.ops, this.loaded, { halfWeights: this.halfWeights })); }
     return new Promise((resolve, reject) => {
       const w = { resolve, reject, signal, onAbort: () => {
         const i = this.waiters.indexOf(w);
@@ -120,11 +121,12 @@ export class Engine {
   /** recent seconds from admission to the end of a request (moving average): the Retry-After of a 429 */
   private serviceSeconds = 1;
 
-  constructor(readonly ops: Ops, models: ServedModel[], { maxNumSeqs = 4, maxQueue = DEFAULT_LIMITS.maxQueue } = {}) {
+  /** halfWeights: each model's matrices and KV caches in 16-bit storage (--torch_dtype float16) */
+  constructor(readonly ops: Ops, models: ServedModel[], { maxNumSeqs = 4, maxQueue = DEFAULT_LIMITS.maxQueue, halfWeights = false } = {}) {
     for (const m of models) {
       if (this.models.has(m.id)) throw new UserError(`two models are named ${m.id}; give each adapter its own NAME`);
       this.models.set(m.id, m);
-      this.pools.set(m.id, new Pool(ops, m.loaded, maxNumSeqs));
+      this.pools.set(m.id, new Pool(ops, m.loaded, maxNumSeqs, halfWeights));
     }
     this.capacity = maxNumSeqs * this.models.size + maxQueue;
   }
