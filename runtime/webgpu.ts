@@ -29,7 +29,10 @@ async function getNavigatorGpu(): Promise<GPU | undefined> {
   const name = 'webgpu';
   const dawn = await import(/* @vite-ignore */ name) as { create(o: string[]): GPU; globals: object };
   Object.assign(globalThis, dawn.globals);
-  return (dawnGpu ??= dawn.create([]));
+  // WEBTUNE_GPU_ADAPTER=NAME: Dawn's own adapter choice by name (a multi-GPU host with different GPUs); identical
+  // GPUs share a name, so a process per GPU needs the GPU made visible to it from outside (README, Real GPUs).
+  const adapter = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.WEBTUNE_GPU_ADAPTER;
+  return (dawnGpu ??= dawn.create(adapter ? [`adapter=${adapter}`] : []));
 }
 
 let cached: Promise<GpuResult> | undefined;
