@@ -5,11 +5,12 @@
 import { isHubId } from './hub.ts';
 import { readFile, readText, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../src/errors.ts';
-import { shapeOf } from '../src/train/checkpoint.ts';
 import { isHfModelDir } from './hf-llama.ts';
 import type { LlamaConfig, LlamaLayerWeights, LlamaModel } from './llama.ts';
 import { loadModel, type LoadedModel } from './load.ts';
-import { MODULE_KEY, TARGET_MODULES, type TargetModule } from './lora.ts';
+import { allLoraTargets, FAMILIES, familyOfConfig, linearKeyOf } from './families/index.ts';
+import { parsePeftKey, tensorShape } from './families/tensors.ts';
+import type { TargetModule } from './lora.ts';
 import { readSafetensors, type Tensor } from './safetensors.ts';
 
 export interface LoraAdapterFile {
@@ -25,9 +26,9 @@ export interface LoraAdapterFile {
   layers: Map<number, Map<TargetModule, { A: Tensor; B: Tensor }>>;
 }
 
-const KEY = /^base_model\.model\.model\.layers\.(\d+)\.(self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.weight$/;
-const MODULE_GROUP: Record<TargetModule, string> = { q_proj: 'self_attn', k_proj: 'self_attn', v_proj: 'self_attn', o_proj: 'self_attn',
-  gate_proj: 'mlp', up_proj: 'mlp', down_proj: 'mlp' };
+/** The layer and module of a PEFT LoRA key in the layout of any registered family (the model, and so its family, is
+ *  not known yet when an adapter is read; mergeLora checks the module against the model's family). */
+const peftKey = (key: string) => FAMILIES.map((f) => parsePeftKey(f, key)).find(Boolean);
 const isFile = async (p: string) => Boolean((await stat(p))?.isFile);
 const trimSlash = (p: string) => p.length > 1 ? p.replace(/\/+$/, '') : p;
 
@@ -59,9 +60,10 @@ export async function readLoraAdapter(dir: string): Promise<LoraAdapterFile> {
   }
   const rawTargets = cfg.target_modules;
   const names = typeof rawTargets === 'string' ? [rawTargets] : Array.isArray(rawTargets) ? rawTargets.map(String) : bad('target_modules is missing');
-  const targets = names.includes('all-linear') ? [...TARGET_MODULES] : names as TargetModule[];
-  const unknown = targets.filter((n) => !(TARGET_MODULES as readonly string[]).includes(n));
-  if (unknown.length) bad(`unknown target_modules ${unknown.join(', ')}; valid: all-linear or ${TARGET_MODULES.join(', ')}`);
+  const known = allLoraTargets();
+  const targets = names.includes('all-linear') ? known : names;
+  const unknown = targets.filter((n) => !known.includes(n));
+  if (unknown.length) bad(`unknown target_modules ${unknown.join(', ')}; valid: all-linear or ${known.join(', ')}`);
   const scale = (alpha as number) / (cfg.use_rslora === true ? Math.sqrt(r as number) : (r as number));
 
   let tensors: Map<string, Tensor>;
@@ -72,22 +74,23 @@ export async function readLoraAdapter(dir: string): Promise<LoraAdapterFile> {
   }
   const layers = new Map<number, Map<TargetModule, { A?: Tensor; B?: Tensor }>>();
   for (const [key, t] of tensors) {
-    const m = KEY.exec(key);
-    if (!m) throw new UserError(`${wFile}: unexpected tensor ${key} (expected PEFT LoRA keys base_model.model.model.layers.N.….lora_A/B.weight)`);
-    const [, i, group, mod, ab] = m;
-    if (!(TARGET_MODULES as readonly string[]).includes(mod) || MODULE_GROUP[mod as TargetModule] !== group) {
-      throw new UserError(`${wFile}: tensor ${key} targets unknown module ${group}.${mod}; valid: ${TARGET_MODULES.join(', ')}`);
+    const hit = peftKey(key);
+    if (!hit) {
+      throw new UserError(/\.lora_[AB](?:\.default)?\.weight$/.test(key)
+        ? `${wFile}: tensor ${key} targets an unknown module; valid: ${allLoraTargets().join(', ')}`
+        : `${wFile}: unexpected tensor ${key} (expected PEFT LoRA keys base_model.model.model.layers.N.….lora_A/B.weight)`);
     }
-    if (!targets.includes(mod as TargetModule)) throw new UserError(`${wFile}: tensor ${key} is for ${mod}, which is not in adapter_config.json's target_modules`);
+    const { layer: i, module: mod, ab } = hit;
+    if (!targets.includes(mod)) throw new UserError(`${wFile}: tensor ${key} is for ${mod}, which is not in adapter_config.json's target_modules`);
     const rankDim = ab === 'A' ? t.shape[0] : t.shape[1];
     if (t.shape.length !== 2 || rankDim !== r) {
       throw new UserError(`${wFile}: tensor ${key} has shape [${t.shape.join(', ')}], which does not match r = ${r} in adapter_config.json`);
     }
-    const layer = layers.get(Number(i)) ?? new Map();
-    layers.set(Number(i), layer);
-    const pair = layer.get(mod as TargetModule) ?? {};
-    pair[ab as 'A' | 'B'] = t;
-    layer.set(mod as TargetModule, pair);
+    const layer = layers.get(i) ?? new Map();
+    layers.set(i, layer);
+    const pair = layer.get(mod) ?? {};
+    pair[ab] = t;
+    layer.set(mod, pair);
   }
   if (layers.size === 0) throw new UserError(`${wFile}: no LoRA tensors`);
   for (const [i, layer] of layers) {
@@ -103,7 +106,7 @@ export async function readLoraAdapter(dir: string): Promise<LoraAdapterFile> {
 /** Merges the adapter into a copy of `model` (tensors it does not touch are shared): W' = W + scale·(B·A), in f32.
  *  An adapter made for another model (layer count or sizes) fails naming the adapter file. */
 export function mergeLora(model: LlamaModel, ad: LoraAdapterFile): LlamaModel {
-  const c = model.config, file = joinPath(ad.dir, 'adapter_model.safetensors');
+  const c = model.config, file = joinPath(ad.dir, 'adapter_model.safetensors'), family = familyOfConfig(c);
   const maxLayer = Math.max(...ad.layers.keys());
   if (maxLayer >= c.numLayers) {
     throw new UserError(`${file}: has weights for layer ${maxLayer} but the model has ${c.numLayers} layers (an adapter for another model?)`);
@@ -111,8 +114,9 @@ export function mergeLora(model: LlamaModel, ad: LoraAdapterFile): LlamaModel {
   const layers = model.weights.layers.map((l) => ({ ...l }));
   for (const [i, mods] of ad.layers) {
     for (const [mod, { A, B }] of mods) {
-      const key = MODULE_KEY[mod];
-      const [out, inF] = shapeOf(`layers.${i}.${key}`, c);
+      const key = linearKeyOf(family, mod);
+      if (!key) throw new UserError(`${file}: ${mod} is not a LoRA target of ${family.modelType} models (valid: ${family.loraTargets.join(', ')}); an adapter for another model?`);
+      const [out, inF] = tensorShape(family, `layers.${i}.${key}`, c);
       if (A.shape[1] !== inF || B.shape[0] !== out) {
         throw new UserError(`${file}: layer ${i} ${mod} adapter is [${B.shape[0]}×${A.shape[1]}] but the model's weight is [${out}×${inF}] (an adapter for another model?)`);
       }

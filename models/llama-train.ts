@@ -9,7 +9,7 @@
 import type { Buf } from '../src/backend/ops.ts';
 import type { TrainOps } from '../src/backend/train-ops.ts';
 import { ropeInvFreq, validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
-import { LoraAdapter, MODULE_KEY, dropoutSalt, type LinearKey, type LoraConfig, type LoraScratch, type Param } from './lora.ts';
+import { LoraAdapter, dropoutSalt, loraLinearKey, type LinearKey, type LoraConfig, type LoraScratch, type Param } from './lora.ts';
 
 export type { Param } from './lora.ts';
 
@@ -106,7 +106,7 @@ export class LlamaTrainer {
     const scratch: LoraScratch = { du: a(rows * (opts.lora?.rank ?? 1)), salts: ops.alloc(Math.max(1, c.numLayers * LINEARS.length), 'i32') };
     this.salts = scratch.salts;
     const dims: Record<LinearKey, [number, number]> = { q: [qDim, D], k: [kvDim, D], v: [kvDim, D], o: [D, qDim], gate: [F, D], up: [F, D], down: [D, F] };
-    const targets = new Set<string>((opts.lora?.targets ?? []).map((m) => MODULE_KEY[m]));
+    const targets = new Set<string>((opts.lora?.targets ?? []).map((m) => loraLinearKey(c, m)));
     this.embed = weight('embedTokens', wts.embedTokens, true, D);
     this.layers = wts.layers.map((l, i) => {
       const lin = Object.fromEntries(LINEARS.map((k) => {

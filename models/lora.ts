@@ -7,12 +7,21 @@
 // adapter's scale, applied to that small tensor.
 import type { Buf } from '../src/backend/ops.ts';
 import { dropThreshold, type DropMask, type TrainOps } from '../src/backend/train-ops.ts';
+import { allLoraTargets, familyOfConfig, linearKeyOf, type LinearKey, type ModelFamily } from './families/index.ts';
+import type { LlamaConfig } from './llama.ts';
 
-export const TARGET_MODULES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
-export type TargetModule = (typeof TARGET_MODULES)[number];
-/** LlamaLayerWeights key of each Hugging Face module name. */
-export const MODULE_KEY = { q_proj: 'q', k_proj: 'k', v_proj: 'v', o_proj: 'o', gate_proj: 'gate', up_proj: 'up', down_proj: 'down' } as const;
-export type LinearKey = (typeof MODULE_KEY)[TargetModule];
+/** A PEFT module name LoRA can target (q_proj, …): each model family declares its own (models/families/). */
+export type TargetModule = string;
+export type { LinearKey };
+/** Every module name the built-in families let LoRA target (what `all-linear` selects for them). */
+export const TARGET_MODULES: readonly TargetModule[] = allLoraTargets();
+
+/** The linear layer (LlamaLayerWeights key) a target module names in the family of `c`; one it does not have fails. */
+export function loraLinearKey(c: Pick<LlamaConfig, 'modelType'>, module: TargetModule): LinearKey {
+  const family = familyOfConfig(c), key = linearKeyOf(family, module);
+  if (!key) throw new LoraConfigError(`--target_modules ${module} is not a linear layer of ${family.modelType} models; valid: all-linear or ${family.loraTargets.join(', ')}`);
+  return key;
+}
 
 export interface LoraConfig {
   rank: number;
@@ -25,13 +34,15 @@ export interface LoraConfig {
 
 export class LoraConfigError extends Error {}
 
-/** `all-linear` or names separated by commas/spaces; an unknown name lists the valid ones. */
-export function parseTargetModules(spec: string | readonly string[]): TargetModule[] {
+/** `all-linear` or names separated by commas/spaces, checked against `family`'s targets (default: every registered
+ *  family's); an unknown name lists the valid ones. */
+export function parseTargetModules(spec: string | readonly string[], family?: ModelFamily): TargetModule[] {
+  const valid = family ? [...family.loraTargets] : allLoraTargets();
   const names = (typeof spec === 'string' ? [spec] : spec).flatMap((s) => s.split(/[\s,]+/)).filter(Boolean);
-  if (names.length === 0 || names.includes('all-linear')) return [...TARGET_MODULES];
-  const bad = names.filter((n) => !(TARGET_MODULES as readonly string[]).includes(n));
-  if (bad.length) throw new LoraConfigError(`unknown --target_modules ${bad.join(', ')}; valid: all-linear or ${TARGET_MODULES.join(', ')}`);
-  return [...new Set(names)] as TargetModule[];
+  if (names.length === 0 || names.includes('all-linear')) return valid;
+  const bad = names.filter((n) => !valid.includes(n));
+  if (bad.length) throw new LoraConfigError(`unknown --target_modules ${bad.join(', ')}; valid: all-linear or ${valid.join(', ')}`);
+  return [...new Set(names)];
 }
 
 /** mulberry32: small, seedable, the same on every runtime. */

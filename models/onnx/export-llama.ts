@@ -7,7 +7,8 @@
 import type { LlamaModel } from '../llama.ts';
 import { ropeInvFreq, validateWeights } from '../llama.ts';
 import type { LoraAdapterFile } from '../adapters.ts';
-import type { TargetModule } from '../lora.ts';
+import { familyOfConfig, type LinearKey } from '../families/index.ts';
+import { onnxBaseName } from '../families/tensors.ts';
 import { DataType, GraphBuilder, serializeModel, toFloat16, type SerializedModel } from './writer.ts';
 
 /** float32's lowest finite value: masked scores use it instead of -inf so a fully padded row never yields NaN. */
@@ -34,14 +35,16 @@ export interface LlamaGraphOptions {
 
 export function buildLlamaGraph(m: LlamaModel, opts: LlamaGraphOptions = {}): GraphBuilder {
   validateWeights(m);
-  const c = m.config, w = m.weights, g = new GraphBuilder(), lora = opts.lora;
+  const c = m.config, w = m.weights, g = new GraphBuilder(), lora = opts.lora, family = familyOfConfig(c);
+  /** initializer names: the family's Hugging Face names (models/families/tensors.ts onnxBaseName) */
+  const nameOf = (trainerName: string) => onnxBaseName(family, trainerName);
   const fp16 = opts.dtype === 'fp16', TY = fp16 ? DataType.FLOAT16 : DataType.FLOAT;
   /** a float tensor in the model's precision */
   const wt = (name: string, dims: number[], data: Float32Array) => g.tensor(name, dims, fp16 ? toFloat16(data) : data);
   /** float32 ⇄ model precision (no-ops in fp32) */
   const toF32 = (x: string) => (fp16 ? g.node('Cast', [x], { to: DataType.FLOAT }) : x);
   const toTY = (x: string) => (fp16 ? g.node('Cast', [x], { to: TY }) : x);
-  const D = c.hiddenSize, H = c.numHeads, KV = c.numKvHeads, hd = c.headDim, F = c.intermediateSize, V = c.vocabSize;
+  const D = c.hiddenSize, H = c.numHeads, KV = c.numKvHeads, hd = c.headDim, V = c.vocabSize;
   if (hd % 2) throw new Error(`head_dim ${hd} is odd: rotary embeddings need an even head_dim`);
   if (H % KV) throw new Error(`num_attention_heads ${H} is not a multiple of num_key_value_heads ${KV}`);
 
@@ -55,9 +58,8 @@ export function buildLlamaGraph(m: LlamaModel, opts: LlamaGraphOptions = {}): Gr
 
   // LoRA: A [r, in] and B [out, r] per (layer, module); one shared scale
   const loraScale = lora ? g.tensor('lora_scale', [], fp16 ? toFloat16([lora.scale]) : Float32Array.of(lora.scale)) : '';
-  const loraOf = (name: string, out: number, inp: number) => {
-    const m = /^layers\.(\d+)\.\w+\.(\w+)$/.exec(name);
-    const pair = m && lora?.layers.get(Number(m[1]))?.get(m[2] as TargetModule);
+  const loraOf = (name: string, layer: number, key: LinearKey, out: number, inp: number) => {
+    const pair = lora?.layers.get(layer)?.get(family.tensors.linears[key].module);
     if (!pair || !lora) return undefined;
     const [rA, inA] = pair.A.shape, [outB, rB] = pair.B.shape;
     if (rA !== lora.r || rB !== lora.r || inA !== inp || outB !== out) {
@@ -69,15 +71,18 @@ export function buildLlamaGraph(m: LlamaModel, opts: LlamaGraphOptions = {}): Gr
     const maxLayer = Math.max(...lora.layers.keys());
     if (maxLayer >= c.numLayers) throw new Error(`${lora.dir}: has weights for layer ${maxLayer} but the model has ${c.numLayers} layers`);
   }
-  const linear = (x: string, name: string, weight: Float32Array, out: number, inp: number, bias?: Float32Array) => {
-    let y = g.node('MatMul', [x, wt(`${name}.weight_t`, [inp, out], transpose(weight, out, inp))]);
-    const pair = loraOf(name, out, inp);
-    if (pair) {
-      const r = lora!.r;
-      const a = g.node('MatMul', [x, wt(`${name}.lora_A.weight_t`, [inp, r], transpose(pair.A.data, r, inp))]);
-      const ab = g.node('MatMul', [a, wt(`${name}.lora_B.weight_t`, [r, out], transpose(pair.B.data, out, r))]);
-      y = g.node('Add', [y, g.node('Mul', [ab, loraScale])]);
-    }
+  const matmul = (x: string, name: string, weight: Float32Array, out: number, inp: number, pair?: ReturnType<typeof loraOf>) => {
+    const y = g.node('MatMul', [x, wt(`${name}.weight_t`, [inp, out], transpose(weight, out, inp))]);
+    if (!pair) return y;
+    const r = lora!.r;
+    const a = g.node('MatMul', [x, wt(`${name}.lora_A.weight_t`, [inp, r], transpose(pair.A.data, r, inp))]);
+    const ab = g.node('MatMul', [a, wt(`${name}.lora_B.weight_t`, [r, out], transpose(pair.B.data, out, r))]);
+    return g.node('Add', [y, g.node('Mul', [ab, loraScale])]);
+  };
+  /** layer i's linear `key` (shape from the family's layout), its LoRA pair if any, and its bias when given */
+  const linear = (x: string, i: number, key: LinearKey, bias?: Float32Array) => {
+    const name = nameOf(`layers.${i}.${key}`), [out, inp] = family.tensors.linears[key].shape(c);
+    const y = matmul(x, name, w.layers[i][key], out, inp, loraOf(name, i, key, out, inp));
     return bias ? g.node('Add', [y, wt(`${name}.bias`, [out], bias)]) : y;
   };
   // RMSNorm in float32, then back to the model's precision before the weight (Hugging Face's LlamaRMSNorm)
@@ -131,17 +136,18 @@ export function buildLlamaGraph(m: LlamaModel, opts: LlamaGraphOptions = {}): Gr
     g.node('Reshape', [g.node('Expand', [g.node('Unsqueeze', [x, g.i64('axes_2b', [2])]), expandShape]), gqaShape]);
   const mergeShape = g.i64('shape_merge', [0, 0, H * hd]);
 
-  let x = g.node('Gather', [wt('embed_tokens.weight', [V, D], w.embedTokens), inputIds], { axis: 0 }); // [B,S,D]
+  const embed = wt(`${nameOf('embedTokens')}.weight`, [V, D], w.embedTokens);
+  let x = g.node('Gather', [embed, inputIds], { axis: 0 }); // [B,S,D]
   w.layers.forEach((l, i) => {
     const p = `layers.${i}`;
-    const xn = rmsnorm(x, `${p}.input_layernorm`, l.inputNorm);
-    let q = g.node('Reshape', [linear(xn, `${p}.self_attn.q_proj`, l.q, H * hd, D, c.attentionBias ? l.qBias : undefined), headsShape(H)]);
-    let k = g.node('Reshape', [linear(xn, `${p}.self_attn.k_proj`, l.k, KV * hd, D, c.attentionBias ? l.kBias : undefined), headsShape(KV)]);
-    let v = g.node('Reshape', [linear(xn, `${p}.self_attn.v_proj`, l.v, KV * hd, D, c.attentionBias ? l.vBias : undefined), headsShape(KV)]);
+    const xn = rmsnorm(x, nameOf(`${p}.inputNorm`), l.inputNorm);
+    let q = g.node('Reshape', [linear(xn, i, 'q', c.attentionBias ? l.qBias : undefined), headsShape(H)]);
+    let k = g.node('Reshape', [linear(xn, i, 'k', c.attentionBias ? l.kBias : undefined), headsShape(KV)]);
+    let v = g.node('Reshape', [linear(xn, i, 'v', c.attentionBias ? l.vBias : undefined), headsShape(KV)]);
     if (c.qkNorm) {
       if (!l.qNorm || !l.kNorm) throw new Error(`${p}: q_norm/k_norm missing`);
-      q = rmsnorm(q, `${p}.self_attn.q_norm`, l.qNorm);
-      k = rmsnorm(k, `${p}.self_attn.k_norm`, l.kNorm);
+      q = rmsnorm(q, nameOf(`${p}.qNorm`), l.qNorm);
+      k = rmsnorm(k, nameOf(`${p}.kNorm`), l.kNorm);
     }
     q = rope(g.node('Transpose', [q], { perm })); // [B,H,S,hd]
     k = rope(g.node('Transpose', [k], { perm })); // [B,KV,S,hd]
@@ -154,19 +160,19 @@ export function buildLlamaGraph(m: LlamaModel, opts: LlamaGraphOptions = {}): Gr
     const probs = toTY(g.node('Softmax', [scores], { axis: -1 }));
     const att = g.node('MatMul', [probs, repeatKv(presentV)]); // [B,H,S,hd]
     const merged = g.node('Reshape', [g.node('Transpose', [att], { perm }), mergeShape]); // [B,S,H*hd]
-    x = g.node('Add', [x, linear(merged, `${p}.self_attn.o_proj`, l.o, D, H * hd)]);
-    const xn2 = rmsnorm(x, `${p}.post_attention_layernorm`, l.postNorm);
-    const gate = linear(xn2, `${p}.mlp.gate_proj`, l.gate, F, D);
-    const up = linear(xn2, `${p}.mlp.up_proj`, l.up, F, D);
+    x = g.node('Add', [x, linear(merged, i, 'o')]);
+    const xn2 = rmsnorm(x, nameOf(`${p}.postNorm`), l.postNorm);
+    const gate = linear(xn2, i, 'gate');
+    const up = linear(xn2, i, 'up');
     const act = g.node('Mul', [g.node('Mul', [gate, g.node('Sigmoid', [gate])]), up]);
-    x = g.node('Add', [x, linear(act, `${p}.mlp.down_proj`, l.down, D, F)]);
+    x = g.node('Add', [x, linear(act, i, 'down')]);
     g.output(presentK, `present.${i}.key`, TY, [B, KV, T, hd]);
     g.output(presentV, `present.${i}.value`, TY, [B, KV, T, hd]);
   });
-  const xf = rmsnorm(x, 'norm', w.norm);
+  const xf = rmsnorm(x, nameOf('norm'), w.norm);
   const logits = c.tieWordEmbeddings || !w.lmHead
-    ? g.node('MatMul', [xf, g.node('Transpose', [g.initializers[g.initializers.findIndex((t) => t.name === 'embed_tokens.weight')].name], { perm: [1, 0] })])
-    : linear(xf, 'lm_head', w.lmHead, V, D);
+    ? g.node('MatMul', [xf, g.node('Transpose', [embed], { perm: [1, 0] })])
+    : matmul(xf, nameOf('lmHead'), w.lmHead, V, D);
   // logits first among the outputs, as Optimum orders them
   g.output(logits, 'logits', TY, [B, S, V]);
   g.outputs.unshift(g.outputs.pop()!);
@@ -190,7 +196,7 @@ export function exportLlamaOnnx(m: LlamaModel, externalData = 'model.onnx_data',
     metadata: {
       'webtune.config': JSON.stringify(c),
       'webtune.dtype': opts.dtype ?? 'fp32',
-      model_type: c.modelType ?? 'llama',
+      model_type: familyOfConfig(c).modelType,
       num_hidden_layers: String(c.numLayers),
       num_attention_heads: String(c.numHeads),
       num_key_value_heads: String(c.numKvHeads),

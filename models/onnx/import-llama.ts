@@ -6,14 +6,15 @@
 // Graphs with any other layout are not interpreted: onnxruntime runs those.
 import { UserError } from '../../src/errors.ts';
 import { mergeLora, type LoraAdapterFile } from '../adapters.ts';
+import { FAMILIES, familyOfConfig, type ModelFamily } from '../families/index.ts';
+import { hfTensorName, modelTensorNames, onnxBaseName, onnxInitializerName, tensorShape } from '../families/tensors.ts';
 import { hfTensorsToModel, parseHfConfig } from '../hf-llama.ts';
 import { validateWeights, type LlamaConfig, type LlamaModel } from '../llama.ts';
-import { TARGET_MODULES, type TargetModule } from '../lora.ts';
+import type { TargetModule } from '../lora.ts';
 import type { Tensor } from '../safetensors.ts';
 import { initializerFloats, type OnnxFile, type OnnxInitializer } from './reader.ts';
 
-const WEIGHT = /^(embed_tokens|norm|lm_head|layers\.\d+\.[\w.]+?)\.(weight_t|weight|bias)$/;
-const LORA = /^layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])(?:\.default)?\.(weight_t|weight)$/;
+const LORA = /^(.+)\.lora_([AB])(?:\.default)?\.(weight_t|weight)$/;
 
 /** [rows, cols] row-major → [cols, rows]. */
 function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
@@ -22,10 +23,9 @@ function transpose(a: Float32Array, rows: number, cols: number): Float32Array {
   return out;
 }
 
-/** True when the initializers are laid out as webtune's exporter writes them. */
+/** True when the initializers are laid out as webtune's exporter writes them for some registered family. */
 export function isWebtuneLlamaGraph(m: OnnxFile): boolean {
-  const has = (n: string) => m.initializers.has(n);
-  return has('embed_tokens.weight') && has('norm.weight') && has('layers.0.self_attn.q_proj.weight_t') && has('layers.0.mlp.down_proj.weight_t');
+  return FAMILIES.some((f) => ['embedTokens', 'norm', 'layers.0.q', 'layers.0.down'].every((n) => m.initializers.has(onnxInitializerName(f, n))));
 }
 
 function notWebtune(m: OnnxFile, why: string): never {
@@ -63,21 +63,29 @@ function loraScale(m: OnnxFile, configJson?: Record<string, unknown>): number | 
 }
 
 /** Unmerged LoRA initializers as an in-memory adapter (PEFT layout), or undefined when the graph has none. */
-function loraPairs(m: OnnxFile, configJson: Record<string, unknown> | undefined, floats: (t: OnnxInitializer) => Float32Array): LoraAdapterFile | undefined {
+function loraPairs(m: OnnxFile, f: ModelFamily, c: LlamaConfig, configJson: Record<string, unknown> | undefined,
+  floats: (t: OnnxInitializer) => Float32Array): LoraAdapterFile | undefined {
+  // each LoRA target's base name (layers.3.self_attn.q_proj) → its layer and PEFT module name
+  const targets = new Map<string, { layer: number; module: string }>();
+  for (let i = 0; i < c.numLayers; i++) {
+    for (const [k, lin] of Object.entries(f.tensors.linears)) {
+      if (f.loraTargets.includes(lin.module)) targets.set(onnxBaseName(f, `layers.${i}.${k}`), { layer: i, module: lin.module });
+    }
+  }
   const layers = new Map<number, Map<TargetModule, { A?: Tensor; B?: Tensor }>>();
   for (const [name, t] of m.initializers) {
     const hit = LORA.exec(name);
     if (!hit) continue;
-    const [, layer, mod, ab, kind] = hit;
-    if (!(TARGET_MODULES as readonly string[]).includes(mod)) notWebtune(m, `LoRA initializer ${name} targets an unknown module`);
+    const [, base, ab, kind] = hit, target = targets.get(base);
+    if (!target) notWebtune(m, `LoRA initializer ${name} targets an unknown module`);
     if (t.dims.length !== 2) throw new UserError(`${m.file}: LoRA initializer ${name} has shape [${t.dims}], expected a matrix`);
     let data = floats(t), shape = t.dims;
     if (kind === 'weight_t') { data = transpose(data, shape[0], shape[1]); shape = [shape[1], shape[0]]; }
-    const mods = layers.get(Number(layer)) ?? new Map();
-    layers.set(Number(layer), mods);
-    const pair = mods.get(mod as TargetModule) ?? {};
+    const mods = layers.get(target.layer) ?? new Map();
+    layers.set(target.layer, mods);
+    const pair = mods.get(target.module) ?? {};
     pair[ab as 'A' | 'B'] = { shape, data };
-    mods.set(mod as TargetModule, pair);
+    mods.set(target.module, pair);
   }
   if (layers.size === 0) return undefined;
   const scale = loraScale(m, configJson);
@@ -99,23 +107,23 @@ function loraPairs(m: OnnxFile, configJson: Record<string, unknown> | undefined,
 /** A LlamaModel from a parsed webtune export; `configJson` is the folder's config.json when there is one. */
 export function onnxToLlama(m: OnnxFile, configJson?: Record<string, unknown>, configFile?: string): LlamaModel {
   if (!isWebtuneLlamaGraph(m)) notWebtune(m, 'unknown initializer layout (not a webtune export)');
-  const config = exportConfig(m, configJson, configFile);
+  const config = exportConfig(m, configJson, configFile), family = familyOfConfig(config);
   const floats = (t: OnnxInitializer) => initializerFloats(t, m.file);
+  // the family's tensors under their Hugging Face names; MatMul weights transposed back to [out, in]
   const tensors = new Map<string, Tensor>();
-  for (const [name, t] of m.initializers) {
-    const hit = WEIGHT.exec(name);
-    if (!hit || LORA.test(name)) continue;
-    const [, base, kind] = hit;
-    const hf = `${base === 'lm_head' ? '' : 'model.'}${base}.${kind === 'bias' ? 'bias' : 'weight'}`;
-    if (kind === 'weight_t') {
-      if (t.dims.length !== 2) throw new UserError(`${m.file}: initializer ${name} has shape [${t.dims}], expected [in, out]`);
-      tensors.set(hf, { shape: [t.dims[1], t.dims[0]], data: transpose(floats(t), t.dims[0], t.dims[1]) });
-    } else tensors.set(hf, { shape: t.dims, data: floats(t) });
+  for (const name of modelTensorNames(family, config, { all: true })) {
+    const init = onnxInitializerName(family, name), t = m.initializers.get(init);
+    if (!t) continue;
+    if (init.endsWith('.weight_t')) {
+      if (t.dims.length !== 2) throw new UserError(`${m.file}: initializer ${init} has shape [${t.dims}], expected [in, out]`);
+      tensors.set(hfTensorName(family, name), { shape: [t.dims[1], t.dims[0]], data: transpose(floats(t), t.dims[0], t.dims[1]) });
+    } else tensors.set(hfTensorName(family, name), { shape: t.dims, data: floats(t) });
   }
   // the exporter ties lm_head to embed_tokens in the graph whenever the model has no separate lm_head
-  if (!config.tieWordEmbeddings && !tensors.has('lm_head.weight')) tensors.set('lm_head.weight', tensors.get('model.embed_tokens.weight')!);
+  const lmHead = hfTensorName(family, 'lmHead'), embed = tensors.get(hfTensorName(family, 'embedTokens'));
+  if (!config.tieWordEmbeddings && !tensors.has(lmHead) && embed) tensors.set(lmHead, { shape: tensorShape(family, 'lmHead', config), data: embed.data });
   let model = hfTensorsToModel(config, tensors, m.file);
-  const lora = loraPairs(m, configJson, floats);
+  const lora = loraPairs(m, family, config, configJson, floats);
   if (lora) model = mergeLora(model, lora);
   try { validateWeights(model); } catch (e) { throw new UserError(`${m.file}: ${(e as Error).message}`); }
   return configJson ? { ...model, configJson: sourceConfigJson(configJson) } : model;

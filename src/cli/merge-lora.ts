@@ -5,30 +5,15 @@ import { Command } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { mergeLora, resolveCheckpoint } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS } from '../../models/load.ts';
-import { generationConfigFor, hfConfigFor } from '../../models/hf-llama.ts';
+import { generationConfigFor, hfConfigFor, modelToHfTensors } from '../../models/hf-llama.ts';
 import { checkOutputDir, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
-import type { LlamaModel } from '../../models/llama.ts';
-import { writeSafetensors, type Tensor } from '../../models/safetensors.ts';
-import { hfName, shapeOf } from '../train/checkpoint.ts';
+import { writeSafetensors } from '../../models/safetensors.ts';
 import { UserError } from '../errors.ts';
 
 interface MergeFlags { adapters: string; model?: string; output_dir: string }
 
 
-/** Every tensor of `model` under its Hugging Face name. */
-export function modelToHfTensors(model: LlamaModel): Map<string, Tensor> {
-  const c = model.config, w = model.weights, out = new Map<string, Tensor>();
-  const put = (name: string, data: Float32Array | undefined) => { if (data) out.set(hfName(name), { shape: shapeOf(name, c), data }); };
-  put('embedTokens', w.embedTokens);
-  w.layers.forEach((l, i) => {
-    for (const k of ['inputNorm', 'q', 'k', 'v', 'o', 'postNorm', 'gate', 'up', 'down', 'qBias', 'kBias', 'vBias', 'qNorm', 'kNorm'] as const) {
-      put(`layers.${i}.${k}`, l[k]);
-    }
-  });
-  put('norm', w.norm);
-  if (!c.tieWordEmbeddings) put('lmHead', w.lmHead);
-  return out;
-}
+export { modelToHfTensors };  // build-edge and tests import it from here
 
 export async function mergeLoraToDir(flags: MergeFlags): Promise<{ outDir: string; base: string }> {
   const outDir = await checkOutputDir(flags.output_dir);

@@ -11,17 +11,18 @@ import { REPORT_TO, runSft, type SftArgs } from '../train/sft.ts';
 import { addDataFlags, debugPrinter } from './data-flags.ts';
 import { floatFlag, intFlag } from './options.ts';
 import { MODEL_KINDS } from '../../models/load.ts';
+import { allLoraTargets, supportedModelTypes } from '../../models/families/index.ts';
 
 export function sftCommand(): Command {
   const cmd = new Command('sft')
     .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU')
-    .option('--model <path>', `the model (llama, mistral, qwen2, qwen3 architectures): ${MODEL_KINDS}`);
+    .option('--model <path>', `the model (model_type ${supportedModelTypes().join(', ')}): ${MODEL_KINDS}`);
   return addDataFlags(cmd)
     .addOption(new Option('--train_type <t>', 'lora: train adapters on a frozen base; full: every weight').choices(['lora', 'full']).default('lora'))
     .option('--lora_rank <r>', 'LoRA rank', intFlag(1), 8)
     .option('--lora_alpha <a>', 'LoRA alpha (scale alpha/rank)', floatFlag(0, 1e6, { minExclusive: true }), 32)
     .option('--lora_dropout <p>', 'dropout on the LoRA input', floatFlag(0, 0.99), 0.05)
-    .option('--target_modules <names...>', 'all-linear or q_proj,k_proj,v_proj,o_proj,gate_proj,up_proj,down_proj', ['all-linear'])
+    .option('--target_modules <names...>', `all-linear or ${allLoraTargets().join(',')}`, ['all-linear'])
     .option('--num_train_epochs <n>', 'epochs', floatFlag(0, 1e6, { minExclusive: true }), 3)
     .option('--max_steps <n>', 'optimizer steps (overrides --num_train_epochs; 0 = off)', intFlag(0), 0)
     .option('--per_device_train_batch_size <n>', 'sequences per micro-batch', intFlag(1), 1)

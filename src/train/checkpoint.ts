@@ -3,6 +3,8 @@
 // the tokenizer files. Beside them: trainer_state.json, optimizer.safetensors (AdamW moments; HF's optimizer.pt
 // is a torch pickle), scheduler.json, rng_state.json (dropout counter, data position). The directory is built
 // under a temporary name and renamed into place, so a crash never leaves a half-written checkpoint-N.
+import { familyOfConfig } from '../../models/families/index.ts';
+import { hfTensorName, tensorShape } from '../../models/families/tensors.ts';
 import type { LlamaConfig } from '../../models/llama.ts';
 import type { LlamaTrainer } from '../../models/llama-train.ts';
 import type { LoraConfig } from '../../models/lora.ts';
@@ -12,35 +14,11 @@ import { readFile, readText, stat, writeFileAtomic } from '../../runtime/platfor
 import { UserError } from '../errors.ts';
 
 const fsp = () => import('node:fs/promises');
-const LINEAR_HF: Record<string, string> = { q: 'self_attn.q_proj', k: 'self_attn.k_proj', v: 'self_attn.v_proj', o: 'self_attn.o_proj',
-  gate: 'mlp.gate_proj', up: 'mlp.up_proj', down: 'mlp.down_proj' };
-const OTHER_HF: Record<string, string> = { inputNorm: 'input_layernorm.weight', postNorm: 'post_attention_layernorm.weight',
-  qNorm: 'self_attn.q_norm.weight', kNorm: 'self_attn.k_norm.weight', qBias: 'self_attn.q_proj.bias', kBias: 'self_attn.k_proj.bias', vBias: 'self_attn.v_proj.bias' };
-
-/** Trainer tensor name → Hugging Face (full) or PEFT (LoRA) key. */
-export function hfName(name: string): string {
-  if (name === 'embedTokens') return 'model.embed_tokens.weight';
-  if (name === 'norm') return 'model.norm.weight';
-  if (name === 'lmHead') return 'lm_head.weight';
-  const m = /^layers\.(\d+)\.(\w+)(?:\.lora([AB]))?$/.exec(name);
-  if (!m) throw new Error(`no Hugging Face name for ${name}`);
-  const [, i, part, ab] = m;
-  if (ab) return `base_model.model.model.layers.${i}.${LINEAR_HF[part]}.lora_${ab}.weight`;
-  return `model.layers.${i}.${LINEAR_HF[part] ? `${LINEAR_HF[part]}.weight` : OTHER_HF[part]}`;
-}
+/** Trainer tensor name → the model family's Hugging Face (full) or PEFT (LoRA) key (models/families/tensors.ts). */
+export const hfName = (name: string, c: LlamaConfig): string => hfTensorName(familyOfConfig(c), name);
 
 /** The shape of a trainer tensor (safetensors stores shapes). */
-export function shapeOf(name: string, c: LlamaConfig, rank = 0): number[] {
-  const D = c.hiddenSize, F = c.intermediateSize, q = c.numHeads * c.headDim, kv = c.numKvHeads * c.headDim;
-  const lin: Record<string, [number, number]> = { q: [q, D], k: [kv, D], v: [kv, D], o: [D, q], gate: [F, D], up: [F, D], down: [D, F] };
-  if (name === 'embedTokens' || name === 'lmHead') return [c.vocabSize, D];
-  if (name === 'norm') return [D];
-  const [, , part, ab] = /^layers\.(\d+)\.(\w+)(?:\.lora([AB]))?$/.exec(name)!;
-  if (ab === 'A') return [rank, lin[part][1]];
-  if (ab === 'B') return [lin[part][0], rank];
-  if (lin[part]) return lin[part];
-  return { inputNorm: [D], postNorm: [D], qNorm: [c.headDim], kNorm: [c.headDim], qBias: [q], kBias: [kv], vBias: [kv] }[part]!;
-}
+export const shapeOf = (name: string, c: LlamaConfig, rank = 0): number[] => tensorShape(familyOfConfig(c), name, c, rank);
 
 export function adapterConfig(l: LoraConfig, baseModel: string): Record<string, unknown> {
   return { peft_type: 'LORA', task_type: 'CAUSAL_LM', base_model_name_or_path: baseModel, r: l.rank, lora_alpha: l.alpha,
@@ -70,12 +48,12 @@ export async function saveCheckpoint(dir: string, x: CheckpointInput): Promise<v
   await fs.rm(tmp, { recursive: true, force: true });
   await fs.mkdir(tmp, { recursive: true });
   const json = (f: string, v: unknown) => writeFileAtomic(`${tmp}/${f}`, `${JSON.stringify(v, null, 2)}\n`);
-  const values = await x.trainer.read('value'), shape = (n: string) => shapeOf(n, c, rank);
+  const values = await x.trainer.read('value'), shape = (n: string) => shapeOf(n, c, rank), key = (n: string) => hfName(n, c);
   if (x.trainer.lora) {
     await json('adapter_config.json', adapterConfig(x.trainer.lora, x.baseModel));
-    await writeFileAtomic(`${tmp}/adapter_model.safetensors`, writeSafetensors(tensors(values, shape, hfName), { format: 'pt' }));
+    await writeFileAtomic(`${tmp}/adapter_model.safetensors`, writeSafetensors(tensors(values, shape, key), { format: 'pt' }));
   } else {
-    await writeFileAtomic(`${tmp}/model.safetensors`, writeSafetensors(tensors(values, shape, hfName), { format: 'pt' }));
+    await writeFileAtomic(`${tmp}/model.safetensors`, writeSafetensors(tensors(values, shape, key), { format: 'pt' }));
     await json('config.json', x.configJson);
     for (const f of x.tokenizerFiles) if ((await stat(f))?.isFile) await writeFileAtomic(`${tmp}/${f.replace(/^.*\//, '')}`, await readFile(f));
   }
@@ -85,7 +63,7 @@ export async function saveCheckpoint(dir: string, x: CheckpointInput): Promise<v
     for (const [n, a] of v) all.set(`exp_avg_sq/${n}`, { shape: [a.length], data: a });
     await writeFileAtomic(`${tmp}/optimizer.safetensors`, writeSafetensors(all, { optimizer_steps: String(x.trainer.steps) }));
   }
-  await writeOnnxContainers(tmp, x, values, shape);
+  await writeOnnxContainers(tmp, x, values, shape, key);
   await json('trainer_state.json', x.trainerState);
   await json('scheduler.json', x.scheduler);
   await json('rng_state.json', { ...x.rng, micro: x.trainer.micro, optimizer_steps: x.trainer.steps });
@@ -96,9 +74,10 @@ export async function saveCheckpoint(dir: string, x: CheckpointInput): Promise<v
 
 /** adapter.onnx (trainable tensors, PEFT/HF names) and, with AdamW, optimizer.onnx (`<name>.exp_avg`, `.exp_avg_sq`,
  *  `step`): initializer-only ONNX models, readable with onnx.load + numpy_helper. Doc strings keep the trainer names. */
-async function writeOnnxContainers(tmp: string, x: CheckpointInput, values: Map<string, Float32Array>, shape: (n: string) => number[]): Promise<void> {
+async function writeOnnxContainers(tmp: string, x: CheckpointInput, values: Map<string, Float32Array>, shape: (n: string) => number[],
+  key: (n: string) => string): Promise<void> {
   const named = (m: Map<string, Float32Array>, suffix = '') =>
-    [...m].map(([n, data]) => [`${hfName(n)}${suffix}`, { shape: shape(n), data, doc: n }] as const);
+    [...m].map(([n, data]) => [`${key(n)}${suffix}`, { shape: shape(n), data, doc: n }] as const);
   const meta = { 'webtune.train_type': x.trainer.lora ? 'lora' : 'full', optimizer_steps: String(x.trainer.steps) };
   await writeFileAtomic(`${tmp}/adapter.onnx`, writeTensorContainer(new Map(named(values)), meta, 'adapter'));
   if (!x.adamw) return;
@@ -117,7 +96,7 @@ export async function loadCheckpoint(dir: string, trainer: LlamaTrainer, adamw: 
     return `${dir}/${f}`;
   };
   const weights = readSafetensors(await readFile(await file(trainer.lora ? 'adapter_model.safetensors' : 'model.safetensors'))).tensors;
-  const byName = new Map(trainer.params.map((p) => [hfName(p.name), p.name]));
+  const byName = new Map(trainer.params.map((p) => [hfName(p.name, trainer.config), p.name]));
   const values = new Map<string, Float32Array>();
   for (const [k, t] of weights) if (byName.has(k)) values.set(byName.get(k)!, t.data);
   try { trainer.load('value', values); } catch (e) { throw new UserError(`--resume_from_checkpoint ${dir}: ${(e as Error).message} (another model or --lora_rank/--target_modules?)`); }
