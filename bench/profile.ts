@@ -1,5 +1,5 @@
 // Per-kernel device time of one training step (bench/train.ts and bench/gpu-check.ts --profile).
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import type { TrainOps } from '../core/train-ops.ts';
 
 /**
  * --profile: every dispatch in its own compute pass with timestamp writes (needs the timestamp-query feature),

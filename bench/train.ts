@@ -22,7 +22,7 @@ import { loadModel } from '../models/load.ts';
 import { TARGET_MODULES, type LoraConfig } from '../models/lora.ts';
 import { tinyRandomWeights } from '../models/tiny-random.ts';
 import { argv, exit } from '../runtime/platform.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import type { TrainOps } from '../core/train-ops.ts';
 import { profiler } from './profile.ts';
 
 const args = argv();

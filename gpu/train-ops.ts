@@ -24,8 +24,8 @@
 // - Weights larger than one binding come split into pieces of whole rows (webgpu-ops.ts create): the GEMMs run per
 //   piece with offsets, cross-entropy's vocabulary chunks end at piece boundaries, the embedding gradient is
 //   scattered per piece and the optimizers walk the pieces (AdamW's moments may be split differently: by segments).
-import type { Buf, DType, RopeFreqs } from '../src/backend/ops.ts';
-import type { DropMask, TrainOps } from '../src/backend/train-ops.ts';
+import type { Buf, DType, RopeFreqs } from '../core/ops.ts';
+import type { DropMask, TrainOps } from '../core/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
 import { GBuf, WebGpuOps, halfVariant, type WebGpuOpsOptions } from './webgpu-ops.ts';
 import ropeSrc from './rope.wgsl';

@@ -12,7 +12,7 @@
 // - A tensor larger than one binding may hold (maxStorageBufferBindingSize, e.g. a 151,936 × 896 embedding against
 //   lavapipe's 128 MiB) is split along its rows into several buffers ("pieces", see create); the ops that meet such
 //   tensors (embedding, matmul's weight, and in train-ops.ts the GEMMs, cross-entropy and optimizers) run per piece.
-import { f16BitsToF32, f32ToF16Bits, roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from '../src/backend/ops.ts';
+import { f16BitsToF32, f32ToF16Bits, roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from '../core/ops.ts';
 import { onUncapturedError, type GpuContext } from '../runtime/webgpu.ts';
 import { getEnv } from '../runtime/platform.ts';
 import matmulVec4 from './matmul-vec4.wgsl';

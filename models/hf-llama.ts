@@ -1,7 +1,7 @@
 // Loads Hugging Face checkpoints of the registered model families (models/families/): config.json plus
 // model.safetensors or sharded *.safetensors with model.safetensors.index.json. bf16/f16 widen to f32.
 import { readFile, readText, stat, joinPath } from '../runtime/platform.ts';
-import { UserError } from '../src/errors.ts';
+import { UserError } from '../core/errors.ts';
 import { ConfigError, parseFamilyConfig, writeFamilyConfig } from './families/config.ts';
 import { familyOf, familyOfConfig, UnknownModelTypeError, type LayerTensorKey, type LinearKey, type ModelFamily, type TensorSpec } from './families/index.ts';
 import { hfTensorName, modelTensorNames, tensorPresent, tensorShape } from './families/tensors.ts';

@@ -8,9 +8,9 @@
 // downloads resume from blobs/<etag>.incomplete with a Range request; each file is checked against its ETag (sha256
 // for LFS files, the git blob sha1 otherwise). HF_TOKEN is sent as a bearer token; HF_HUB_OFFLINE=1 reads the cache.
 // Node and Deno (files, node:crypto hashing); an edge worker gets its model files bundled instead.
-import { progressBar, StatusLine } from '../src/progress-line.ts';
+import { progressBar, StatusLine } from '../runtime/progress-line.ts';
 import { getEnv, joinPath, readText, stat, writeFileAtomic, writeStderr } from '../runtime/platform.ts';
-import { UserError } from '../src/errors.ts';
+import { UserError } from '../core/errors.ts';
 
 const fsp = () => import('node:fs/promises');
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;

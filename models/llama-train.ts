@@ -6,8 +6,8 @@
 // recomputes that layer's activations into one shared set just before the layer's own backward (the same kernels on
 // the same inputs, so the gradients are bitwise those without it). Cost: one more forward of every layer but the
 // down projection. LoRA adapters keep their small saved [rows, rank] tensors (and dropout inputs) either way.
-import type { Buf } from '../src/backend/ops.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import type { Buf } from '../core/ops.ts';
+import type { TrainOps } from '../core/train-ops.ts';
 import { ropeInvFreq, validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
 import { LoraAdapter, dropoutSalt, loraLinearKey, type LinearKey, type LoraConfig, type LoraScratch, type Param } from './lora.ts';
 

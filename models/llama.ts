@@ -1,6 +1,6 @@
 // The Llama architecture (Hugging Face conventions: [out, in] linear weights, rotate-half RoPE),
 // written once against the Ops interface so every backend runs the same model code.
-import { ropeInvFreqTable, type Buf, type Ops } from '../src/backend/ops.ts';
+import { ropeInvFreqTable, type Buf, type Ops } from '../core/ops.ts';
 
 /** config.json's rope_scaling of rope_type "llama3" (Llama 3.1+): long-wavelength frequencies slowed by `factor`. */
 export interface Llama3RopeScaling {

@@ -3,13 +3,12 @@
 // path is classified once (webtune ONNX export, Hugging Face layout, llama2.c checkpoint, or a tokenizer alone)
 // and its tokenizer found. loadModel reads weights and tokenizer; loadModelTokenizer reads only the tokenizer and
 // the sizes it needs from the header or config.json (preprocess has no use for the weights).
-import { readDir, readFile, readFileHead, stat, joinPath } from '../runtime/platform.ts';
-import { UserError } from '../src/errors.ts';
+import { readDir, readFile, readFileHead, readJsonIfPresent, stat, joinPath } from '../runtime/platform.ts';
+import { UserError } from '../core/errors.ts';
 import type { LlamaModel } from './llama.ts';
 import { llama2cConfig, loadLlama2c, looksLikeLlama2c } from './llama2c.ts';
 import { hfTokenizerFromJson, llama2cPieceCount, loadHfTokenizer, loadLlama2cTokenizer, type Tokenizer } from './tokenizer.ts';
 import { isHfModelDir, loadHfLlama } from './hf-llama.ts';
-import { readJsonIfPresent } from './model-dir.ts';
 import { onnxToLlama } from './onnx/import-llama.ts';
 import { parseOnnx, readOnnxFile } from './onnx/reader.ts';
 import { resolveModelPath } from './hub.ts';
@@ -44,8 +43,6 @@ export interface LoadedModel {
   tokenizerFile: string;
   /** where it was found (absent for models built from memory) */
   location?: ModelLocation;
-  /** the tokenizer with its chat template, when it came from memory rather than a directory (edge workers) */
-  chatTokenizer?: import('../src/data/chat-tokenizer.ts').ChatTokenizer;
 }
 
 export interface TokenizerSource {

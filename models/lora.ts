@@ -5,8 +5,8 @@
 // Dropout is never materialized: the GEMMs that read x draw its mask on the fly from a per-micro-batch salt
 // (TrainOps' DropMask), so an adapter keeps only its [rows, r] activation; the 1/(1−p) rescaling folds into the
 // adapter's scale, applied to that small tensor.
-import type { Buf } from '../src/backend/ops.ts';
-import { dropThreshold, type DropMask, type TrainOps } from '../src/backend/train-ops.ts';
+import type { Buf } from '../core/ops.ts';
+import { dropThreshold, type DropMask, type TrainOps } from '../core/train-ops.ts';
 import { allLoraTargets, familyOfConfig, linearKeyOf, type LinearKey, type ModelFamily } from './families/index.ts';
 import type { LlamaConfig } from './llama.ts';
 

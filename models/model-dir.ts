@@ -1,15 +1,11 @@
 // Writing a model directory (merge-lora, export): an empty-or-new --output_dir check, the source's generation config
 // and tokenizer files, and an atomic write (everything built under a temporary name beside it, then renamed).
-import { readDir, readFile, readText, stat, joinPath } from '../runtime/platform.ts';
-import { UserError } from '../src/errors.ts';
+import { readDir, readFile, readJsonIfPresent, stat, joinPath } from '../runtime/platform.ts';
+import { UserError } from '../core/errors.ts';
 import type { LoadedModel } from './load.ts';
 
 const HF_TOKENIZER_FILES = ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.model', 'chat_template.jinja'];
 
-export async function readJsonIfPresent(file: string): Promise<Record<string, unknown> | undefined> {
-  if (!(await stat(file))?.isFile) return undefined;
-  try { return JSON.parse(await readText(file)); } catch (e) { throw new UserError(`${file}: invalid JSON (${(e as Error).message.split('\n')[0]})`); }
-}
 
 /** --output_dir without a trailing slash; refused when it exists and is not an empty directory. */
 export async function checkOutputDir(dir: string): Promise<string> {

@@ -1,7 +1,7 @@
 // The embedded default model: a small Llama with fixed-seed random weights and a byte-level vocabulary.
 // No pretrained weights can ship inside webtune, so this exists to run the whole pipeline anywhere
 // (demo, smoke tests); its output is gibberish by construction.
-import { Rng } from '../src/sampling.ts';
+import { Rng } from '../core/rng.ts';
 import type { LlamaConfig, LlamaModel } from './llama.ts';
 import type { LoadedModel } from './load.ts';
 import { loadLlama2cTokenizer } from './tokenizer.ts';

@@ -1,6 +1,7 @@
 // The platform layer: what differs between Node, Deno and edge workers (files, stdio, exit, env).
 // Node and Deno both provide node:fs and node:process; edge workers provide neither, so those are
 // loaded lazily and every caller that needs files runs only where they exist.
+import { UserError } from '../core/errors.ts';
 
 export type RuntimeName = 'node' | 'deno' | 'edge';
 
@@ -123,4 +124,10 @@ export async function openLineReader(): Promise<LineReader> {
     },
     close: () => rl.close(),
   };
+}
+
+/** A JSON file's object, undefined when the file does not exist; malformed JSON is one UserError naming the file. */
+export async function readJsonIfPresent(file: string): Promise<Record<string, unknown> | undefined> {
+  if (!(await stat(file))?.isFile) return undefined;
+  try { return JSON.parse(await readText(file)); } catch (e) { throw new UserError(`${file}: invalid JSON (${(e as Error).message.split('\n')[0]})`); }
 }

@@ -4,9 +4,8 @@
 import { readText, stat, joinPath } from '../runtime/platform.ts';
 import type { LoadedModel } from '../models/load.ts';
 import type { ChatTokenizer } from './data/chat-tokenizer.ts';
-import { loadChatTokenizer } from './data/model-tokenizer.ts';
+import { chatTokenizerOf as chatTokenizerFor } from './data/model-tokenizer.ts';
 import { ChatFormat, type TemplateMessage } from './data/templates/chat-format.ts';
-import { llama2cChatTokenizer } from './train/model-source.ts';
 
 export interface ChatPromptOptions {
   /** one user turn (`infer --query`) */
@@ -24,20 +23,13 @@ const chatTokenizers = new WeakMap<LoadedModel, Promise<ChatTokenizer>>();
 function chatTokenizerOf(loaded: LoadedModel): Promise<ChatTokenizer> {
   let t = chatTokenizers.get(loaded);
   if (!t) {
-    t = loadChatTokenizerOf(loaded);
+    t = chatTokenizerFor(loaded);
     t.catch(() => chatTokenizers.delete(loaded));
     chatTokenizers.set(loaded, t);
   }
   return t;
 }
 
-async function loadChatTokenizerOf(loaded: LoadedModel): Promise<ChatTokenizer> {
-  if (loaded.chatTokenizer) return loaded.chatTokenizer;
-  if (loaded.tokenizer.kind === 'llama2c') return llama2cChatTokenizer(loaded.tokenizer, loaded.tokenizerFile);
-  const f = loaded.tokenizerFile;
-  const dir = (await stat(f))?.isDirectory ? f : f.includes('/') ? f.slice(0, f.lastIndexOf('/')) : '.';
-  return loadChatTokenizer(dir);
-}
 
 export async function chatPrompt(loaded: LoadedModel, o: ChatPromptOptions): Promise<ChatPrompt> {
   const tok = await chatTokenizerOf(loaded);

@@ -19,7 +19,7 @@ import { readSafetensors } from '../models/safetensors.ts';
 import { hfTokenizerFromJson, loadLlama2cTokenizer, type Tokenizer } from '../models/tokenizer.ts';
 import type { LoadedModel } from '../models/load.ts';
 import { createWasmOps } from './backend/wasm-ops.ts';
-import { chatTokenizerFromJson } from './data/model-tokenizer.ts';
+import { chatTokenizerFromJson, type WithChatTokenizer } from './data/model-tokenizer.ts';
 import { createApp } from './serve/app.ts';
 import { Engine } from './serve/engine.ts';
 import { EDGE_LIMITS, type ServeLimits } from './serve/limits.ts';
@@ -42,7 +42,7 @@ export interface EdgeManifest {
 
 const text = (b: ArrayBuffer) => new TextDecoder().decode(b);
 
-async function loadEdgeModel(manifest: EdgeManifest): Promise<LoadedModel> {
+async function loadEdgeModel(manifest: EdgeManifest): Promise<LoadedModel & WithChatTokenizer> {
   const config = parseHfConfig(JSON.parse(text(configBin as ArrayBuffer)), 'config.json');
   const model = hfTensorsToModel(config, readSafetensors(new Uint8Array(modelBin as ArrayBuffer)).tensors, 'model.safetensors');
   const tok: Tokenizer = manifest.tokenizer === 'llama2c'

@@ -2,8 +2,8 @@
 // then sampled tokens one at a time, streamed as text that never splits a UTF-8 sequence.
 import { LlamaRunner } from '../models/llama.ts';
 import type { LoadedModel } from '../models/load.ts';
-import type { Ops } from './backend/ops.ts';
-import { UserError } from './errors.ts';
+import type { Ops } from '../core/ops.ts';
+import { UserError } from '../core/errors.ts';
 import { Sampler, type SamplingOptions } from './sampling.ts';
 
 export interface GenerateOptions extends SamplingOptions {

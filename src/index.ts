@@ -1,5 +1,5 @@
 // webtune's library API: everything the CLI does, importable from Node, Deno and edge workers.
-export type { Ops, Buf, DType } from './backend/ops.ts';
+export type { Ops, Buf, DType } from '../core/ops.ts';
 export { ReferenceOps } from './backend/reference-ops.ts';
 export { createWasmOps } from './backend/wasm-ops.ts';
 export { createWebGpuOps } from '../gpu/webgpu-ops.ts';
@@ -12,12 +12,12 @@ export { loadModel, loadModelFromBytes, type LoadedModel } from '../models/load.
 export { loadLlama2cTokenizer, loadHfTokenizer, hfTokenizerFromJson, loadTokenizerFile, type Tokenizer } from '../models/tokenizer.ts';
 export { loadHfLlama, parseHfConfig, hfTensorsToModel } from '../models/hf-llama.ts';
 export { readSafetensors, writeSafetensors } from '../models/safetensors.ts';
-export type { TrainOps } from './backend/train-ops.ts';
+export type { TrainOps } from '../core/train-ops.ts';
 export { preprocess } from './data/preprocess.ts';
 export { Collator } from './data/collate.ts';
 export { Generator, type GenerateOptions, type GenerateResult } from './generate.ts';
 export { Sampler, Rng, argmax } from './sampling.ts';
-export { UserError } from './errors.ts';
+export { UserError } from '../core/errors.ts';
 export { createApp, type AppOptions } from './serve/app.ts';
 export { loadOnnxModelFromFiles } from '../models/load.ts';
 export { resolveModelPath, snapshotDownload } from '../models/hub.ts';

@@ -1,6 +1,10 @@
 // Next-token selection, in the order Hugging Face's generate applies its logits processors:
 // repetition penalty → temperature → top-k → top-p → sample. Temperature 0 is greedy argmax.
 
+import { Rng } from '../core/rng.ts';
+
+export { Rng };
+
 export interface SamplingOptions {
   temperature: number;
   topK?: number; // 0 or undefined: off
@@ -9,25 +13,6 @@ export interface SamplingOptions {
   seed?: number;
 }
 
-/** xorshift64* (as llama2.c's sampler uses): small, seedable, identical on every runtime. */
-export class Rng {
-  private state: bigint;
-  constructor(seed: number) {
-    this.state = BigInt.asUintN(64, BigInt(Math.floor(seed)) || 0x2545f4914f6cdd1dn);
-  }
-  nextU32(): number {
-    let s = this.state;
-    s ^= s >> 12n;
-    s ^= BigInt.asUintN(64, s << 25n);
-    s ^= s >> 27n;
-    this.state = s;
-    return Number(BigInt.asUintN(64, s * 0x2545f4914f6cdd1dn) >> 32n);
-  }
-  /** uniform in [0, 1) */
-  nextFloat(): number {
-    return (this.nextU32() >>> 8) / 16777216;
-  }
-}
 
 export function argmax(logits: Float32Array): number {
   let best = 0;

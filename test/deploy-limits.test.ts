@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { loadModel } from '../models/load.ts';
 import { loadTokenizerFile, type Tokenizer } from '../models/tokenizer.ts';
 import { createWasmOps } from '../src/backend/wasm-ops.ts';
-import type { Ops } from '../src/backend/ops.ts';
+import type { Ops } from '../core/ops.ts';
 import { createApp } from '../src/serve/app.ts';
 import { Engine, type ServedModel } from '../src/serve/engine.ts';
 import { maxBytesPerToken } from '../src/serve/prompt-bound.ts';

@@ -15,7 +15,7 @@ import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
 import { releaseGPU } from '../runtime/webgpu.ts';
 import { testGPU } from './gpu.ts';
 import { readSafetensors, writeSafetensors } from '../models/safetensors.ts';
-import type { Ops } from '../src/backend/ops.ts';
+import type { Ops } from '../core/ops.ts';
 import { ROOT } from './helpers.ts';
 
 const gpu = await testGPU();

@@ -13,8 +13,8 @@ import { releaseGPU } from '../runtime/webgpu.ts';
 import { testGPU } from './gpu.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
-import { f16BitsToF32, f32ToF16Bits, roundToF16 } from '../src/backend/ops.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import { f16BitsToF32, f32ToF16Bits, roundToF16 } from '../core/ops.ts';
+import type { TrainOps } from '../core/train-ops.ts';
 import { LlamaTrainer, type TrainBatch } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
 import { loadModel } from '../models/load.ts';
@@ -171,7 +171,7 @@ test('inference with f16 weights and KV cache: WebGPU (with and without shader-f
   const { ReferenceOps } = await import('../src/backend/reference-ops.ts');
   const { createWebGpuOps } = await import('../gpu/webgpu-ops.ts');
   const ids = [5, 17, 42, 3, 80, 11], pos = ids.map((_, i) => i);
-  const run = async (ops: import('../src/backend/ops.ts').Ops, halfWeights: boolean) => {
+  const run = async (ops: import('../core/ops.ts').Ops, halfWeights: boolean) => {
     const r = new LlamaRunner(ops, small, { maxTokens: ids.length, maxSeq: 16, halfWeights });
     const prefill = await r.forward(ids, pos);
     const step = await r.forward([7], [ids.length]);

@@ -20,9 +20,9 @@ import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
 import { createWebGpuTrainOps } from '../gpu/train-ops.ts';
 import { releaseGPU } from '../runtime/webgpu.ts';
 import { testGPU } from './gpu.ts';
-import { UserError } from '../src/errors.ts';
-import type { Ops } from '../src/backend/ops.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import { UserError } from '../core/errors.ts';
+import type { Ops } from '../core/ops.ts';
+import type { TrainOps } from '../core/train-ops.ts';
 import { ROOT } from './helpers.ts';
 import { expectClose, packing, randint, randn } from './train-helpers.ts';
 

@@ -15,7 +15,7 @@ import { releaseGPU } from '../runtime/webgpu.ts';
 import { testGPU } from './gpu.ts';
 import { createWebGpuTrainOps } from '../gpu/train-ops.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import type { TrainOps } from '../core/train-ops.ts';
 import { LlamaTrainer, type AdamWOptions, type TrainBatch } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
 import { loadModel } from '../models/load.ts';

@@ -5,8 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { Buf } from '../src/backend/ops.ts';
-import type { TrainOps } from '../src/backend/train-ops.ts';
+import type { Buf } from '../core/ops.ts';
+import type { TrainOps } from '../core/train-ops.ts';
 import { PYTHON, ROOT } from './helpers.ts';
 
 export function rng(seed: number) {  // mulberry32

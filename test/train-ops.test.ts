@@ -5,7 +5,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
-import { dropKeep, dropThreshold, type TrainOps } from '../src/backend/train-ops.ts';
+import { dropKeep, dropThreshold, type TrainOps } from '../core/train-ops.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { LlamaTrainer } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmOps } from '../src/backend/wasm-ops.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
-import type { Buf, Ops } from '../src/backend/ops.ts';
+import type { Buf, Ops } from '../core/ops.ts';
 import { instantiateWasm } from '../runtime/wasm.ts';
 
 const wasm = await createWasmOps();

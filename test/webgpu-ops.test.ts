@@ -4,7 +4,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { releaseGPU, acquireGPU } from '../runtime/webgpu.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
-import type { Buf, Ops } from '../src/backend/ops.ts';
+import type { Buf, Ops } from '../core/ops.ts';
 import { createWebGpuOps, type WebGpuOps } from '../gpu/webgpu-ops.ts';
 
 const gpuResult = await acquireGPU();

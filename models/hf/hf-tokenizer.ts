@@ -1,7 +1,7 @@
 // A Hugging Face tokenizer.json tokenizer on the wasm engine: encode runs entirely in wasm (one call per text);
 // post-processing, decoders and the streaming decoder run here in TypeScript.
 import { instantiateWasm } from '../../runtime/wasm.ts';
-import type { DecodeOptions, EncodeOptions, SpecialToken, StreamDecoder, StreamOptions, Tokenizer } from '../tokenizer.ts';
+import type { DecodeOptions, EncodeOptions, SpecialToken, StreamDecoder, StreamOptions, Tokenizer } from '../tokenizer-api.ts';
 import { configurePipeline, type PipelineEngine } from './pipeline-config.ts';
 import { alphabetToBytes, bytesToAlphabet } from './bytes.ts';
 import { buildDecoder, cleanUpTokenization, runDecoder, type DecodeStep, type Piece } from './decoders.ts';

@@ -4,8 +4,8 @@
 // `<name>.weight`, biases `<name>.bias`. Unmerged LoRA pairs (`<module>.lora_A.weight` [r, in] and
 // `.lora_B.weight` [out, r], or their `.weight_t` transposes) are merged at load as PEFT does: W + scale·B·A.
 // Graphs with any other layout are not interpreted: onnxruntime runs those.
-import { UserError } from '../../src/errors.ts';
-import { mergeLora, type LoraAdapterFile } from '../adapters.ts';
+import { UserError } from '../../core/errors.ts';
+import { mergeLora, type LoraAdapterFile } from '../lora-merge.ts';
 import { FAMILIES, familyOfConfig, type ModelFamily } from '../families/index.ts';
 import { hfTensorName, modelTensorNames, onnxBaseName, onnxInitializerName, tensorShape } from '../families/tensors.ts';
 import { hfTensorsToModel, parseHfConfig } from '../hf-llama.ts';

@@ -4,7 +4,7 @@
 // .onnx file, as onnx.save writes them). Every problem is one UserError line naming the file at fault.
 import * as proto from 'onnx-proto';
 import { readFile, stat, joinPath } from '../../runtime/platform.ts';
-import { UserError } from '../../src/errors.ts';
+import { UserError } from '../../core/errors.ts';
 import { f16ToF32 } from '../safetensors.ts';
 
 // onnx-proto is CommonJS: Node's ESM loader exposes it as the default export, bundlers as named exports.

@@ -1,7 +1,7 @@
 // --torch_dtype (ms-swift's flag) → how weights are stored on a backend. WGSL has no bfloat16, so bfloat16 is held as
 // float16 (same 16 bits of storage, fewer exponent bits: values past float16's range would saturate; checkpoint
 // weights sit far inside it). Arithmetic is f32 everywhere; only storage narrows.
-import type { Ops } from './ops.ts';
+import type { Ops } from '../../core/ops.ts';
 
 export const TORCH_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type TorchDtype = typeof TORCH_DTYPES[number];

@@ -1,6 +1,6 @@
 // Plain TypeScript implementation of Ops: the readable reference every kernel is tested against.
 // Straightforward loops, f32 storage, f64 accumulation where it keeps the reference honest.
-import { roundToF16, ropeInvFreqTable, type Buf, type DType, type Ops, type RopeFreqs } from './ops.ts';
+import { roundToF16, ropeInvFreqTable, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
 
 class HostBuf implements Buf {
   /** half: a KV cache whose stores are rounded to f16 (Ops.allocCache) */

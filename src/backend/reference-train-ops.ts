@@ -1,8 +1,8 @@
 // Plain TypeScript TrainOps: the readable reference for the training kernels (tested against PyTorch autograd,
 // and the WebGPU kernels against it). Straightforward loops over f32 storage with f64 accumulation.
-import { ropeInvFreqTable, type Buf, type RopeFreqs } from './ops.ts';
+import { ropeInvFreqTable, type Buf, type RopeFreqs } from '../../core/ops.ts';
 import { ReferenceOps } from './reference-ops.ts';
-import { dropKeep, type DropMask, type TrainOps } from './train-ops.ts';
+import { dropKeep, type DropMask, type TrainOps } from '../../core/train-ops.ts';
 
 const f = (b: Buf) => (b as unknown as { data: Float32Array }).data;
 const i32 = (b: Buf) => (b as unknown as { data: Int32Array }).data;

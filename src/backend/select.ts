@@ -1,7 +1,7 @@
 // Picks the compute backend for --device auto|webgpu|wasm and explains the choice.
 import { acquireGPU } from '../../runtime/webgpu.ts';
-import { UserError } from '../errors.ts';
-import type { Ops } from './ops.ts';
+import { UserError } from '../../core/errors.ts';
+import type { Ops } from '../../core/ops.ts';
 import { createWasmOps } from './wasm-ops.ts';
 import { createWebGpuOps } from '../../gpu/webgpu-ops.ts';
 

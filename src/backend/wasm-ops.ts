@@ -2,7 +2,7 @@
 // Each WasmOps owns one module instance; a Buf is a 16-byte aligned region of that instance's linear memory
 // and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
 // views are always taken fresh from memory.buffer.
-import { roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from './ops.ts';
+import { roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
 import { instantiateWasm } from '../../runtime/wasm.ts';
 
 /** The raw kernel exports; pointers are byte offsets (u32, arriving in JS as possibly negative i32). */

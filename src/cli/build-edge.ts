@@ -10,7 +10,7 @@ import { checkOutputDir, writeModelDir } from '../../models/model-dir.ts';
 import { writeSafetensors } from '../../models/safetensors.ts';
 import { hfConfigFor } from '../../models/hf-llama.ts';
 import { runChatArgs } from '../chat-prompt.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 import type { EdgeManifest } from '../entry-edge.ts';
 import { EDGE_LIMITS } from '../serve/limits.ts';
 import { modelToHfTensors } from './merge-lora.ts';

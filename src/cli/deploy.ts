@@ -8,7 +8,7 @@ import { loadWithAdapters } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { runChatArgs } from '../chat-prompt.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 import { createApp } from '../serve/app.ts';
 import { Engine, type ServedModel } from '../serve/engine.ts';
 import { DEFAULT_LIMITS } from '../serve/limits.ts';

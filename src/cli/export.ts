@@ -11,7 +11,7 @@ import { generationConfigFor, hfConfigFor } from '../../models/hf-llama.ts';
 import { checkOutputDir, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
 import { exportLlamaOnnx, type OnnxDtype } from '../../models/onnx/export-llama.ts';
 import { convertLlama2cTokenizer } from '../../models/hf/llama2c-to-json.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 export interface ExportFlags {
   model?: string; to: string; output_dir: string; adapters?: string; merge_lora?: boolean; dtype?: string | string[];

@@ -8,7 +8,7 @@ import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
 import { TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
 import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 import { chatPrompt, runChatArgs } from '../chat-prompt.ts';
 import { BUILTIN_NAMES } from '../data/templates/chat-format.ts';
 import { floatFlag, intFlag } from './options.ts';

@@ -8,7 +8,7 @@ import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { generationConfigFor, hfConfigFor, modelToHfTensors } from '../../models/hf-llama.ts';
 import { checkOutputDir, sourceFiles, writeModelDir } from '../../models/model-dir.ts';
 import { writeSafetensors } from '../../models/safetensors.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 interface MergeFlags { adapters: string; model?: string; output_dir: string }
 

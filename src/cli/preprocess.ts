@@ -7,7 +7,7 @@ import { resolveMaxLength, type ModelLimits } from '../data/context-limit.ts';
 import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
 import { loadChatTokenizer } from '../data/model-tokenizer.ts';
 import { preprocess } from '../data/preprocess.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 import { findModelTokenizer, MODEL_KINDS } from '../../models/load.ts';
 import { addDataFlags, debugPrinter } from './data-flags.ts';
 import { intFlag } from './options.ts';

@@ -3,7 +3,7 @@
 // (data-flags.ts), and so is the data summary printed before training.
 import { Command, Option } from 'commander';
 import { exit, writeStderr, writeStdout } from '../../runtime/platform.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 import { TORCH_DTYPES } from '../backend/dtype.ts';
 import { SCHEDULERS } from '../train/schedule.ts';
 import { interruptedReport, signalExitCode, stopOnSignals, type StopSignal } from '../train/interrupt.ts';

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { writeStderr, writeStdout } from '../../runtime/platform.ts';
 import { loadTokenizerAt, MODEL_KINDS } from '../../models/load.ts';
 import type { Tokenizer } from '../../models/tokenizer.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 interface TokenizeFlags {
   tokenizer?: string;

@@ -2,7 +2,7 @@
 // The engine itself is webtune's Hugging Face tokenizer (models/hf, issue 3); any object with this shape works,
 // which is how tests plug in the reference tokenizer.
 import { readText, stat, joinPath } from '../../runtime/platform.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 export interface TextTokenizer {
   encode(text: string, opts?: { addSpecialTokens?: boolean }): number[];

@@ -3,7 +3,7 @@
 // stretches the context with --rope_scaling instead, which webtune does not offer for training): RoPE computes any
 // position, so training past the context runs, but the model has never seen those positions and `infer` stops at
 // the context, so going past it must be asked for by name.
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 /** What a model directory says about the data: its context and vocabulary size, when it says. */
 export interface ModelLimits { context?: number; vocabSize?: number }

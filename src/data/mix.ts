@@ -1,6 +1,6 @@
 // Mixing and splitting: "path#N" samples N rows from a file (repeating the file when N exceeds it), rows are
 // shuffled with a seeded generator, and --split_dataset_ratio holds out a share for validation.
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 export interface DatasetSpec {
   path: string;

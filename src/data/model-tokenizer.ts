@@ -21,9 +21,13 @@ export async function loadChatTokenizer(model: string): Promise<ChatTokenizer> {
   return hfChatTokenizer(model, src.file, src.contextLength);
 }
 
+/** A model built from memory (edge workers) may carry its chat tokenizer, there being no directory to read one from. */
+export type WithChatTokenizer = { chatTokenizer?: ChatTokenizer };
+
 /** The chat tokenizer of a model already loaded (sft, infer --query, the server). */
 export async function chatTokenizerOf(loaded: LoadedModel, name = loaded.location?.given ?? loaded.tokenizerFile): Promise<ChatTokenizer> {
-  if (loaded.chatTokenizer) return loaded.chatTokenizer;
+  const carried = (loaded as LoadedModel & WithChatTokenizer).chatTokenizer;
+  if (carried) return carried;
   const contextLength = loaded.model.config.maxPositionEmbeddings;
   if (loaded.tokenizer.kind === 'llama2c') return { ...llama2cChatTokenizer(loaded.tokenizer, name), contextLength };
   return hfChatTokenizer(name, loaded.tokenizerFile, contextLength);

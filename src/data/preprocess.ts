@@ -1,6 +1,6 @@
 // `webtune preprocess` as a library call: datasets → encoded rows (input_ids, labels) written as JSON Lines,
 // with mixing (path#N), seeded shuffling, a validation split, truncation, packing and a summary.
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 import type { ChatTokenizer } from './chat-tokenizer.ts';
 import { Collator, type Batch } from './collate.ts';
 import { encodeFiles } from './encode-files.ts';

@@ -1,7 +1,7 @@
 // Self-cognition: fills the model's name and author into ms-swift's {{NAME}}/{{AUTHOR}} and LLaMA-Factory's
 // {{name}}/{{author}} placeholders. --model_name ZH EN --model_author ZH EN give both languages (one value
 // serves both); a row's "tag" (zh|en) picks the language, else Chinese script in the row does.
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 import { RowError, type Conversation, type RowOrigin } from './types.ts';
 
 export interface Identity {

@@ -1,6 +1,6 @@
 // The shapes every stage of the data pipeline agrees on: a normalised conversation, where a row came from,
 // and the errors that name it. Readers yield raw rows; normalize.ts turns each into a Conversation.
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 export type Role = 'system' | 'user' | 'assistant' | 'tool';
 

@@ -4,10 +4,10 @@
 // hold up short ones and sockets keep flowing. An AbortSignal (client gone) ends a generation at the next token.
 // Admission bounds the whole: at most max_num_seqs per model generating plus --max_queue waiting (429 beyond).
 import type { LoadedModel } from '../../models/load.ts';
-import type { Ops } from '../backend/ops.ts';
+import type { Ops } from '../../core/ops.ts';
 import { chatPrompt } from '../chat-prompt.ts';
 import { Generator, type GenerateResult } from '../generate.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 import { ApiError, type ChatMessage, type SamplingParams } from './openai-schema.ts';
 import { StopMatcher } from '../stop-words.ts';
 import { DEFAULT_LIMITS } from './limits.ts';

@@ -11,7 +11,7 @@ import type { LoraConfig } from '../../models/lora.ts';
 import { readSafetensors, writeSafetensors, type Tensor } from '../../models/safetensors.ts';
 import { writeTensorContainer } from '../../models/onnx/tensor-container.ts';
 import { readFile, readText, stat, writeFileAtomic } from '../../runtime/platform.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 const fsp = () => import('node:fs/promises');
 /** Trainer tensor name → the model family's Hugging Face (full) or PEFT (LoRA) key (models/families/tensors.ts). */

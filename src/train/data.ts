@@ -10,7 +10,7 @@ import { SeededRandom, shuffle, splitRows } from '../data/mix.ts';
 import { RowEncoder, type EncodedRow, type EncodeOptions } from '../data/row-encoder.ts';
 import { countRow, dataWarnings, noRowsKept, PipelineStats, summaryLines, type LengthLimit, type OutputTotals } from '../data/stats.ts';
 import { labelsOf } from '../data/write-jsonl.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 /** One sequence as the model sees it: HF-style labels (unshifted, −100 = not trained), positions, segment ids. */
 export interface Example { ids: Int32Array; labels: Int32Array; positions: Int32Array; segments: Int32Array }

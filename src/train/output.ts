@@ -1,7 +1,7 @@
 // The run directory as ms-swift names it, OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/, and its logging.jsonl (one JSON object
 // per line, rewritten atomically on every append: a crash leaves the previous complete file).
 import { readDir, writeFileAtomic } from '../../runtime/platform.ts';
-import { UserError } from '../errors.ts';
+import { UserError } from '../../core/errors.ts';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 

@@ -1,6 +1,6 @@
 // The training progress line on stderr: step/total, a bar, loss, lr, tokens/s and ETA (printed at logging steps
 // when stderr is not a terminal).
-import { progressBar, StatusLine } from '../progress-line.ts';
+import { progressBar, StatusLine } from '../../runtime/progress-line.ts';
 
 const fmtTime = (s: number) => {
   if (!Number.isFinite(s)) return '?';

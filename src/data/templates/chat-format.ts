@@ -4,7 +4,7 @@
 // through. A model's template is probed once to learn the header that opens an assistant turn and the text
 // that ends one, so that the answers can be found in any rendered conversation (see spans.ts).
 import { Template } from '@huggingface/jinja';
-import { UserError } from '../../errors.ts';
+import { UserError } from '../../../core/errors.ts';
 import { pickChatTemplate, specialTokenVars, type ChatTokenizer } from '../chat-tokenizer.ts';
 import type { Conversation } from '../types.ts';
 import { BUILTIN_TEMPLATES } from './builtin.ts';

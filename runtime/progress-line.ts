@@ -1,6 +1,6 @@
 // One status line on stderr (training progress, downloads): redrawn in place on a terminal; elsewhere (pipes, CI)
 // printed as whole lines only when the caller says so, so logs stay readable.
-import { writeStderr } from '../runtime/platform.ts';
+import { writeStderr } from './platform.ts';
 
 /** A text bar: `frac` of `width` cells filled. */
 export const progressBar = (frac: number, width: number): string =>
