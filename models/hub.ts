@@ -194,7 +194,7 @@ export async function snapshotDownload(id: string): Promise<string> {
           throw new UserError(`--model ${id}: checksum mismatch for ${file} (${want.algo} ${hex}, expected ${want.hex}); the download was discarded`);
         }
       }
-      await fs.rename(part, blob);
+      await fs.rename(part, blob);  // not writeAtomic: the .part keeps its name across runs, so a broken download resumes
     }
     await linkSnapshot(repo, commit, file, etag);
   }

@@ -1,6 +1,6 @@
 // Writing a model directory (merge-lora, export): an empty-or-new --output_dir check, the source's generation config
 // and tokenizer files, and an atomic write (everything built under a temporary name beside it, then renamed).
-import { readDir, readFile, readJsonIfPresent, stat, joinPath } from '../runtime/platform.ts';
+import { readDir, readFile, readJsonIfPresent, stat, joinPath, writeAtomic } from '../runtime/platform.ts';
 import { UserError } from '../core/errors.ts';
 import type { LoadedModel } from './load.ts';
 
@@ -46,18 +46,17 @@ export async function writeModelDir(outDir: string, files: Record<string, Uint8A
   await fs.mkdir(parent, { recursive: true }).catch((e: Error) => {
     throw new UserError(`--output_dir ${outDir}: cannot create ${parent} (${e.message.split('\n')[0]})`);
   });
-  const tmp = `${outDir}.tmp-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
   try {
-    await fs.mkdir(tmp);
-    for (const [rel, data] of Object.entries(files)) {
-      if (rel.includes('/')) await fs.mkdir(joinPath(tmp, rel.slice(0, rel.lastIndexOf('/'))), { recursive: true });
-      await fs.writeFile(joinPath(tmp, rel), data instanceof Uint8Array ? data : `${JSON.stringify(data, null, 2)}\n`);
-    }
-    for (const f of copy) if ((await stat(f))?.isFile) await fs.writeFile(joinPath(tmp, f.replace(/^.*\//, '')), await readFile(f));
-    if (await stat(outDir)) await fs.rmdir(outDir);
-    await fs.rename(tmp, outDir);
+    // checkOutputDir made sure outDir is absent or an empty directory, which the commit replaces
+    await writeAtomic(outDir, async (tmp) => {
+      await fs.mkdir(tmp);
+      for (const [rel, data] of Object.entries(files)) {
+        if (rel.includes('/')) await fs.mkdir(joinPath(tmp, rel.slice(0, rel.lastIndexOf('/'))), { recursive: true });
+        await fs.writeFile(joinPath(tmp, rel), data instanceof Uint8Array ? data : `${JSON.stringify(data, null, 2)}\n`);
+      }
+      for (const f of copy) if ((await stat(f))?.isFile) await fs.writeFile(joinPath(tmp, f.replace(/^.*\//, '')), await readFile(f));
+    }, { replace: true });
   } catch (e) {
-    await fs.rm(tmp, { recursive: true, force: true }).catch(() => {});
     if (e instanceof UserError) throw e;
     throw new UserError(`--output_dir ${outDir}: ${(e as Error).message.split('\n')[0]}`);
   }

@@ -49,12 +49,44 @@ export async function readDir(path: string): Promise<string[]> {
   return (await (await fs()).readdir(path)).sort();
 }
 
-/** Write a file atomically: temp file in the same directory, then rename. */
+// Atomic writes, the one home of them: a file or directory is built under a temporary name beside its target (same
+// directory, so the rename is atomic) and renamed into place; a failure removes the temporary, so a crash or an error
+// leaves the old contents or nothing, never half of the new.
+
+/** A fresh temporary name beside `path`. */
+export function tempPathFor(path: string): string {
+  return `${path}.${Date.now()}.${Math.random().toString(36).slice(2, 8)}.tmp`;
+}
+
+/** Renames a finished temporary into place; replace: remove what `path` holds first (a directory cannot be renamed over). */
+export async function commitTemp(tmp: string, path: string, replace = false): Promise<void> {
+  const f = await fs();
+  if (replace) await f.rm(path, { recursive: true, force: true });
+  await f.rename(tmp, path);
+}
+
+/** Removes a temporary that will not be committed (no error if it never came to exist). */
+export async function discardTemp(tmp: string): Promise<void> {
+  await (await fs()).rm(tmp, { recursive: true, force: true }).catch(() => {});
+}
+
+/** Builds `path` (file or directory) through `build(tmp)`, then commits it; on failure nothing is left behind. */
+export async function writeAtomic<T>(path: string, build: (tmp: string) => Promise<T>, opts: { replace?: boolean } = {}): Promise<T> {
+  const tmp = tempPathFor(path);
+  try {
+    const result = await build(tmp);
+    await commitTemp(tmp, path, opts.replace);
+    return result;
+  } catch (e) {
+    await discardTemp(tmp);
+    throw e;
+  }
+}
+
+/** Write a file atomically (writeAtomic). */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const f = await fs();
-  const tmp = `${path}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
-  await f.writeFile(tmp, data);
-  await f.rename(tmp, path);
+  await writeAtomic(path, (tmp) => f.writeFile(tmp, data));
 }
 
 export function joinPath(...parts: string[]): string {

@@ -1,5 +1,6 @@
-// Output written atomically: lines go to a temporary file beside the target, renamed over it on commit and
-// removed on abort, so a failed run never leaves a half-written dataset under the real name.
+// Output written atomically (runtime/platform.ts): lines stream into a temporary file beside the target, renamed over
+// it on commit and removed on abort, so a failed run never leaves a half-written dataset under the real name.
+import { commitTemp, discardTemp, tempPathFor } from '../../runtime/platform.ts';
 import { IGNORE_INDEX } from './collate.ts';
 
 type FileHandle = Awaited<ReturnType<typeof import('node:fs/promises').open>>;
@@ -12,7 +13,7 @@ export class AtomicWriter {
 
   static async open(path: string): Promise<AtomicWriter> {
     const fs = await import('node:fs/promises');
-    const tmp = `${path}.${Date.now()}.${Math.random().toString(36).slice(2)}.tmp`;
+    const tmp = tempPathFor(path);
     return new AtomicWriter(path, tmp, await fs.open(tmp, 'w'));
   }
 
@@ -33,12 +34,12 @@ export class AtomicWriter {
   async commit(): Promise<void> {
     await this.flush();
     await this.fh.close();
-    await (await import('node:fs/promises')).rename(this.tmp, this.path);
+    await commitTemp(this.tmp, this.path);
   }
 
   async abort(): Promise<void> {
     try { await this.fh.close(); } catch { /* already closed */ }
-    try { await (await import('node:fs/promises')).unlink(this.tmp); } catch { /* never created */ }
+    await discardTemp(this.tmp);
   }
 }
 

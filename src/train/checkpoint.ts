@@ -10,7 +10,7 @@ import type { LlamaTrainer } from '../../models/llama-train.ts';
 import type { LoraConfig } from '../../models/lora.ts';
 import { readSafetensors, writeSafetensors, type Tensor } from '../../models/safetensors.ts';
 import { writeTensorContainer } from '../../models/onnx/tensor-container.ts';
-import { readFile, readText, stat, writeFileAtomic } from '../../runtime/platform.ts';
+import { readFile, readText, stat, writeAtomic, writeFileAtomic } from '../../runtime/platform.ts';
 import { UserError } from '../../core/errors.ts';
 
 const fsp = () => import('node:fs/promises');
@@ -44,8 +44,12 @@ export interface CheckpointInput {
 }
 
 export async function saveCheckpoint(dir: string, x: CheckpointInput): Promise<void> {
-  const fs = await fsp(), tmp = `${dir}.tmp-${Date.now()}`, c = x.trainer.config, rank = x.trainer.lora?.rank ?? 0;
-  await fs.rm(tmp, { recursive: true, force: true });
+  // built whole under a temporary name, then renamed over any older checkpoint-N (a kill leaves one or the other)
+  await writeAtomic(dir, (tmp) => fillCheckpoint(tmp, x), { replace: true });
+}
+
+async function fillCheckpoint(tmp: string, x: CheckpointInput): Promise<void> {
+  const fs = await fsp(), c = x.trainer.config, rank = x.trainer.lora?.rank ?? 0;
   await fs.mkdir(tmp, { recursive: true });
   const json = (f: string, v: unknown) => writeFileAtomic(`${tmp}/${f}`, `${JSON.stringify(v, null, 2)}\n`);
   const values = await x.trainer.read('value'), shape = (n: string) => shapeOf(n, c, rank), key = (n: string) => hfName(n, c);
@@ -68,8 +72,6 @@ export async function saveCheckpoint(dir: string, x: CheckpointInput): Promise<v
   await json('scheduler.json', x.scheduler);
   await json('rng_state.json', { ...x.rng, micro: x.trainer.micro, optimizer_steps: x.trainer.steps });
   await json('args.json', x.args);
-  await fs.rm(dir, { recursive: true, force: true });
-  await fs.rename(tmp, dir);
 }
 
 /** adapter.onnx (trainable tensors, PEFT/HF names) and, with AdamW, optimizer.onnx (`<name>.exp_avg`, `.exp_avg_sq`,
