@@ -40,8 +40,23 @@ export interface Buf {
   readonly dtype: DType;
 }
 
+/** What a backend can do: commands choose and configure by these (src/backend/select.ts), not by name or by probing. */
+export interface BackendCaps {
+  /** implements TrainOps (core/train-ops.ts) */
+  train: boolean;
+  /** Ops.upload's half and allocCache store 16 bits (else f32 holding f16-rounded values) */
+  f16Storage: boolean;
+  /** lanes of every subgroup where the device has one fixed size, else 0 */
+  subgroupSize: number;
+  /** the largest buffer one kernel binding may address, bytes (weights past it are split by rows) */
+  maxBindingBytes: number;
+  /** the device in words, for the `device:` line on stderr */
+  device: string;
+}
+
 export interface Ops {
   readonly name: 'webgpu' | 'wasm' | 'reference';
+  readonly caps: BackendCaps;
 
   /**
    * Allocate a zero-filled buffer of `length` elements. rowLength: the tensor is [length / rowLength, rowLength]

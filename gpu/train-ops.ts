@@ -24,7 +24,7 @@
 // - Weights larger than one binding come split into pieces of whole rows (webgpu-ops.ts create): the GEMMs run per
 //   piece with offsets, cross-entropy's vocabulary chunks end at piece boundaries, the embedding gradient is
 //   scattered per piece and the optimizers walk the pieces (AdamW's moments may be split differently: by segments).
-import type { Buf, DType, RopeFreqs } from '../core/ops.ts';
+import type { BackendCaps, Buf, DType, RopeFreqs } from '../core/ops.ts';
 import type { DropMask, TrainOps } from '../core/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
 import { GBuf, WebGpuOps, halfVariant, type WebGpuOpsOptions } from './webgpu-ops.ts';
@@ -91,6 +91,7 @@ function maskPrelude(segBinding: number | null): string {
 }
 
 export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
+  get caps(): BackendCaps { return { ...super.caps, train: true }; }
   private readonly scratch = new Map<string, Buf>();
   private hyperPool: { key: string; buf: Buf; used: number }[] = [];
   private clock = 0;

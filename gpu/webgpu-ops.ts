@@ -12,7 +12,7 @@
 // - A tensor larger than one binding may hold (maxStorageBufferBindingSize, e.g. a 151,936 × 896 embedding against
 //   lavapipe's 128 MiB) is split along its rows into several buffers ("pieces", see create); the ops that meet such
 //   tensors (embedding, matmul's weight, and in train-ops.ts the GEMMs, cross-entropy and optimizers) run per piece.
-import { f16BitsToF32, f32ToF16Bits, roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from '../core/ops.ts';
+import { f16BitsToF32, f32ToF16Bits, roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../core/ops.ts';
 import { onUncapturedError, type GpuContext } from '../runtime/webgpu.ts';
 import { getEnv } from '../runtime/platform.ts';
 import matmulVec4 from './matmul-vec4.wgsl';
@@ -128,6 +128,8 @@ const f32bits = (v: number) => { F32[0] = v; return U32[0]; };
 export class WebGpuOps implements Ops {
   readonly name = 'webgpu' as const;
   readonly strategy: MatmulStrategy;
+  /** the adapter in words (GpuContext.description) */
+  private readonly description: string;
   readonly config: KernelConfig;
   private readonly device: GPUDevice;
   private readonly maxBinding: number;
@@ -159,6 +161,7 @@ export class WebGpuOps implements Ops {
 
   constructor(gpu: GpuContext, options: WebGpuOpsOptions = {}) {
     this.device = gpu.device;
+    this.description = gpu.description;
     this.strategy = options.matmul ?? (gpu.isCpu ? 'register' : 'tiled');
     // The matvec/rmsnorm/attention shapes follow the adapter kind the strategy is meant for.
     this.config = { ...(this.strategy === 'register' ? CPU_CONFIG : GPU_CONFIG), ...options.config };
@@ -172,6 +175,10 @@ export class WebGpuOps implements Ops {
       info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : 0;
     // Validation errors surface asynchronously; keep the first and rethrow it from the next read.
     this.stopErrors = onUncapturedError(this.device, (message) => { this.firstError ??= message; });
+  }
+
+  get caps(): BackendCaps {
+    return { train: false, f16Storage: this.hasF16, subgroupSize: this.subgroupSize, maxBindingBytes: this.splitBytes, device: this.description };
   }
 
   /** Counts of cached GPU objects (tests check that a repeated step creates none). */

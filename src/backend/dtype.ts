@@ -9,7 +9,7 @@ export type TorchDtype = typeof TORCH_DTYPES[number];
 /** Whether `dtype` asks for 16-bit matrices, and a line saying what this backend stores (null for float32). */
 export function weightStorage(dtype: TorchDtype | undefined, ops: Ops, what = 'weights'): { half: boolean; note: string | null } {
   if (!dtype || dtype === 'float32') return { half: false, note: null };
-  const f16 = (ops as { hasF16?: boolean }).hasF16 === true;
+  const f16 = ops.caps.f16Storage;
   return {
     half: true,
     note: `torch_dtype ${dtype}: ${what} stored as ${f16 ? 'float16' : `float32 holding float16-rounded values (no 16-bit storage on ${ops.name})`}` +

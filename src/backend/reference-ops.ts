@@ -1,6 +1,6 @@
 // Plain TypeScript implementation of Ops: the readable reference every kernel is tested against.
 // Straightforward loops, f32 storage, f64 accumulation where it keeps the reference honest.
-import { roundToF16, ropeInvFreqTable, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
+import { roundToF16, ropeInvFreqTable, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
 
 class HostBuf implements Buf {
   /** half: a KV cache whose stores are rounded to f16 (Ops.allocCache) */
@@ -13,6 +13,9 @@ const i = (b: Buf) => (b as HostBuf).data as Int32Array;
 
 export class ReferenceOps implements Ops {
   readonly name = 'reference' as const;
+  get caps(): BackendCaps {
+    return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: Number.MAX_SAFE_INTEGER, device: 'reference CPU kernels (plain TypeScript)' };
+  }
 
   alloc(length: number, dtype: DType = 'f32'): Buf {
     return new HostBuf(dtype === 'f32' ? new Float32Array(length) : new Int32Array(length), dtype);

@@ -1,6 +1,6 @@
 // Plain TypeScript TrainOps: the readable reference for the training kernels (tested against PyTorch autograd,
 // and the WebGPU kernels against it). Straightforward loops over f32 storage with f64 accumulation.
-import { ropeInvFreqTable, type Buf, type RopeFreqs } from '../../core/ops.ts';
+import { ropeInvFreqTable, type BackendCaps, type Buf, type RopeFreqs } from '../../core/ops.ts';
 import { ReferenceOps } from './reference-ops.ts';
 import { dropKeep, type DropMask, type TrainOps } from '../../core/train-ops.ts';
 
@@ -20,6 +20,8 @@ const masked = (b: Buf, mask: DropMask | null) => {
 };
 
 export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
+  get caps(): BackendCaps { return { ...super.caps, train: true }; }
+
   matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
     const o = f(out), as = masked(a, aMask), bs = f(b);
     for (let m = 0; m < M; m++) {

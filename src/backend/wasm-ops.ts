@@ -2,7 +2,7 @@
 // Each WasmOps owns one module instance; a Buf is a 16-byte aligned region of that instance's linear memory
 // and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
 // views are always taken fresh from memory.buffer.
-import { roundToF16, ropeInvFreqTable, ropeKey, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
+import { roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
 import { instantiateWasm } from '../../runtime/wasm.ts';
 
 /** The raw kernel exports; pointers are byte offsets (u32, arriving in JS as possibly negative i32). */
@@ -30,6 +30,9 @@ class WasmBuf implements Buf {
 
 export class WasmOps implements Ops {
   readonly name = 'wasm' as const;
+  get caps(): BackendCaps {
+    return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: 0xffff0000, device: 'WebAssembly SIMD (1 thread)' };
+  }
   private readonly ropeTables = new Map<string, number>();
   constructor(private k: Kernels) {}
 

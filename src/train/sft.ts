@@ -1,11 +1,9 @@
 // `webtune sft` as a library call: data → trainer → optimizer steps with gradient accumulation, schedule,
 // clipping, evaluation, logging, checkpoints and resume. Args use ms-swift's flag names (they go to args.json).
-import { acquireGPU } from '../../runtime/webgpu.ts';
 import { stat, writeFileAtomic } from '../../runtime/platform.ts';
-import { createWebGpuTrainOps } from '../../gpu/train-ops.ts';
 import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
-import { ReferenceTrainOps } from '../backend/reference-train-ops.ts';
+import { selectTrainBackend } from '../backend/select.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
 import { weightStorage } from '../backend/dtype.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
@@ -146,9 +144,9 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
 
   let ops = opts.ops;
   if (!ops) {
-    const gpu = await acquireGPU();
-    if (gpu.ok) { ops = await createWebGpuTrainOps(gpu.gpu); note(`device: webgpu on ${gpu.gpu.description}`); }
-    else { ops = new ReferenceTrainOps(); note(`device: reference CPU kernels (slow; ${gpu.reason})`); }
+    const selected = await selectTrainBackend();
+    ops = selected.ops;
+    note(selected.reason);
   }
   const B = a.per_device_train_batch_size, GA = a.gradient_accumulation_steps, T = data.T;
   // A device limit hit by the batch shape becomes one line saying which limit and what to lower.
