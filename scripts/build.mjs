@@ -1,4 +1,5 @@
-// Builds everything: asm/<name>/index.ts → build/<name>.wasm (AssemblyScript), then the esbuild bundles:
+// Builds everything: asm/<name>/index.ts → build/<name>.wasm (AssemblyScript; with --tests also asm/<name>/test-entry.ts
+// → build/<name>-test.wasm, the test-only exports), then the esbuild bundles:
 //   dist/webtune.mjs        one ESM bundle for Node and Deno (wasm embedded)
 //   dist/edge/worker.mjs    a module Worker; its .wasm files sit beside it and are imported as modules
 //   build/test/*.mjs        the test files, bundled the same way (node --test runs them)
@@ -22,9 +23,13 @@ if (!args.has('--skip-asm')) {
     const out = join(root, 'build', `${name}.wasm`);
     const cfg = join(root, 'asm', name, 'asconfig.json');
     const flags = existsSync(cfg) ? ['--config', cfg] : [];
-    execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), entry, '-o', out,
+    const asc = (from, to) => execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), from, '-o', to,
       '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert', '--enable', 'simd', '--runtime', 'stub', ...flags],
     { stdio: 'inherit' });
+    asc(entry, out);
+    // asm/<name>/test-entry.ts: the module plus exports only tests use, built with the tests as build/<name>-test.wasm
+    const testEntry = join(root, 'asm', name, 'test-entry.ts');
+    if (opt('tests') !== undefined && existsSync(testEntry)) asc(testEntry, join(root, 'build', `${name}-test.wasm`));
   }
 }
 

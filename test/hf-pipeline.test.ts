@@ -1,8 +1,8 @@
 import '../runtime/wasm-embedded.ts';
 // The wasm Unicode tables, normalizers and pre-tokenizers (asm/tokenizer/unicode, asm/tokenizer/hf) against
 // JavaScript itself (RegExp, normalize, toLowerCase) over all code points, and against @huggingface/tokenizers'
-// normalizers / pre-tokenizers on dataset text and adversarial strings. HF_PIPELINE_WASM=path overrides the
-// module (e.g. build/tokenizer-pipeline-test.wasm from asm/tokenizer/hf/test-entry.ts).
+// normalizers / pre-tokenizers on dataset text and adversarial strings. The engine is build/tokenizer-test.wasm
+// (asm/tokenizer/test-entry.ts: the production engine plus the test-only exports); HF_PIPELINE_WASM=path overrides it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -23,9 +23,15 @@ interface Engine extends PipelineEngine {
   pipelineTestEnds(): number;
 }
 
-if (process.env.HF_PIPELINE_WASM) registerWasm('tokenizer', new Uint8Array(readFileSync(process.env.HF_PIPELINE_WASM)));
+registerWasm('tokenizer', new Uint8Array(readFileSync(process.env.HF_PIPELINE_WASM ?? resolve('build/tokenizer-test.wasm'))));
 const w = (await instantiateWasm('tokenizer')).exports as unknown as Engine;
 const Ref = HF as unknown as Record<string, new (c: unknown) => any>;
+
+test('the production engine (build/tokenizer.wasm) ships none of the test-only exports', async () => {
+  const exports = WebAssembly.Module.exports(new WebAssembly.Module(readFileSync(resolve('build/tokenizer.wasm')))).map((e) => e.name);
+  assert.ok(exports.includes('normalizerPush'), 'the pipeline exports are there');
+  assert.deepEqual(exports.filter((n) => /ForTest|^unicode|pipelineTest/.test(n)), []);
+});
 
 const enc = new TextEncoder();
 const dec = new TextDecoder('utf-8', { ignoreBOM: true });
