@@ -16,6 +16,7 @@ import { join, resolve } from 'node:path';
 import { acquireGPU, releaseGPU, type GpuContext } from '../runtime/webgpu.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
+import { TILE_CANDIDATES, tileName } from '../gpu/gemm-tiled.ts';
 import { LlamaTrainer, type TrainBatch } from '../models/llama-train.ts';
 import { LlamaRunner, type LlamaConfig } from '../models/llama.ts';
 import { TARGET_MODULES, type LoraConfig } from '../models/lora.ts';
@@ -216,36 +217,49 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
   device.destroy();
 });
 
-// ---- 3a. GEMMs: the training layouts at the model's shapes ----
+// ---- 3a. GEMMs: the training layouts at the model's shapes, every candidate tile config ----
+// Each config of gemm-tiled.ts TILE_CANDIDATES runs on its own ops instance (config.tiled); report.gemm[i].configs
+// lists each one's TFLOP/s and the markdown row the best, so that a GPU run picks the defaults (GPU_CONFIG.tiled).
 await section('gemm', async () => {
-  const ops = await createWebGpuTrainOps(gpu);
   const rowsN = B * T, D = cfg.hiddenSize, F = cfg.intermediateSize;
   // [name, M, N, K]: the MLP's up projection forward, its dX, its dW
   const shapes: [string, 'NT' | 'NN' | 'TN', number, number, number][] = [
     ['x·Wᵀ (gate/up fwd)', 'NT', rowsN, F, D], ['dY·W (down dX)', 'NN', rowsN, F, D], ['dYᵀ·X (gate/up dW)', 'TN', F, D, rowsN]];
   const out: Record<string, unknown>[] = [];
+  const instances = await Promise.all(TILE_CANDIDATES.map((tiled) => createWebGpuTrainOps(gpu, { matmul: 'tiled', config: { tiled } })));
   for (const [name, layout, M, N, K] of shapes) {
-    const a = ops.upload(Float32Array.from({ length: layout === 'TN' ? K * M : M * K }, (_, i) => Math.sin(i) * 0.1));
-    const b = ops.upload(Float32Array.from({ length: layout === 'NN' ? K * N : layout === 'TN' ? K * N : N * K }, (_, i) => Math.cos(i) * 0.1));
-    const o = ops.alloc(M * N);
-    const run = () => layout === 'NT' ? ops.matmulNT(o, a, b, M, N, K) : layout === 'NN' ? ops.matmulNN(o, a, b, M, N, K) : ops.matmulTNAcc(o, a, b, M, N, K, 0);
-    run(); await ops.read(o, 1);
-    const reps = local ? 3 : 10, times: number[] = [];
-    for (let r = 0; r < 3; r++) {
-      const t0 = performance.now();
-      for (let i = 0; i < reps; i++) run();
-      await ops.read(o, 1);
-      times.push((performance.now() - t0) / reps);
+    const configs: { tile: string; tflops?: number; skipped?: string }[] = [];
+    for (const [ci, ops] of instances.entries()) {
+      const tile = tileName(TILE_CANDIDATES[ci]);
+      if (left() < 30_000) { configs.push({ tile, skipped: 'time budget' }); continue; }
+      const a = ops.upload(Float32Array.from({ length: layout === 'TN' ? K * M : M * K }, (_, i) => Math.sin(i) * 0.1));
+      const b = ops.upload(Float32Array.from({ length: K * N }, (_, i) => Math.cos(i) * 0.1));
+      const o = ops.alloc(M * N);
+      const run = () => layout === 'NT' ? ops.matmulNT(o, a, b, M, N, K) : layout === 'NN' ? ops.matmulNN(o, a, b, M, N, K) : ops.matmulTNAcc(o, a, b, M, N, K, 0);
+      run(); await ops.read(o, 1);  // compiles the pipeline
+      const reps = 3, times: number[] = [];
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < reps; i++) run();
+        await ops.read(o, 1);
+        times.push((performance.now() - t0) / reps);
+      }
+      const tflops = r3((2 * M * N * K) / (median(times) * 1e9));
+      configs.push({ tile, tflops });
+      log(`gemm ${layout} ${M}×${N}×${K} tile ${tile}: ${tflops} TFLOP/s`);
+      for (const x of [a, b, o]) ops.free(x);
     }
-    const tflops = (2 * M * N * K) / (median(times) * 1e9);
+    const timed = configs.filter((c) => c.tflops !== undefined) as { tile: string; tflops: number }[];
+    if (!timed.length) throw new Error(`gemm ${layout}: no config timed within the budget`);
+    const best = timed.reduce((x, y) => (y.tflops > x.tflops ? y : x)), dflt = timed.find((c) => c.tile === tileName(TILE_CANDIDATES[0]));
     const peer = torchPeer('gemm', { layout, M, N, K });
-    out.push({ name, layout, M, N, K, webtune_tflops: r3(tflops), torch: peer });
+    out.push({ name, layout, M, N, K, webtune_tflops: dflt?.tflops ?? null, best_tile: best.tile, best_tflops: best.tflops, configs, torch: peer });
     const p32 = peer?.fp32_tflops, p16 = peer?.bf16_tflops;
-    rows.push({ what: `GEMM ${layout} ${M}×${N}×${K} f32 (${name})`, ours: `${r3(tflops)} TFLOP/s`,
-      peer: peer ? `${local ? 'CPU' : 'cuBLAS'} fp32 ${r3(p32)}${p16 ? `, bf16 ${r3(p16)}` : ''} TFLOP/s` : '—', ratio: peer ? `${(tflops / p32).toFixed(2)}× fp32` : '—' });
-    for (const x of [a, b, o]) ops.free(x);
+    rows.push({ what: `GEMM ${layout} ${M}×${N}×${K} f32 (${name})`,
+      ours: `best ${best.tflops} TFLOP/s (tile ${best.tile}); default ${dflt?.tflops ?? '—'}`,
+      peer: peer ? `${local ? 'CPU' : 'cuBLAS'} fp32 ${r3(p32)}${p16 ? `, bf16 ${r3(p16)}` : ''} TFLOP/s` : '—', ratio: peer ? `${(best.tflops / p32).toFixed(2)}× fp32` : '—' });
   }
-  ops.destroy();
+  for (const ops of instances) ops.destroy();
   report.gemm = out;
 });
 

@@ -1,5 +1,5 @@
 // Matmul operand access when K % 4 == 0: rows of x [M,K] and w [N,K] read as vec4 (one 16-byte load).
-// Prepended to matmul-register.wgsl / matmul-tiled.wgsl / matvec.wgsl; callers keep k4 < KV.
+// Prepended to matmul-register.wgsl / matvec.wgsl; callers keep k4 < KV.
 struct Params { M: u32, N: u32, K: u32, KV: u32 }  // KV = ceil(K / 4)
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;

@@ -1,4 +1,4 @@
-// Operand access for the training GEMMs (prepended to train-gemm-register.wgsl / train-gemm-tiled.wgsl):
+// Operand access for the training GEMMs (prepended to train-gemm-register.wgsl; gemm-tiled.ts generates the same):
 // dst[oOff + m·ldo + n] = beta·dst[…] + Σ_k A(m,k)·B(k,n), with layouts fixed per pipeline by generated constants
 // TA (0: A(m,k) = a[aOff + m·lda + k], 1: a[aOff + k·lda + m]) and TB (0: B(k,n) = b[bOff + k·ldb + n],
 // 1: b[bOff + n·ldb + k]). One kernel so covers dX = dY·W, dW += dYᵀ·X and the vocabulary chunks of the fused

@@ -3,12 +3,12 @@
 // its single command encoder. Kernels are the gpu/train-*.wgsl files beside this one.
 //
 // Choices that shape this file:
-// - One strided GEMM (train-gemm.wgsl) with the operand layouts as pipeline constants serves dX = dY·W,
-//   dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy; register-blocked on CPU adapters and
-//   shared-memory tiled on GPUs, following the forward matmul's strategy and tile config. Attention follows the
-//   same split: no barriers on CPU adapters (train-attention-cpu.ts: several query rows per invocation,
-//   train-attention-serial*.wgsl where the head dim is not whole vec4s), one workgroup per (row, head) sharing
-//   the keys across invocations on GPUs.
+// - One strided GEMM description (train-gemm.wgsl's Params and bindings: operand layouts, offsets, leading
+//   dimensions, beta) serves dX = dY·W, dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy;
+//   register-blocked on CPU adapters, shared-memory tiled on GPUs (gemm-tiled.ts, which also serves the forward
+//   matmul; tile config from KernelConfig.tiled). Attention follows the same split: no barriers on CPU adapters
+//   (train-attention-cpu.ts: several query rows per invocation, train-attention-serial*.wgsl where the head dim is
+//   not whole vec4s), one workgroup per (row, head) sharing the keys across invocations on GPUs.
 // - CPU adapters (lavapipe), measured: a storage load costs far more than the arithmetic it feeds and barriers are
 //   dear, so where operands allow it the GEMMs read vec4s with TM×TN blocks of unrolled accumulators
 //   (train-gemm-vec4.ts; dX = dY·W as dY·(Wᵀ)ᵀ after a transpose, and the forward x·Wᵀ too), RMSNorm runs a row
@@ -33,7 +33,7 @@ import dropoutSrc from './dropout.wgsl';
 import dropoutKernelSrc from './train-dropout.wgsl';
 import gemmSrc from './train-gemm.wgsl';
 import gemmRegister from './train-gemm-register.wgsl';
-import gemmTiled from './train-gemm-tiled.wgsl';
+import { gemmTiledSource, tiledGrid, tiledKernelName, type TiledLayout } from './gemm-tiled.ts';
 import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Out, vec4Workgroup } from './train-gemm-vec4.ts';
 import { attentionGroups, attentionRowsPerLane, attentionCpuSource, type AttentionKind } from './train-attention-cpu.ts';
 import { gemmSubgroupSource, subgroupFits, subgroupGrid, subgroupTile, type SubgroupLayout } from './train-gemm-subgroup.ts';
@@ -88,6 +88,11 @@ function maskPrelude(segBinding: number | null): string {
   return segBinding === null ? 'fn sameSeg(a: u32, b: u32) -> bool { return true; }\n'
     : `@group(0) @binding(${segBinding}) var<storage, read> seg: array<i32>;\n` +
       'fn sameSeg(a: u32, b: u32) -> bool { return seg[a] == seg[b]; }\n';
+}
+
+/** Whether the GEMM kernel `path` draws the dropout mask of `layout` itself (the subgroup and tiled ones: every layout). */
+function masksIn(path: 'sg' | 'vec4' | 'register' | 'tiled', layout: SubgroupLayout | null): boolean {
+  return path === 'sg' || path === 'tiled' || (path === 'vec4' && layout === 'TN');
 }
 
 export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
@@ -156,7 +161,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     const h = (b as GBuf).half ? '-f16' : '', io = h ? halfVariant(gemmSrc, 'b') : gemmSrc;
     const layout = ta && !tb ? 'TN' : !ta && tb ? 'NT' : !ta && !tb ? 'NN' : null;
     const path = this.gemmPath(layout, M, N, K, lda, ldb, aOff, bOff, Boolean(h)), m = mask ? 'm' : '';
-    if (mask && !(path === 'sg' || (path === 'vec4' && layout === 'TN'))) throw new Error(`webgpu: the ${path} ${layout} GEMM has no dropout mask`);
+    if (mask && !masksIn(path, layout)) throw new Error(`webgpu: the ${path} ${layout} GEMM has no dropout mask`);
     if (path === 'sg') {
       const S = this.subgroupSize, t = subgroupTile(layout!, N, S), o4 = vec4Out(N, ldo, oOff);
       this.dispatch(this.kernel(`train-gemm-sg-${layout}-${t.R}x${t.C}@${t.WY}s${S}${o4 ? 'o4' : ''}${m}`, gemmSubgroupSource(layout!, t, S, o4, !!mask)),
@@ -169,11 +174,9 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       const c = this.config.register;
       this.dispatch(this.kernel(`train-gemm-register${h}`, io + gemmRegister, { TA: ta, TB: tb, ...c }), params,
         bufs, Math.ceil(N / (c.TN * c.WGX)), Math.ceil(M / (c.TM * c.WGY)));
-    } else {
-      const c = this.config.tiled;
-      const consts = { TA: ta, TB: tb, ...c, WGX: c.BN / c.TN, WGY: c.BM / c.TM };
-      this.dispatch(this.kernel(`train-gemm-tiled${h}`, io + gemmTiled, consts), params, bufs,
-        Math.ceil(N / c.BN), Math.ceil(M / c.BM));
+    } else {  // GPUs: gemm-tiled.ts, the layout and tile config generated into the source
+      const g = { layout: `${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}` as TiledLayout, tile: this.config.tiled, halfB: Boolean(h), mask: Boolean(mask) };
+      this.dispatch(this.kernel(tiledKernelName(g), gemmTiledSource(g, this.tileLimits)), params, bufs, ...tiledGrid(g.tile, M, N));
     }
   }
 
@@ -190,8 +193,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   /** Whether gemm applies a dropout mask itself for this whole (unsplit, f32) product; else the caller materializes. */
   private masksOnTheFly(layout: SubgroupLayout, M: number, N: number, K: number, lda: number, ldb: number, bufs: Buf[]) {
     if (bufs.some((x) => (x as GBuf).parts || (x as GBuf).half)) return false;
-    const path = this.gemmPath(layout, M, N, K, lda, ldb, 0, 0, false);
-    return path === 'sg' || (path === 'vec4' && layout === 'TN');
+    return masksIn(this.gemmPath(layout, M, N, K, lda, ldb, 0, 0, false), layout);
   }
 
   /** MODE 0: dst = mask(src); MODE 1: dst = beta·dst + mask(src), over n elements (train-dropout.wgsl). */

@@ -3,15 +3,18 @@
 // loss and parameter gradients on a packed batch. WebGPU runs on lavapipe on CPU-only machines; skipped without it.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
+import { releaseGPU } from '../runtime/webgpu.ts';
+import { testGPU } from './gpu.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
 import { dropKeep, dropThreshold, type TrainOps } from '../core/train-ops.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
+import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm-tiled.ts';
+import { roundToF16 } from '../core/ops.ts';
 import { LlamaTrainer } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
 import { add, expectClose, oracle, packing, randint, randn, run, worst, type Case } from './train-helpers.ts';
 
-const gpu = await acquireGPU();
+const gpu = await testGPU();
 const webgpu: WebGpuTrainOps[] = gpu.ok
   ? [await createWebGpuTrainOps(gpu.gpu, { matmul: 'register' }), await createWebGpuTrainOps(gpu.gpu, { matmul: 'register', subgroups: false }),
     await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled' })] : [];
@@ -130,39 +133,135 @@ test('matmulNN and matmulTNAcc (linear backward: dX = dY·W, dW += dYᵀ·X; bet
 
 // LoRA's dropout, drawn on the fly: the masked GEMMs equal the plain ones on a mask the test applies itself with
 // dropKeep (so the WGSL hash is checked against the TypeScript one). Shapes: LoRA's (rank 8; whole vec4s, the
-// subgroup/vec4 kernels' on-the-fly masks) and ragged ones (the materializing fallbacks); beta 1 adds in.
-test('dropout masks: matmulNT (input), matmulTNAcc (B operand) and matmulNN (product) equal masking by dropKeep', async () => {
-  const p = 0.3, salt = 0x9e3779b9 | 0, salts = Int32Array.from([7, salt]);
-  const maskOf = (n: number) => Float32Array.from({ length: n }, (_, j) => +dropKeep(salt >>> 0, j, dropThreshold(p)));
-  const mul = (x: Float32Array, m: Float32Array) => x.map((v, j) => v * m[j]);
-  const kept = maskOf(100000).reduce((s, v) => s + v, 0) / 100000;
-  assert.ok(Math.abs(kept - (1 - p)) < 0.01, `dropKeep keeps ${kept} of the elements, not ${1 - p}`);
-  const ref = new ReferenceTrainOps();
-  for (const [rows, r, K] of [[70, 8, 64], [37, 8, 36], [33, 5, 17]]) {
-    const x = randn(rows * K), A = randn(r * K), du = randn(rows * r), u0 = randn(rows * r), dA0 = randn(r * K), dx0 = randn(rows * K);
-    const mx = mul(x, maskOf(rows * K));
-    // expected, from the reference's unmasked products of the masked tensors
-    const want = await run(ref, { u: u0, dA: dA0, dx: new Float32Array(rows * K), dx1: dx0, x: mx, A, du }, (b) => {
-      ref.matmulNT(b.u, b.x, b.A, rows, r, K, 1);
-      ref.matmulTNAcc(b.dA, b.du, b.x, r, K, rows, 1);
-      ref.matmulNN(b.dx, b.du, b.A, rows, K, r);
-    }, ['u', 'dA', 'dx']);
-    want.dx1 = Float32Array.from(add(dx0, mul(want.dx, maskOf(rows * K))));
-    for (const ops of backends) {
-      const got = await run(ops, { u: u0, dA: dA0, dx1: dx0, x, A, du, salts }, (b) => {
-        const mask = { salts: b.salts, index: 1, threshold: dropThreshold(p) };
-        ops.matmulNT(b.u, b.x, b.A, rows, r, K, 1, mask);
-        ops.matmulTNAcc(b.dA, b.du, b.x, r, K, rows, 1, mask);
-        ops.matmulNN(b.dx1, b.du, b.A, rows, K, r, 1, mask);
-      }, ['u', 'dA', 'dx1']);
-      for (const k of ['u', 'dA', 'dx1']) expectClose(got[k], want[k], TOL, `${label(ops)} dropout ${rows}×${r}×${K} ${k}`, `dropout ${label(ops)}`);
+// subgroup/vec4 kernels' on-the-fly masks) and ragged ones (the materializing fallbacks on CPU adapters; the tiled
+// GEMMs draw every mask on the fly); beta 1 adds in.
+const dropP = 0.3, dropSalt = 0x9e3779b9 | 0;
+const maskOf = (n: number) => Float32Array.from({ length: n }, (_, j) => +dropKeep(dropSalt >>> 0, j, dropThreshold(dropP)));
+const mul = (x: Float32Array, m: Float32Array) => x.map((v, j) => v * m[j]);
+const dropCases = [[70, 8, 64], [37, 8, 36], [33, 5, 17]].map(([rows, r, K]) => ({ rows, r, K, x: randn(rows * K), A: randn(r * K), du: randn(rows * r),
+  u0: randn(rows * r), dA0: randn(r * K), dx0: randn(rows * K) }));
+let dropWants: Record<string, Float32Array>[] | null = null;
+async function checkDropout(ops: TrainOps) {
+  if (!dropWants) {  // expected, from the reference's unmasked products of the masked tensors
+    const ref = new ReferenceTrainOps();
+    dropWants = [];
+    for (const { rows, r, K, x, A, du, u0, dA0, dx0 } of dropCases) {
+      const want = await run(ref, { u: u0, dA: dA0, dx: new Float32Array(rows * K), x: mul(x, maskOf(rows * K)), A, du }, (b) => {
+        ref.matmulNT(b.u, b.x, b.A, rows, r, K, 1);
+        ref.matmulTNAcc(b.dA, b.du, b.x, r, K, rows, 1);
+        ref.matmulNN(b.dx, b.du, b.A, rows, K, r);
+      }, ['u', 'dA', 'dx']);
+      want.dx1 = Float32Array.from(add(dx0, mul(want.dx, maskOf(rows * K))));
+      dropWants.push(want);
     }
   }
-  // lavapipe: LoRA's shapes drew the mask inside the GEMMs; the ragged ones and the GPU strategy through train-dropout
+  for (const [i, { rows, r, K, x, A, du, u0, dA0, dx0 }] of dropCases.entries()) {
+    const got = await run(ops, { u: u0, dA: dA0, dx1: dx0, x, A, du, salts: Int32Array.from([7, dropSalt]) }, (b) => {
+      const mask = { salts: b.salts, index: 1, threshold: dropThreshold(dropP) };
+      ops.matmulNT(b.u, b.x, b.A, rows, r, K, 1, mask);
+      ops.matmulTNAcc(b.dA, b.du, b.x, r, K, rows, 1, mask);
+      ops.matmulNN(b.dx1, b.du, b.A, rows, K, r, 1, mask);
+    }, ['u', 'dA', 'dx1']);
+    for (const k of ['u', 'dA', 'dx1']) expectClose(got[k], dropWants[i][k], TOL, `${label(ops)} dropout ${rows}×${r}×${K} ${k}`, `dropout ${label(ops)}`);
+  }
+}
+const kernelKeys = (ops: WebGpuTrainOps) => [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
+
+test('dropout masks: matmulNT (input), matmulTNAcc (B operand) and matmulNN (product) equal masking by dropKeep', async () => {
+  const kept = maskOf(100000).reduce((s, v) => s + v, 0) / 100000;
+  assert.ok(Math.abs(kept - (1 - dropP)) < 0.01, `dropKeep keeps ${kept} of the elements, not ${1 - dropP}`);
+  for (const ops of backends) await checkDropout(ops);
+  // lavapipe: LoRA's shapes drew the mask inside the GEMMs, the ragged ones through train-dropout; the tiled GEMMs
+  // drew all three masks themselves
   for (const ops of webgpu) {
-    const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
-    assert.match(keys, /train-dropout/);
+    const keys = kernelKeys(ops);
+    if (ops.strategy === 'register') assert.match(keys, /train-dropout/);
     if (ops.strategy === 'register' && ops.subgroupSize) assert.match(keys, /train-gemm-sg-NT-\S*m\b.*/);
+    if (ops.strategy === 'tiled') for (const l of ['NT', 'TN', 'NN']) assert.match(keys, new RegExp(`gemm-tiled-${l}-\\S*-m\\b`));
+  }
+});
+
+// Every tiled config the GPU check times (gemm-tiled.ts TILE_CANDIDATES) and the generator's other branches (TM not
+// a multiple of 4: single rows; no prefetch; no padding, BK not a power of two), each against PyTorch (float64) or,
+// for the forward layout and f16 weights, float64 sums here: the linear layer's three GEMMs with beta 0 and 1 on
+// ragged shapes; the same with the weight split into pieces (maxBindingBytes: A offsets, lda ≠ K); the fused
+// cross-entropy (B and output offsets, ldo ≠ N); the dropout masks; an f16 b (Ops.upload's half).
+const TILE_VARIANTS: TileConfig[] = [...TILE_CANDIDATES, { BM: 32, BN: 16, BK: 8, TM: 2, TN: 4 },
+  { ...TILE_CANDIDATES[0], prefetch: false }, { BM: 64, BN: 32, BK: 12, TM: 4, TN: 8, pad: false }];
+/** out[m·N + n] = Σ_k x[m·K + k]·w[n·K + k] in float64 */
+const matmulNT64 = (x: ArrayLike<number>, w: ArrayLike<number>, M: number, N: number, K: number) => Float64Array.from({ length: M * N }, (_, j) => {
+  const m = Math.floor(j / N), n = j % N;
+  let s = 0;
+  for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
+  return s;
+});
+test('tiled GEMM: every candidate config, every layout, beta 0/1, offsets, dropout masks, f16 b', { skip: gpu.ok ? false : 'no WebGPU' }, async (t) => {
+  if (!gpu.ok) return;
+  const ragged = linear.filter((c) => c.M > 1), chunked = ce;
+  for (const tiled of TILE_VARIANTS) {
+    const name = tileName(tiled), t0 = performance.now();
+    for (const maxBindingBytes of [undefined, 2048]) {
+      const ops = await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled', config: { tiled }, maxBindingBytes });
+      const what = `tiled ${name}${maxBindingBytes ? ' split' : ''}`;
+      for (const c of maxBindingBytes ? [linear[3]] : ragged) {
+        const { M, N, K } = c, want = results[c.i], y0 = randn(M * N), ny = matmulNT64(c.x, c.w, M, N, K);
+        const r = await run(ops, { dx: new Float32Array(M * K).fill(0.5), dx2: new Float32Array(M * K).fill(NaN), dy: c.dy, x: c.x, y: y0, y2: new Float32Array(M * N).fill(NaN) },
+          (b) => {
+            // weights and their gradients split into pieces where over maxBindingBytes (the NT GEMM's b is never a weight)
+            const w = ops.upload(c.w, K), dw = ops.upload(c.dw0, K), dw2 = ops.upload(new Float32Array(N * K).fill(NaN), K), wNT = ops.upload(c.w);
+            ops.matmulNN(b.dx, b.dy, w, M, K, N, 1);
+            ops.matmulNN(b.dx2, b.dy, w, M, K, N);
+            ops.matmulTNAcc(dw, b.dy, b.x, N, K, M, 1);
+            ops.matmulTNAcc(dw2, b.dy, b.x, N, K, M, 0);
+            ops.matmulNT(b.y, b.x, wNT, M, N, K, 1);
+            ops.matmul(b.y2, b.x, w, M, N, K);
+            Object.assign(b, { w, dw, dw2, wNT });
+          }, ['dx', 'dx2', 'dw', 'dw2', 'y', 'y2']);
+        const shape = `${what} linear M=${M} N=${N} K=${K}`, key = `tiled GEMM ${name}`;
+        expectClose(r.dx, add(new Float32Array(M * K).fill(0.5), want.dx), TOL, `${shape} dX (NN, beta 1)`, key);
+        expectClose(r.dx2, want.dx, TOL, `${shape} dX (NN)`, key);
+        expectClose(r.dw, want.dw, TOL, `${shape} dW (TN, beta 1)`, key);
+        expectClose(r.dw2, add(want.dw, c.dw0, -1), TOL, `${shape} dW (TN, beta 0)`, key);
+        expectClose(r.y, add(y0, ny), TOL, `${shape} y (NT, beta 1)`, key);
+        expectClose(r.y2, ny, TOL, `${shape} y (forward matmul)`, key);
+      }
+      for (const c of maxBindingBytes ? [] : chunked) {
+        const r = await run(ops, { loss: new Float32Array(c.rows).fill(NaN), dh: new Float32Array(c.rows * c.dim).fill(NaN), hidden: c.hidden, labels: c.labels },
+          (b) => {
+            const head = ops.upload(c.head, c.dim), dw = ops.upload(c.dhead0, c.dim);
+            ops.crossEntropyFused(b.loss, b.dh, dw, b.hidden, head, b.labels, c.rows, c.dim, c.vocab, c.chunk, c.scale);
+            Object.assign(b, { head, dw });
+          }, ['loss', 'dh', 'dw']);
+        const shape = `${what} cross-entropy rows=${c.rows} dim=${c.dim} vocab=${c.vocab} chunk=${c.chunk}`, key = `tiled GEMM ${name}`;
+        expectClose(r.loss, results[c.i].loss, TOL, `${shape} loss`, key);
+        expectClose(r.dh, results[c.i].dhidden, TOL, `${shape} dhidden`, key);
+        expectClose(r.dw, results[c.i].dhead, TOL, `${shape} dhead`, key);
+      }
+      if (!maxBindingBytes) {
+        await checkDropout(ops);
+        if (ops.hasF16) {  // a frozen f16 base: y = x·Wᵀ (forward and NT) and dX = dY·W read W as f16
+          const [M, N, K] = [37, 71, 45], x = randn(M * K), w = randn(N * K), dy = randn(M * N), w16 = roundToF16(w);
+          const r = await run(ops, { x, dy, y: new Float32Array(M * N), y2: new Float32Array(M * N), dx: new Float32Array(M * K) }, (b) => {
+            const wh = ops.upload(w, K, true);
+            ops.matmul(b.y, b.x, wh, M, N, K);
+            ops.matmulNT(b.y2, b.x, wh, M, N, K);
+            ops.matmulNN(b.dx, b.dy, wh, M, K, N);
+            Object.assign(b, { wh });
+          }, ['y', 'y2', 'dx']);
+          const wT = Float32Array.from({ length: K * N }, (_, j) => w16[(j % N) * K + Math.floor(j / N)]);  // [K, N] → rows of W per k
+          const key = `tiled GEMM ${name}`;
+          expectClose(r.y, matmulNT64(x, w16, M, N, K), TOL, `${what} f16 w forward`, key);
+          expectClose(r.y2, matmulNT64(x, w16, M, N, K), TOL, `${what} f16 w NT`, key);
+          expectClose(r.dx, matmulNT64(dy, wT, M, K, N), TOL, `${what} f16 w dX (NN)`, key);
+        }
+        const keys = kernelKeys(ops);  // the generated kernels of this config ran, not a fallback
+        for (const l of ['NT', 'NN', 'TN']) for (const v of ['', '-m', ...(ops.hasF16 && l !== 'TN' ? ['-f16'] : [])]) {
+          assert.ok(keys.includes(`gemm-tiled-${l}-${name}${v}{}`), `${what}: no gemm-tiled-${l}-${name}${v} kernel ran (${keys})`);
+        }
+      }
+      ops.destroy();
+    }
+    t.diagnostic(`tiled ${name}: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   }
 });
 

@@ -2,12 +2,14 @@
 // both matmul strategies are tested whatever the adapter prefers. Skips when the runtime has no WebGPU.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { releaseGPU, acquireGPU } from '../runtime/webgpu.ts';
+import { releaseGPU } from '../runtime/webgpu.ts';
+import { testGPU } from './gpu.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
 import type { Buf, Ops } from '../core/ops.ts';
 import { createWebGpuOps, type WebGpuOps } from '../gpu/webgpu-ops.ts';
+import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm-tiled.ts';
 
-const gpuResult = await acquireGPU();
+const gpuResult = await testGPU();
 const skip = gpuResult.ok ? false : `no WebGPU: ${gpuResult.reason}`;
 const ref = new ReferenceOps();
 const byStrategy: Record<'tiled' | 'register', WebGpuOps> = {} as never;
@@ -76,15 +78,44 @@ for (const strategy of ['tiled', 'register'] as const) {
   });
 }
 
-test('matmul with non-default tile shapes', { skip }, async () => {
+// Every tiled config the GPU check times (gemm-tiled.ts TILE_CANDIDATES), the generator's other branches (TM not a
+// multiple of 4: single rows; no prefetch; no padding), and one register config: ragged shapes (M, N, K not
+// multiples of any tile, several tiles each way) and an f16 weight (Ops.upload's half) on adapters with shader-f16.
+const TILE_VARIANTS: TileConfig[] = [...TILE_CANDIDATES, { BM: 32, BN: 16, BK: 8, TM: 2, TN: 4 },
+  { ...TILE_CANDIDATES[0], prefetch: false }, { BM: 64, BN: 32, BK: 12, TM: 4, TN: 8, pad: false }];
+test('matmul with every tiled candidate config and non-default tile shapes', { skip }, async () => {
   if (!gpuResult.ok) return;
-  const odd = [
-    await createWebGpuOps(gpuResult.gpu, { matmul: 'tiled', config: { tiled: { BM: 32, BN: 16, BK: 8, TM: 2, TN: 4 }, matvec: { TPR: 8, RPW: 2 } } }),
-    await createWebGpuOps(gpuResult.gpu, { matmul: 'register', config: { register: { TM: 2, TN: 1, WGX: 4, WGY: 2 }, matvec: { TPR: 2, RPW: 3 } } }),
-  ];
+  const tiled = await Promise.all(TILE_VARIANTS.map((t) => createWebGpuOps(gpuResult.gpu, { matmul: 'tiled', config: { tiled: t, matvec: { TPR: 8, RPW: 2 } } })));
+  const odd = [...tiled, await createWebGpuOps(gpuResult.gpu, { matmul: 'register', config: { register: { TM: 2, TN: 1, WGX: 4, WGY: 2 }, matvec: { TPR: 2, RPW: 3 } } })];
   extra.push(...odd);
   let seed = 500;
-  for (const ops of odd) for (const [M, N, K] of [[1, 7, 67], [5, 65, 17], [33, 7, 64], [70, 40, 3]]) await checkMatmul(ops, M, N, K, seed++);
+  for (const ops of odd) {
+    for (const [M, N, K] of [[1, 7, 67], [5, 65, 17], [33, 7, 64], [70, 40, 3], [130, 257, 99]]) await checkMatmul(ops, M, N, K, seed++);
+    if (!ops.hasF16) continue;
+    const [M, N, K] = [37, 133, 45], x = randn(M * K, seed++), w = randn(N * K, seed++);
+    const rb = [ref.upload(new Float32Array(M * N)), ref.upload(x), ref.upload(w, K, true)];
+    const gb = [ops.upload(new Float32Array(M * N)), ops.upload(x), ops.upload(w, K, true)];
+    for (const [o, [out, xb, wb]] of [[ref, rb], [ops, gb]] as const) o.matmul(out, xb, wb, M, N, K);
+    close(await ops.read(gb[0]), await ref.read(rb[0]), 1e-5, 1e-6 * K, `${ops.strategy} ${JSON.stringify(ops.config.tiled)} matmul, f16 w`);
+    gb.forEach((b) => ops.free(b));
+  }
+  // each tiled instance ran its own generated kernel (f16 included where the adapter has it)
+  for (const ops of tiled) {
+    const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
+    assert.ok(keys.includes(`gemm-tiled-NT-${tileName(ops.config.tiled)}`), `no tiled kernel for ${tileName(ops.config.tiled)} in ${keys}`);
+    if (ops.hasF16) assert.ok(keys.includes(`gemm-tiled-NT-${tileName(ops.config.tiled)}-f16`));
+  }
+});
+
+test('tiled configs a device cannot run fail clearly', { skip }, async () => {
+  if (!gpuResult.ok) return;
+  const x = new Float32Array(64);
+  for (const [tiled, msg] of [[{ BM: 64, BN: 64, BK: 16, TM: 3, TN: 4 }, /multiple of TM/], [{ BM: 256, BN: 256, BK: 16, TM: 4, TN: 4 }, /invocations/],
+    [{ BM: 128, BN: 128, BK: 512, TM: 8, TN: 8 }, /workgroup storage/]] as const) {
+    const ops = await createWebGpuOps(gpuResult.gpu, { matmul: 'tiled', config: { tiled } });
+    extra.push(ops);
+    assert.throws(() => ops.matmul(ops.alloc(64), ops.upload(x), ops.upload(x), 8, 8, 8), msg);
+  }
 });
 
 test('embedding', { skip }, async () => {
