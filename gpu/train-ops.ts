@@ -34,9 +34,10 @@ import dropoutKernelSrc from './train-dropout.wgsl';
 import gemmSrc from './train-gemm.wgsl';
 import gemmRegister from './train-gemm-register.wgsl';
 import { gemmTiledSource, tiledGrid, tiledKernelName, type TiledLayout } from './gemm-tiled.ts';
+import { chooseGemm, masksOnTheFly, type DeviceProfile, type GemmPlan } from './gemm-policy.ts';
 import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Out, vec4Workgroup } from './train-gemm-vec4.ts';
 import { attentionGroups, attentionRowsPerLane, attentionCpuSource, type AttentionKind } from './train-attention-cpu.ts';
-import { gemmSubgroupSource, subgroupFits, subgroupGrid, subgroupTile, type SubgroupLayout } from './train-gemm-subgroup.ts';
+import { gemmSubgroupSource, subgroupGrid, subgroupTile } from './train-gemm-subgroup.ts';
 import rmsBackSrc from './train-rmsnorm-backward.wgsl';
 import rmsDwSrc from './train-rmsnorm-dw.wgsl';
 import elementwise4Src from './train-elementwise-vec4.wgsl';
@@ -91,9 +92,6 @@ function maskPrelude(segBinding: number | null): string {
 }
 
 /** Whether the GEMM kernel `path` draws the dropout mask of `layout` itself (the subgroup and tiled ones: every layout). */
-function masksIn(path: 'sg' | 'vec4' | 'register' | 'tiled', layout: SubgroupLayout | null): boolean {
-  return path === 'sg' || path === 'tiled' || (path === 'vec4' && layout === 'TN');
-}
 
 export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   get caps(): BackendCaps { return { ...super.caps, train: true }; }
@@ -139,13 +137,14 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
 
   // ---- matrix products ----
 
-  /** Which GEMM kernel serves a product: the subgroup or vec4 ones on CPU adapters where they fit, else the general one. */
-  private gemmPath(layout: SubgroupLayout | null, M: number, N: number, K: number, lda: number, ldb: number, aOff: number, bOff: number,
-    half: boolean): 'sg' | 'vec4' | 'register' | 'tiled' {
-    if (this.strategy !== 'register') return 'tiled';
-    if (half || !layout) return 'register';
-    if (this.subgroupGemm(layout, M, N, K, lda, ldb, aOff, bOff)) return 'sg';
-    return vec4Fits(layout, M, N, K, lda, ldb, aOff, bOff) ? 'vec4' : 'register';
+  /** The device's side of every GEMM choice (gemm-policy.ts). */
+  private get profile(): DeviceProfile {
+    return this.gemmProfile ??= { strategy: this.strategy, subgroupSize: this.subgroupSize, tile: this.config.tiled, tileByLayout: this.tileByLayout };
+  }
+  private gemmProfile: DeviceProfile | undefined;
+
+  private plan(layout: TiledLayout, M: number, N: number, K: number, lda: number, ldb: number, aOff: number, bOff: number, halfB: boolean): GemmPlan {
+    return chooseGemm(this.profile, { layout, M, N, K, lda, ldb, aOff, bOff, halfB });
   }
 
   /**
@@ -159,14 +158,14 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     const bufs = [out, a, b, ...(mask ? [mask.salts] : [])];
     // b an f16 weight (a frozen base, Ops.upload's half): the variant that widens it as it loads it
     const h = (b as GBuf).half ? '-f16' : '', io = h ? halfVariant(gemmSrc, 'b') : gemmSrc;
-    const layout = ta && !tb ? 'TN' : !ta && tb ? 'NT' : !ta && !tb ? 'NN' : null;
-    const path = this.gemmPath(layout, M, N, K, lda, ldb, aOff, bOff, Boolean(h)), m = mask ? 'm' : '';
-    if (mask && !masksIn(path, layout)) throw new Error(`webgpu: the ${path} ${layout} GEMM has no dropout mask`);
-    if (path === 'sg') {
+    const layout = `${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}` as TiledLayout;
+    const plan = this.plan(layout, M, N, K, lda, ldb, aOff, bOff, Boolean(h)), path = plan.kernel, m = mask ? 'm' : '';
+    if (mask && !masksOnTheFly(plan, layout)) throw new Error(`webgpu: the ${path} ${layout} GEMM has no dropout mask`);
+    if (path === 'sg' && layout !== 'TT') {
       const S = this.subgroupSize, t = subgroupTile(layout!, N, S), o4 = vec4Out(N, ldo, oOff);
       this.dispatch(this.kernel(`train-gemm-sg-${layout}-${t.R}x${t.C}@${t.WY}s${S}${o4 ? 'o4' : ''}${m}`, gemmSubgroupSource(layout!, t, S, o4, !!mask)),
         params, bufs, ...subgroupGrid(layout!, M, N, t, S));
-    } else if (path === 'vec4') {
+    } else if (path === 'vec4' && layout !== 'TT') {
       const [TM, TN] = VEC4_TILES[layout!], wg = vec4Workgroup(N, TN), o4 = vec4Out(N, ldo, oOff);
       this.dispatch(this.kernel(`train-gemm-vec4-${layout}-${TM}x${TN}@${wg.x}${o4 ? 'o4' : ''}${m}`, gemmVec4Source(layout!, TM, TN, wg, o4, !!mask)),
         params, bufs, Math.ceil(N / (TN * wg.x)), Math.ceil(M / (TM * wg.y)));
@@ -174,26 +173,16 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       const c = this.config.register;
       this.dispatch(this.kernel(`train-gemm-register${h}`, io + gemmRegister, { TA: ta, TB: tb, ...c }), params,
         bufs, Math.ceil(N / (c.TN * c.WGX)), Math.ceil(M / (c.TM * c.WGY)));
-    } else {  // GPUs: gemm-tiled.ts, the layout and tile config generated into the source
-      const g = { layout: `${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}` as TiledLayout, tile: this.config.tiled, halfB: Boolean(h), mask: Boolean(mask) };
+    } else if (plan.kernel === 'tiled') {  // GPUs: gemm-tiled.ts, the layout and the policy's tile generated into the source
+      const g = { layout, tile: plan.tile, halfB: Boolean(h), mask: Boolean(mask) };
       this.dispatch(this.kernel(tiledKernelName(g), gemmTiledSource(g, this.tileLimits)), params, bufs, ...tiledGrid(g.tile, M, N));
     }
   }
 
-  /**
-   * Whether the subgroup-broadcast GEMM (train-gemm-subgroup.ts) serves this product: CPU adapters with subgroups
-   * of one fixed size, aligned operands, and (TN) an output wide enough to keep the lanes busy; the weight
-   * gradients of LoRA's rank side (8 rows or columns, 2048-long sums) stay with the vec4 kernel, measured faster.
-   */
-  private subgroupGemm(layout: SubgroupLayout, M: number, N: number, K: number, lda: number, ldb: number, aOff: number, bOff: number) {
-    if (this.strategy !== 'register' || !this.subgroupSize || !subgroupFits(layout, N, K, lda, ldb, aOff, bOff)) return false;
-    return layout !== 'TN' || (M >= 2 * this.subgroupSize && N >= 4 * this.subgroupSize);
-  }
-
   /** Whether gemm applies a dropout mask itself for this whole (unsplit, f32) product; else the caller materializes. */
-  private masksOnTheFly(layout: SubgroupLayout, M: number, N: number, K: number, lda: number, ldb: number, bufs: Buf[]) {
+  private masksOnTheFly(layout: TiledLayout, M: number, N: number, K: number, lda: number, ldb: number, bufs: Buf[]) {
     if (bufs.some((x) => (x as GBuf).parts || (x as GBuf).half)) return false;
-    return masksIn(this.gemmPath(layout, M, N, K, lda, ldb, 0, 0, false), layout);
+    return masksOnTheFly(this.plan(layout, M, N, K, lda, ldb, 0, 0, false), layout);
   }
 
   /** MODE 0: dst = mask(src); MODE 1: dst = beta·dst + mask(src), over n elements (train-dropout.wgsl). */
@@ -236,7 +225,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       return;
     }
     const g = b as GBuf;
-    if (this.strategy === 'register' && !g.parts && !g.half && M > 1 && !this.subgroupGemm('NN', M, N, K, K, N, 0, 0) &&
+    if (this.strategy === 'register' && !g.parts && !g.half && M > 1 && this.plan('NN', M, N, K, K, N, 0, 0, false).kernel !== 'sg' &&
       vec4Fits('NT', M, N, K, K, K, 0, 0)) {
       // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (measured faster than any NN blocking)
       const bt = this.scratchBuf('nn-transpose', K * N);

@@ -19,7 +19,8 @@ import { getEnv } from '../runtime/platform.ts';
 import matmulVec4 from './matmul-vec4.wgsl';
 import matmulScalar from './matmul-scalar.wgsl';
 import matmulRegister from './matmul-register.wgsl';
-import { gemmTiledSource, tiledGrid, tiledKernelName, type TileConfig, type TiledGemm } from './gemm-tiled.ts';
+import { gemmTiledSource, tiledGrid, tiledKernelName, type TileConfig, type TiledGemm, type TiledLayout } from './gemm-tiled.ts';
+import { GPU_TILE_BY_LAYOUT } from './gemm-policy.ts';
 import matvec from './matvec.wgsl';
 import biasSrc from './bias.wgsl';
 import rmsnormSrc from './rmsnorm.wgsl';
@@ -52,6 +53,8 @@ export interface WebGpuOpsOptions {
   matmul?: MatmulStrategy;
   /** override parts of the per-strategy defaults */
   config?: Partial<KernelConfig>;
+  /** GPUs: the tiled GEMM's tile per layout where it should differ from config.tiled (gemm-policy.ts) */
+  tileByLayout?: Partial<Record<TiledLayout, TileConfig>>;
   /**
    * Split tensors given a row length (weights, their gradients) above this many bytes, as if the device's binding
    * limit were this low (default: the limit; env WEBTUNE_MAX_BINDING_BYTES): tests exercise the split path with it.
@@ -132,6 +135,8 @@ const f32bits = (v: number) => { F32[0] = v; return U32[0]; };
 export class WebGpuOps implements Ops {
   readonly name = 'webgpu' as const;
   readonly strategy: MatmulStrategy;
+  /** the tiled GEMM's tile per layout, where measured to differ (WebGpuOpsOptions.tileByLayout) */
+  readonly tileByLayout: Partial<Record<TiledLayout, TileConfig>>;
   /** the adapter in words (GpuContext.description) */
   private readonly description: string;
   readonly config: KernelConfig;
@@ -171,6 +176,7 @@ export class WebGpuOps implements Ops {
     this.strategy = options.matmul ?? (gpu.isCpu ? 'register' : 'tiled');
     // The matvec/rmsnorm/attention shapes follow the adapter kind the strategy is meant for.
     this.config = { ...(this.strategy === 'register' ? CPU_CONFIG : GPU_CONFIG), ...options.config };
+    this.tileByLayout = options.tileByLayout ?? (options.config?.tiled ? {} : GPU_TILE_BY_LAYOUT);
     this.maxBinding = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     const cap = options.maxBindingBytes ?? Number(getEnv('WEBTUNE_MAX_BINDING_BYTES') || Infinity);
     this.splitBytes = Math.min(this.maxBinding, cap > 0 ? cap : Infinity);
@@ -466,7 +472,7 @@ export class WebGpuOps implements Ops {
       this.dispatch(this.kernel(`matmul-register-${variant}`, io + matmulRegister, c), params, bufs,
         Math.ceil(N / (c.TN * c.WGX)), Math.ceil(M / (c.TM * c.WGY)));
     } else {  // GPUs: the tiled GEMM's NT layout, x·wᵀ with lda = ldb = K, ldo = N, beta 0 (the training GEMMs' kernel)
-      const g: TiledGemm = { layout: 'NT', tile: this.config.tiled, halfB: half };
+      const g: TiledGemm = { layout: 'NT', tile: this.tileByLayout.NT ?? this.config.tiled, halfB: half };
       this.dispatch(this.kernel(tiledKernelName(g), gemmTiledSource(g, this.tileLimits)), [M, N, K, K, K, N, 0, 0, 0, 0], bufs,
         ...tiledGrid(g.tile, M, N));
     }
