@@ -93,6 +93,17 @@ function maskPrelude(segBinding: number | null): string {
 
 /** Whether the GEMM kernel `path` draws the dropout mask of `layout` itself (the subgroup and tiled ones: every layout). */
 
+/**
+ * One GEMM as gemm() runs it: out[oOff + m·ldo + n] = beta·out + Σ_k A(m,k)·B(k,n), where the layout's first letter
+ * says how A is read (N: a[aOff + m·lda + k], T: a[aOff + k·lda + m]) and its second how B is (N: b[bOff + k·ldb + n],
+ * T: b[bOff + n·ldb + k]). mask: the dropout mask of A (NT), B (TN) or the product (NN), only where the chosen kernel
+ * applies it (masksOnTheFly).
+ */
+interface GemmCall {
+  out: Buf; a: Buf; b: Buf; M: number; N: number; K: number; layout: TiledLayout;
+  lda: number; ldb: number; ldo: number; aOff?: number; bOff?: number; oOff?: number; beta?: number; mask?: DropMask | null;
+}
+
 export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   get caps(): BackendCaps { return { ...super.caps, train: true }; }
   private readonly scratch = new Map<string, Buf>();
@@ -147,18 +158,15 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     return chooseGemm(this.profile, { layout, M, N, K, lda, ldb, aOff, bOff, halfB });
   }
 
-  /**
-   * dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n); layouts as in train-gemm.wgsl. mask: the dropout mask
-   * of A (NT), B (TN) or the product (NN), only where masksOnTheFly says the chosen kernel applies it.
-   */
-  private gemm(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, ta: 0 | 1, tb: 0 | 1,
-    lda: number, ldb: number, ldo: number, aOff: number, bOff: number, oOff: number, beta: number, mask: DropMask | null = null) {
+  /** Runs one GEMM (GemmCall) on the kernel the policy picks (gemm-policy.ts). */
+  private gemm(g: GemmCall) {
+    const { out, a, b, M, N, K, layout, lda, ldb, ldo, aOff = 0, bOff = 0, oOff = 0, beta = 0, mask = null } = g;
+    const ta = layout[0] === 'T' ? 1 : 0, tb = layout[1] === 'T' ? 1 : 0;
     if (M === 0 || N === 0) return;
     const params = [M, N, K, lda, ldb, ldo, aOff, bOff, oOff, f32bits(beta), ...(mask ? [mask.index, mask.threshold] : [])];
     const bufs = [out, a, b, ...(mask ? [mask.salts] : [])];
     // b an f16 weight (a frozen base, Ops.upload's half): the variant that widens it as it loads it
     const h = (b as GBuf).half ? '-f16' : '', io = h ? halfVariant(gemmSrc, 'b') : gemmSrc;
-    const layout = `${ta ? 'T' : 'N'}${tb ? 'T' : 'N'}` as TiledLayout;
     const plan = this.plan(layout, M, N, K, lda, ldb, aOff, bOff, Boolean(h)), path = plan.kernel, m = mask ? 'm' : '';
     if (mask && !masksOnTheFly(plan, layout)) throw new Error(`webgpu: the ${path} ${layout} GEMM has no dropout mask`);
     if (path === 'sg' && layout !== 'TT') {
@@ -207,13 +215,13 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       return;
     }
     check('matmul', [out, M * N], [x, M * K], [w, N * K]);
-    this.gemm(out, x, w, M, N, K, 0, 1, K, K, N, 0, 0, 0, 0);
+    this.gemm({ out, a: x, b: w, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N });
   }
 
   matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
     check('matmulNT', [out, M * N], [a, M * K], [b, N * K]);
     if (aMask && !this.masksOnTheFly('NT', M, N, K, K, K, [out, a, b])) { a = this.dropped(a, M * K, aMask); aMask = null; }
-    this.gemm(out, a, b, M, N, K, 0, 1, K, K, N, 0, 0, 0, beta, aMask);
+    this.gemm({ out, a, b, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta, mask: aMask });
   }
 
   matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null): void {
@@ -230,13 +238,13 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (measured faster than any NN blocking)
       const bt = this.scratchBuf('nn-transpose', K * N);
       this.dispatch(this.kernel('train-transpose', transposeSrc), [K, N], [bt, b], this.strideGrid(K * N, 64));
-      this.gemm(out, a, bt, M, N, K, 0, 1, K, K, N, 0, 0, 0, beta);
+      this.gemm({ out, a, b: bt, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta });
       return;
     }
     // b split by rows (dX = dY·W with W's out-rows split): sum the pieces' products over k
     for (const [i, p] of this.rowPieces(b, N).entries()) {
       const k0 = p.start / N, kc = Math.min(p.length / N, K - k0);
-      if (kc > 0) this.gemm(out, a, p.buf, M, N, kc, 0, 0, K, N, N, k0, 0, 0, i === 0 ? beta : 1, outMask);
+      if (kc > 0) this.gemm({ out, a, b: p.buf, M, N, K: kc, layout: 'NN', lda: K, ldb: N, ldo: N, aOff: k0, beta: i === 0 ? beta : 1, mask: outMask });
     }
   }
 
@@ -246,7 +254,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     // out split by rows (a weight gradient): each piece is rows [m0, m0 + mc) of the product
     for (const p of this.rowPieces(out, N)) {
       const m0 = p.start / N, mc = Math.min(p.length / N, M - m0);
-      if (mc > 0) this.gemm(p.buf, a, b, mc, N, K, 1, 0, M, N, N, m0, 0, 0, beta, bMask);
+      if (mc > 0) this.gemm({ out: p.buf, a, b, M: mc, N, K, layout: 'TN', lda: M, ldb: N, ldo: N, aOff: m0, beta, mask: bMask });
     }
   }
 
@@ -443,7 +451,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       }
     }
     // logits[:, 0..n) = hidden · head[c0..c0+n)ᵀ
-    const chunkLogits = (c: typeof chunks[number]) => this.gemm(logits, hidden, c.hp.buf, rows, c.n, dim, 0, 1, dim, dim, C, 0, c.hp.off, 0, 0);
+    const chunkLogits = (c: typeof chunks[number]) => this.gemm({ out: logits, a: hidden, b: c.hp.buf, M: rows, N: c.n, K: dim, layout: 'NT', lda: dim, ldb: dim, ldo: C, bOff: c.hp.off });
     for (const c of chunks) {  // pass 1: online logsumexp and the label logit
       const { c0, n } = c;
       chunkLogits(c);
@@ -455,8 +463,8 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       if (chunks.length > 1) chunkLogits(c);  // one chunk: its logits are still in the scratch
       this.dispatch(this.kernel('train-ce-grad', ceGradSrc), [C, n, c0, rows, vocab, f32bits(scale)], [logits, stats, labels],
         this.strideGrid(rows * n, 256));
-      this.gemm(dhidden, logits, c.hp.buf, rows, dim, n, 0, 0, C, dim, dim, 0, c.hp.off, 0, c0 === 0 ? 0 : 1);
-      if (c.gp) this.gemm(c.gp.buf, logits, hidden, n, dim, rows, 1, 0, C, dim, dim, 0, 0, c.gp.off, 1);  // frozen head: none
+      this.gemm({ out: dhidden, a: logits, b: c.hp.buf, M: rows, N: dim, K: n, layout: 'NN', lda: C, ldb: dim, ldo: dim, bOff: c.hp.off, beta: c0 === 0 ? 0 : 1 });
+      if (c.gp) this.gemm({ out: c.gp.buf, a: logits, b: hidden, M: n, N: dim, K: rows, layout: 'TN', lda: C, ldb: dim, ldo: dim, oOff: c.gp.off, beta: 1 });  // frozen head: none
     }
   }
 

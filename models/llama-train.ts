@@ -1,7 +1,8 @@
 // Training of the Llama architecture (models/llama.ts; also Qwen2's q/k/v biases and Qwen3's q/k norms) on any
 // TrainOps backend, llm.c-style: the forward saves each layer's activations, and the backward walks the layers in
 // reverse with every op's gradient written beside the op it inverts. Full training updates every weight; LoRA
-// (models/lora.ts) freezes the base and trains adapters only. Gradients accumulate until zeroGrad().
+// (models/lora.ts) freezes the base and trains adapters only. Gradients accumulate until zeroGrad(). The block is its
+// own copy of llama.ts's (that file says why there are three).
 // Gradient checkpointing (opts.gradientCheckpointing): the forward keeps only each layer's input, and the backward
 // recomputes that layer's activations into one shared set just before the layer's own backward (the same kernels on
 // the same inputs, so the gradients are bitwise those without it). Cost: one more forward of every layer but the

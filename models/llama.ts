@@ -1,5 +1,10 @@
 // The Llama architecture (Hugging Face conventions: [out, in] linear weights, rotate-half RoPE),
 // written once against the Ops interface so every backend runs the same model code.
+// The decoder block is written three times, each for what only it does: here for inference (a KV cache, rows run
+// a chunk at a time, nothing kept for a backward), in llama-train.ts for training (whole sequences, every activation
+// saved for the backward, LoRA beside each linear layer, optional recomputation), and in onnx/export-llama.ts as an
+// ONNX graph (symbolic shapes, past/present cache tensors). The order of the ops is the same in all three, and the
+// tests hold them to one another: training logits and gradients against PyTorch, exports' logits against this file's.
 import { ropeInvFreqTable, type Buf, type Ops } from '../core/ops.ts';
 
 /** config.json's rope_scaling of rope_type "llama3" (Llama 3.1+): long-wavelength frequencies slowed by `factor`. */

@@ -4,6 +4,7 @@
 // fp16: weights, activations, the KV cache and logits in float16 (transformers.js reads the cache type from the
 // session's inputs); RMSNorm and softmax run in float32 as Hugging Face's modeling code does. An unmerged LoRA
 // adapter adds scale·(x·Aᵀ)·Bᵀ beside each target's base MatMul, with A and B as their own initializers.
+// The block is the graph form of models/llama.ts's (that file says why it is written three times).
 import type { LlamaModel } from '../llama.ts';
 import { ropeInvFreq, validateWeights } from '../llama.ts';
 import type { LoraAdapterFile } from '../adapters.ts';
