@@ -29,6 +29,12 @@ export function dropKeep(salt: number, j: number, threshold: number): boolean {
   return h >>> 0 >= threshold;
 }
 
+/** A batch of attention: B sequences of T rows; nHeads query heads over nKvHeads shared key/value heads; pos and seg
+ *  as in the conventions above (null: positions unused, no packing). */
+export interface AttentionShape {
+  B: number; T: number; nHeads: number; nKvHeads: number; headDim: number; pos: Buf | null; seg: Buf | null;
+}
+
 export interface TrainOps extends Ops {
   /**
    * out[M,N] = beta·out + mask(a)[M,K] · b[N,K]ᵀ  (beta defaults to 0; aMask: a's elements dropped as DropMask says).
@@ -69,14 +75,12 @@ export interface TrainOps extends Ops {
    * The mask depends on seg only, never on pos (RoPE has already been applied by the caller); pos (may be null)
    * is passed so that a backend may derive segment bounds from restarting positions — none does yet.
    */
-  attentionTrain(out: Buf, lse: Buf, q: Buf, k: Buf, v: Buf, pos: Buf | null, seg: Buf | null,
-    B: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
+  attentionTrain(io: { out: Buf; lse: Buf; q: Buf; k: Buf; v: Buf }, shape: AttentionShape): void;
   /**
    * Backward of attentionTrain given its out and lse: dq [B·T, nHeads·headDim], dk, dv [B·T, nKvHeads·headDim]
-   * (overwritten; dk/dv sum over the query heads that share a kv head). pos and seg as in attentionTrain.
+   * (overwritten; dk/dv sum over the query heads that share a kv head).
    */
-  attentionBackward(dq: Buf, dk: Buf, dv: Buf, dout: Buf, q: Buf, k: Buf, v: Buf, out: Buf, lse: Buf,
-    pos: Buf | null, seg: Buf | null, B: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void;
+  attentionBackward(io: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; out: Buf; lse: Buf }, shape: AttentionShape): void;
 
   /**
    * Backward of out = silu(gate) · up over n elements, s = sigmoid(gate):
@@ -100,8 +104,8 @@ export interface TrainOps extends Ops {
    * scale = 1 / (number of trained tokens in the whole accumulated batch), so Σ lossOut · scale over the
    * micro-batches is the batch loss and the gradients are its gradients.
    */
-  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf | null, hidden: Buf, head: Buf, labels: Buf,
-    rows: number, dim: number, vocab: number, chunk: number, scale: number): void;
+  crossEntropyFused(io: { lossOut: Buf; dhidden: Buf; dheadAcc: Buf | null; hidden: Buf; head: Buf; labels: Buf },
+    shape: { rows: number; dim: number; vocab: number; chunk: number; scale: number }): void;
 
   /**
    * One torch.optim.AdamW step (step counts from 1) on n elements, in place on param, m, v:

@@ -25,7 +25,7 @@
 //   piece with offsets, cross-entropy's vocabulary chunks end at piece boundaries, the embedding gradient is
 //   scattered per piece and the optimizers walk the pieces (AdamW's moments may be split differently: by segments).
 import type { BackendCaps, Buf, DType, RopeFreqs } from '../core/ops.ts';
-import type { DropMask, TrainOps } from '../core/train-ops.ts';
+import type { AttentionShape, DropMask, TrainOps } from '../core/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
 import { GBuf, WebGpuOps, halfVariant, type WebGpuOpsOptions } from './webgpu-ops.ts';
 import ropeSrc from './rope.wgsl';
@@ -358,8 +358,8 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     };
   }
 
-  attentionTrain(out: Buf, lse: Buf, q: Buf, k: Buf, v: Buf, pos: Buf | null, seg: Buf | null,
-    B: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void {
+  attentionTrain({ out, lse, q, k, v }: { out: Buf; lse: Buf; q: Buf; k: Buf; v: Buf },
+    { B, T, nHeads, nKvHeads, headDim, pos, seg }: AttentionShape): void {
     const c = this.attnCommon('attentionTrain', B, T, nHeads, nKvHeads, headDim);
     check('attentionTrain', [out, c.rows * c.qw], [lse, c.rows * nHeads], [q, c.rows * c.qw], [k, c.rows * c.kvw], [v, c.rows * c.kvw]);
     if (seg) check('attentionTrain', [seg, c.rows, 'i32']);
@@ -380,8 +380,8 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     this.dispatch(k0, c.params, [out, lse, q, k, v, seg], nHeads, T, B);
   }
 
-  attentionBackward(dq: Buf, dk: Buf, dv: Buf, dout: Buf, q: Buf, k: Buf, v: Buf, out: Buf, lse: Buf,
-    pos: Buf | null, seg: Buf | null, B: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void {
+  attentionBackward({ dq, dk, dv, dout, q, k, v, out, lse }: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; out: Buf; lse: Buf },
+    { B, T, nHeads, nKvHeads, headDim, pos, seg }: AttentionShape): void {
     const c = this.attnCommon('attentionBackward', B, T, nHeads, nKvHeads, headDim);
     check('attentionBackward', [dq, c.rows * c.qw], [dk, c.rows * c.kvw], [dv, c.rows * c.kvw], [dout, c.rows * c.qw],
       [q, c.rows * c.qw], [k, c.rows * c.kvw], [v, c.rows * c.kvw], [out, c.rows * c.qw], [lse, c.rows * nHeads]);
@@ -430,8 +430,8 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     }
   }
 
-  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf | null, hidden: Buf, head: Buf, labels: Buf,
-    rows: number, dim: number, vocab: number, chunk: number, scale: number): void {
+  crossEntropyFused({ lossOut, dhidden, dheadAcc, hidden, head, labels }: { lossOut: Buf; dhidden: Buf; dheadAcc: Buf | null; hidden: Buf; head: Buf; labels: Buf },
+    { rows, dim, vocab, chunk, scale }: { rows: number; dim: number; vocab: number; chunk: number; scale: number }): void {
     check('crossEntropyFused', [lossOut, rows], [dhidden, rows * dim], [hidden, rows * dim], [head, vocab * dim], [labels, rows, 'i32']);
     if (dheadAcc) check('crossEntropyFused', [dheadAcc, vocab * dim]);
     noAlias('crossEntropyFused', dheadAcc ? [lossOut, dhidden, dheadAcc] : [lossOut, dhidden], [hidden, head, labels]);

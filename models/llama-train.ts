@@ -200,7 +200,7 @@ export class LlamaTrainer {
     }
     ops.rope(s.q, pos, rows, H, HD, this.invFreq);
     ops.rope(s.k, pos, rows, KV, HD, this.invFreq);
-    ops.attentionTrain(s.att, s.lse, s.q, s.k, s.v, pos, seg, this.B, this.T, H, KV, HD);
+    ops.attentionTrain({ out: s.att, lse: s.lse, q: s.q, k: s.k, v: s.v }, { B: this.B, T: this.T, nHeads: H, nKvHeads: KV, headDim: HD, pos, seg });
     this.linF(l.lin.o, t.proj, s.att, train);
     ops.add(s.xmid, x, t.proj, rows * D);
     ops.rmsnorm(s.xn2, s.xmid, l.postNorm.w, rows, D, eps);
@@ -234,7 +234,8 @@ export class LlamaTrainer {
     this.forward(seg, true);
 
     // ---- loss and backward (t.dx is the gradient of the residual stream) ----
-    ops.crossEntropyFused(this.io.loss, t.dxn, this.head.g ?? null, this.xnFinal, this.head.w, this.io.labels, rows, D, c.vocabSize, this.ceChunk, scale);
+    ops.crossEntropyFused({ lossOut: this.io.loss, dhidden: t.dxn, dheadAcc: this.head.g ?? null, hidden: this.xnFinal, head: this.head.w, labels: this.io.labels },
+      { rows, dim: D, vocab: c.vocabSize, chunk: this.ceChunk, scale });
     ops.rmsnormBackward(t.dx, this.norm.g, t.dxn, this.xFinal, this.norm.w, rows, D, eps);
     for (let i = this.layers.length - 1; i >= 0; i--) {
       const l = this.layers[i], s = this.act(i), x = this.layerIn[i];
@@ -248,7 +249,8 @@ export class LlamaTrainer {
       ops.add(t.dx, t.dx, t.dtmp, rows * D);
       // attention: xmid = x + o(attn(rope(qn(q(xn1))), rope(kn(k(xn1))), v(xn1))), xn1 = norm(x)
       this.linB(l.lin.o, t.datt, t.dx, s.att, 0);
-      ops.attentionBackward(t.dq, t.dk, t.dv, t.datt, s.q, s.k, s.v, s.att, s.lse, pos, seg, this.B, this.T, H, KV, HD);
+      ops.attentionBackward({ dq: t.dq, dk: t.dk, dv: t.dv, dout: t.datt, q: s.q, k: s.k, v: s.v, out: s.att, lse: s.lse },
+        { B: this.B, T: this.T, nHeads: H, nKvHeads: KV, headDim: HD, pos, seg });
       ops.ropeBackward(t.dq, pos, rows, H, HD, this.invFreq);
       ops.ropeBackward(t.dk, pos, rows, KV, HD, this.invFreq);
       let dq = t.dq, dk = t.dk;
@@ -279,7 +281,8 @@ export class LlamaTrainer {
     this.upload(batch);
     this.forward(batch.segments ? this.io.seg : null, false);
     // no head gradient, scale 0: the loss alone (dxn is scratch), accumulated gradients untouched
-    ops.crossEntropyFused(this.io.loss, this.tmp.dxn, null, this.xnFinal, this.head.w, this.io.labels, rows, D, V, this.ceChunk, 0);
+    ops.crossEntropyFused({ lossOut: this.io.loss, dhidden: this.tmp.dxn, dheadAcc: null, hidden: this.xnFinal, head: this.head.w, labels: this.io.labels },
+      { rows, dim: D, vocab: V, chunk: this.ceChunk, scale: 0 });
     const loss = await ops.read(this.io.loss, rows);
     let lossSum = 0, tokens = 0, correct: number | null = null;
     for (let r = 0; r < rows; r++) if (batch.labels[r] >= 0 && batch.labels[r] < V) { lossSum += loss[r]; tokens++; }

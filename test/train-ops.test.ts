@@ -229,7 +229,7 @@ test('tiled GEMM: every candidate config, every layout, beta 0/1, offsets, dropo
         const r = await run(ops, { loss: new Float32Array(c.rows).fill(NaN), dh: new Float32Array(c.rows * c.dim).fill(NaN), hidden: c.hidden, labels: c.labels },
           (b) => {
             const head = ops.upload(c.head, c.dim), dw = ops.upload(c.dhead0, c.dim);
-            ops.crossEntropyFused(b.loss, b.dh, dw, b.hidden, head, b.labels, c.rows, c.dim, c.vocab, c.chunk, c.scale);
+            ops.crossEntropyFused({ lossOut: b.loss, dhidden: b.dh, dheadAcc: dw, hidden: b.hidden, head, labels: b.labels }, c);
             Object.assign(b, { head, dw });
           }, ['loss', 'dh', 'dw']);
         const shape = `${what} cross-entropy rows=${c.rows} dim=${c.dim} vocab=${c.vocab} chunk=${c.chunk}`, key = `tiled GEMM ${name}`;
@@ -288,8 +288,9 @@ test('attentionTrain and attentionBackward: GQA groups 1/2/4, packing, padding, 
       pos: c.pos, ...(c.seg ? { seg: c.seg } : {}) };
     const r = await run(ops, inputs, (b) => {
       const pos = withPos ? b.pos : null, seg = b.seg ?? null;
-      ops.attentionTrain(b.out, b.lse, b.q, b.k, b.v, pos, seg, B, T, H, KV, HD);
-      ops.attentionBackward(b.dq, b.dk, b.dv, b.dout, b.q, b.k, b.v, b.out, b.lse, pos, seg, B, T, H, KV, HD);
+      const shape = { B, T, nHeads: H, nKvHeads: KV, headDim: HD, pos, seg };
+      ops.attentionTrain({ out: b.out, lse: b.lse, q: b.q, k: b.k, v: b.v }, shape);
+      ops.attentionBackward({ dq: b.dq, dk: b.dk, dv: b.dv, dout: b.dout, q: b.q, k: b.k, v: b.v, out: b.out, lse: b.lse }, shape);
     }, ['out', 'lse', 'dq', 'dk', 'dv']);
     for (const k of ['out', 'lse', 'dq', 'dk', 'dv']) {
       expectClose(r[k], results[c.i][k], TOL, `${label(ops)} attention B=${B} T=${T} heads=${H}/${KV} hd=${HD} seg=${!!c.seg} pos=${withPos} ${k}`,
@@ -332,7 +333,7 @@ test('crossEntropyFused: chunked vocabulary, ignored labels, dhead accumulates',
   for (const ops of backends) for (const c of ce) {
     const r = await run(ops, { loss: new Float32Array(c.rows).fill(NaN), dh: new Float32Array(c.rows * c.dim).fill(NaN), dw: c.dhead0,
       hidden: c.hidden, head: c.head, labels: c.labels },
-    (b) => ops.crossEntropyFused(b.loss, b.dh, b.dw, b.hidden, b.head, b.labels, c.rows, c.dim, c.vocab, c.chunk, c.scale), ['loss', 'dh', 'dw']);
+    (b) => ops.crossEntropyFused({ lossOut: b.loss, dhidden: b.dh, dheadAcc: b.dw, hidden: b.hidden, head: b.head, labels: b.labels }, c), ['loss', 'dh', 'dw']);
     const what = `${label(ops)} cross-entropy rows=${c.rows} dim=${c.dim} vocab=${c.vocab} chunk=${c.chunk}`;
     expectClose(r.loss, results[c.i].loss, TOL, `${what} loss`, `ce loss ${label(ops)}`);
     expectClose(r.dh, results[c.i].dhidden, TOL, `${what} dhidden`, `ce dhidden ${label(ops)}`);
@@ -411,6 +412,6 @@ test('WebGPU: outputs that alias another argument fail clearly', { skip: gpu.ok 
   assert.throws(() => ops.rmsnormBackward(a, w, a, b, w, 8, 8, 1e-5), /output buffer is also another argument/);
   assert.throws(() => ops.swigluBackward(a, b, b, a, a, 64), /output buffer is also another argument/);
   assert.throws(() => ops.matmulNN(a, a, b, 8, 8, 8), /cannot write into one of its inputs/);
-  assert.throws(() => ops.attentionTrain(a, w, b, b, b, null, null, 1, 4, 2, 3, 8), /divisible/);
+  assert.throws(() => ops.attentionTrain({ out: a, lse: w, q: b, k: b, v: b }, { B: 1, T: 4, nHeads: 2, nKvHeads: 3, headDim: 8, pos: null, seg: null }), /divisible/);
   [a, b, w].forEach((x) => ops.free(x));
 });

@@ -2,7 +2,7 @@
 // and the WebGPU kernels against it). Straightforward loops over f32 storage with f64 accumulation.
 import { ropeInvFreqTable, type BackendCaps, type Buf, type RopeFreqs } from '../../core/ops.ts';
 import { ReferenceOps } from './reference-ops.ts';
-import { dropKeep, type DropMask, type TrainOps } from '../../core/train-ops.ts';
+import { dropKeep, type AttentionShape, type DropMask, type TrainOps } from '../../core/train-ops.ts';
 
 const f = (b: Buf) => (b as unknown as { data: Float32Array }).data;
 const i32 = (b: Buf) => (b as unknown as { data: Int32Array }).data;
@@ -107,8 +107,8 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
     return { p, lse: max + Math.log(sum), qo, kvo, kvw, scale };
   }
 
-  attentionTrain(out: Buf, lse: Buf, q: Buf, k: Buf, v: Buf, _pos: Buf | null, seg: Buf | null,
-    B: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void {
+  attentionTrain({ out, lse, q, k, v }: { out: Buf; lse: Buf; q: Buf; k: Buf; v: Buf },
+    { B, T, nHeads, nKvHeads, headDim, seg }: AttentionShape): void {
     const o = f(out), vs = f(v), segs = seg ? i32(seg) : null;
     for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < nHeads; h++) {
       const { p, lse: l, qo, kvo, kvw } = this.probs(f(q), f(k), segs, b, t, h, T, nHeads, nKvHeads, headDim);
@@ -121,8 +121,8 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
     }
   }
 
-  attentionBackward(dq: Buf, dk: Buf, dv: Buf, dout: Buf, q: Buf, k: Buf, v: Buf, _out: Buf, _lse: Buf,
-    _pos: Buf | null, seg: Buf | null, B: number, T: number, nHeads: number, nKvHeads: number, headDim: number): void {
+  attentionBackward({ dq, dk, dv, dout, q, k, v }: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; out: Buf; lse: Buf },
+    { B, T, nHeads, nKvHeads, headDim, seg }: AttentionShape): void {
     // Recomputes the probabilities (the reference needs neither out nor lse): dS = P∘(dP − rowsum(P∘dP)).
     const dqs = f(dq), dks = f(dk), dvs = f(dv), dos = f(dout), qs = f(q), ks = f(k), vs = f(v), segs = seg ? i32(seg) : null;
     const gk = new Float64Array(dks.length), gv = new Float64Array(dvs.length);
@@ -167,8 +167,8 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
     }
   }
 
-  crossEntropyFused(lossOut: Buf, dhidden: Buf, dheadAcc: Buf | null, hidden: Buf, head: Buf, labels: Buf,
-    rows: number, dim: number, vocab: number, _chunk: number, scale: number): void {
+  crossEntropyFused({ lossOut, dhidden, dheadAcc, hidden, head, labels }: { lossOut: Buf; dhidden: Buf; dheadAcc: Buf | null; hidden: Buf; head: Buf; labels: Buf },
+    { rows, dim, vocab, scale }: { rows: number; dim: number; vocab: number; chunk: number; scale: number }): void {
     // The reference materialises one row of logits at a time; chunking is a device-memory concern.
     const hs = f(hidden), ws = f(head), dh = f(dhidden), dw = dheadAcc ? f(dheadAcc) : null, ls = f(lossOut);
     const logits = new Float64Array(vocab);
