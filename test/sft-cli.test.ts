@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readSafetensorsHeader } from '../models/safetensors.ts';
 import { CLI, runCli, SHARED, STORIES } from './helpers.ts';
+import { deviceOf } from './gpu.ts';
 
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
 const base = ['sft', '--model', STORIES, '--dataset', `${DATA}#40`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
@@ -24,6 +25,7 @@ test('LoRA run: args.json, logging.jsonl, loss plots, PEFT checkpoints, trainer 
   const r = await runCli([...base, '--max_steps', '4', '--save_steps', '2', '--eval_steps', '2', '--split_dataset_ratio', '0.2',
     '--save_total_limit', '1', '--lora_rank', '4', '--output_dir', out]);
   assert.equal(r.status, 0, r.stderr);
+  deviceOf(r.stderr);  // trained on WebGPU where one is required
   const dir = runDirOf(r.stdout);
   assert.match(dir, /\/v0-\d{8}-\d{6}$/);
   assert.match(r.stderr, /train 4\/4 .* loss \d+\.\d+ \| lr .* tok\/s/);
