@@ -315,18 +315,26 @@ for (const trainType of ['lora', 'full'] as const) {
 
 // ---- 3c. decode ----
 await section('decode', async () => {
-  const ops = await createWebGpuOps(gpu), runner = new LlamaRunner(ops, model), n = local ? 32 : 128;
-  let tok = 1;
-  for (let p = 0; p < 8; p++) tok = argmax(await runner.forward([tok], [p]));
-  const t0 = performance.now();
-  for (let p = 0; p < n; p++) tok = argmax(await runner.forward([tok], [p]));
-  const ours = n / ((performance.now() - t0) / 1000);
-  ops.destroy();
+  // f32 weights, then --torch_dtype float16's 16-bit weights and KV cache (f16 storage only where the adapter has shader-f16)
+  const n = local ? 32 : 128;
+  const rate = async (halfWeights: boolean) => {
+    const ops = await createWebGpuOps(gpu), runner = new LlamaRunner(ops, model, { halfWeights });
+    let tok = 1;
+    for (let p = 0; p < 8; p++) tok = argmax(await runner.forward([tok], [p]));
+    const t0 = performance.now();
+    for (let p = 0; p < n; p++) tok = argmax(await runner.forward([tok], [p]));
+    const r = n / ((performance.now() - t0) / 1000), f16 = ops.caps.f16Storage;
+    ops.destroy();
+    return { rate: r, f16 };
+  };
+  const ours = (await rate(false)).rate, half = await rate(true);
   const peer = torchPeer('decode', { config: cfg, tokens: n });
-  report.decode = { tokens: n, webtune_tokens_per_s: r3(ours), torch: peer };
-  rows.push({ what: `decode, 1 sequence, ${n} tokens, f32`, ours: `${r3(ours)} tokens/s`,
-    peer: peer ? `eager KV-cache loop fp32 ${r3(peer.fp32_tokens_per_s)}${peer.bf16_tokens_per_s ? `, bf16 ${r3(peer.bf16_tokens_per_s)}` : ''} tokens/s` : '—',
+  report.decode = { tokens: n, webtune_tokens_per_s: r3(ours), webtune_f16_tokens_per_s: r3(half.rate), f16_storage: half.f16, torch: peer };
+  const peerText = peer ? `eager KV-cache loop fp32 ${r3(peer.fp32_tokens_per_s)}${peer.bf16_tokens_per_s ? `, bf16 ${r3(peer.bf16_tokens_per_s)}` : ''} tokens/s` : '—';
+  rows.push({ what: `decode, 1 sequence, ${n} tokens, f32`, ours: `${r3(ours)} tokens/s`, peer: peerText,
     ratio: peer ? `${(ours / peer.fp32_tokens_per_s).toFixed(2)}× fp32` : '—' });
+  rows.push({ what: `decode, --torch_dtype float16 (${half.f16 ? 'f16 storage' : 'no shader-f16: f32 holding f16 values'})`,
+    ours: `${r3(half.rate)} tokens/s`, peer: peerText, ratio: peer?.bf16_tokens_per_s ? `${(half.rate / peer.bf16_tokens_per_s).toFixed(2)}× bf16` : '—' });
 });
 
 // ---- 3d. tokenizer (CPU, but on this machine's cores) ----
