@@ -271,6 +271,9 @@ function batchAt(step: number, vocab: number): TrainBatch {
   return { ids, labels, positions };
 }
 const model = tinyRandomWeights(cfg, 1);
+// the tied embedding at PyTorch's peer scale (randn·0.02; tinyRandomWeights draws it in ±1), so both start near
+// ln(vocab) and the logged losses are comparable; the work per step does not depend on it
+for (let i = 0, e = model.weights.embedTokens; i < e.length; i++) e[i] *= 0.0346;  // uniform ±1 has std 1/√3: → 0.02
 const trainRows: Record<string, unknown>[] = [];
 for (const trainType of ['lora', 'full'] as const) {
   await section(`sft ${trainType}`, async () => {
