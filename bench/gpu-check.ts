@@ -24,6 +24,7 @@ import { tinyRandomWeights } from '../models/tiny-random.ts';
 import { loadHfTokenizer } from '../models/hf/tokenizer-json.ts';
 import { argmax } from '../src/sampling.ts';
 import { argv, exit } from '../runtime/platform.ts';
+import { f16BitsToF32, f32ToF16Bits } from '../core/ops.ts';
 import { profiler } from './profile.ts';
 import { benchCorpus } from '../test/hf-corpus.ts';
 
@@ -175,8 +176,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 }`;
     const [M, N, K] = local ? [BM * 2, BN * 2, 64] : [4096, 4864 - 4864 % BN, 896];
     const a16 = new Uint16Array(M * K), w16 = new Uint16Array(N * K), af = new Float32Array(M * K), wf = new Float32Array(N * K);
-    const h = (x: number) => { const f = new Float32Array([x]), u = new Uint32Array(f.buffer)[0]; return ((u >> 16) & 0x8000) | ((((u >> 23) & 0xff) - 112) << 10) | ((u >> 13) & 0x3ff); };
-    const back = (b: number) => { const e = (b >> 10) & 0x1f, f = b & 0x3ff; return (b & 0x8000 ? -1 : 1) * (e ? 2 ** (e - 15) * (1 + f / 1024) : 2 ** -14 * (f / 1024)); };
+    const h = f32ToF16Bits, back = f16BitsToF32;
     for (let i = 0; i < M * K; i++) { a16[i] = h(((i * 7919) % 13) / 8 - 0.75 || 0.125); af[i] = back(a16[i]); }
     for (let i = 0; i < N * K; i++) { w16[i] = h(((i * 104729) % 11) / 8 - 0.625 || 0.125); wf[i] = back(w16[i]); }
     const mk = (data: ArrayBufferView, usage: number) => { const b = device.createBuffer({ size: Math.ceil(data.byteLength / 16) * 16, usage: usage | GPUBufferUsage.COPY_DST }); device.queue.writeBuffer(b, 0, data.buffer, data.byteOffset, data.byteLength); return b; };

@@ -97,7 +97,13 @@ export function acquireGPU(): Promise<GpuResult> {
       return { ok: false, reason: `WebGPU unavailable (${(e as Error).message.split('\n')[0]})` };
     }
     if (!gpu) return { ok: false, reason: 'this runtime has no WebGPU' };
-    const adapter = await requestAdapter(gpu);
+    let adapter: GPUAdapter | null;
+    try {
+      adapter = await requestAdapter(gpu);
+    } catch (e) {  // Dawn refuses an adapter= it has not got (WEBTUNE_GPU_ADAPTER) this way; the list is on stderr
+      const chosen = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.WEBTUNE_GPU_ADAPTER;
+      return { ok: false, reason: `${chosen ? `WEBTUNE_GPU_ADAPTER=${chosen}: ` : ''}${(e as Error).message.split('\n')[0]}` };
+    }
     if (!adapter) return { ok: false, reason: 'no WebGPU adapter found (on a machine without a GPU run scripts/install-gpu-driver.sh)' };
     const features = WANTED_FEATURES.filter((f) => adapter.features.has(f)) as GPUFeatureName[];
     const requiredLimits: Record<string, number> = {};

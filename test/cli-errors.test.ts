@@ -94,3 +94,12 @@ test('--help describes every infer flag', async () => {
   assert.equal(top.status, 0);
   assert.match(top.stdout, /infer/);
 });
+
+test('WEBTUNE_GPU_ADAPTER naming no adapter: one error line naming the variable, exit 1', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const { CLI } = await import('./helpers.ts');
+  const r = spawnSync(process.execPath, [CLI, 'infer', '--model', STORIES, '--prompt', 'Once', '--max_new_tokens', '2', '--device', 'webgpu'],
+    { encoding: 'utf8', env: { ...process.env, WEBTUNE_GPU_ADAPTER: 'no-such-gpu', XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' } });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^webtune: error: --device webgpu: WEBTUNE_GPU_ADAPTER=no-such-gpu: /m);
+});
