@@ -57,6 +57,12 @@ if (existsSync(join(root, 'src/entry-edge.ts'))) {
   });
 }
 
+// dist/bundle/: what `webtune bundle` copies into every job folder (train.mjs for Node and Deno, wasm embedded)
+await esbuild.build({
+  ...common, entryPoints: [join(root, 'src/entry-bundle.ts')], outfile: join(root, 'dist/bundle/train.mjs'),
+  banner: { js: `#!/usr/bin/env node\n${requireShim}` },
+});
+
 if (opt('tests') !== undefined) {
   const tests = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts') && f.includes(opt('tests')))
     .map((f) => join(root, 'test', f));

@@ -9,9 +9,11 @@ import { mergeLoraCommand } from './merge-lora.ts';
 import { exportCommand } from './export.ts';
 import { deployCommand } from './deploy.ts';
 import { buildEdgeCommand } from './build-edge.ts';
+import { bundleCommand } from './bundle.ts';
+import { VERSION } from './version.ts';
 import { MODEL_KINDS } from '../../models/load.ts';
 
-export const VERSION = '0.1.0';
+export { VERSION };
 
 /** Text folded at word boundaries into lines of at most `width` columns (commander leaves extra help text as is). */
 function wrap(text: string, width = 80): string {
@@ -45,6 +47,7 @@ export function buildProgram(): Command {
   program.addCommand(exportCommand());
   program.addCommand(deployCommand());
   program.addCommand(buildEdgeCommand());
+  program.addCommand(bundleCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
   }

@@ -17,6 +17,27 @@ export function sftCommand(): Command {
   const cmd = new Command('sft')
     .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU')
     .option('--model <path>', `the model (model_type ${supportedModelTypes().join(', ')}): ${MODEL_KINDS}`);
+  return addTrainFlags(cmd)
+    .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG)')
+    .option('--output_dir <dir>', 'where vN-YYYYMMDD-HHMMSS/ run directories go', 'output')
+    .action(async (flags: SftArgs) => {
+      if (!flags.model) throw new UserError('sft: --model is required');
+      if (!flags.dataset?.length) throw new UserError('sft: --dataset is required');
+      const stop = stopOnSignals();
+      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`), onRow: debugPrinter(flags), stop: stop.signal, onRunDir: stop.graceful })
+        .finally(stop.dispose);
+      if (res.interrupted) {
+        writeStderr(interruptedReport(res));
+        writeStdout(`${res.runDir}\n`);
+        await exit(signalExitCode(res.interrupted as StopSignal));
+      }
+      writeStderr(`webtune: last checkpoint ${res.lastCheckpoint}${res.bestCheckpoint ? `, best ${res.bestCheckpoint}` : ''}\n`);
+      writeStdout(`${res.runDir}\n`);
+    });
+}
+
+/** The data and training flags (ms-swift's names and defaults), shared by `sft` and `bundle` (which stores them). */
+export function addTrainFlags(cmd: Command): Command {
   return addDataFlags(cmd)
     .addOption(new Option('--train_type <t>', 'lora: train adapters on a frozen base; full: every weight').choices(['lora', 'full']).default('lora'))
     .option('--lora_rank <r>', 'LoRA rank', intFlag(1), 8)
@@ -45,21 +66,5 @@ export function sftCommand(): Command {
     .option('--logging_steps <n>', 'log every n steps', intFlag(1), 5)
     .addOption(new Option('--report_to <targets...>', 'tensorboard: event files in <run>/runs/ (all = tensorboard here); none').choices(REPORT_TO).default(['tensorboard']))
     .option('--save_steps <n>', 'save a checkpoint every n steps (and at the end)', intFlag(1))
-    .option('--save_total_limit <n>', 'keep at most n checkpoints (the best one is kept)', intFlag(1))
-    .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG)')
-    .option('--output_dir <dir>', 'where vN-YYYYMMDD-HHMMSS/ run directories go', 'output')
-    .action(async (flags: SftArgs) => {
-      if (!flags.model) throw new UserError('sft: --model is required');
-      if (!flags.dataset?.length) throw new UserError('sft: --dataset is required');
-      const stop = stopOnSignals();
-      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`), onRow: debugPrinter(flags), stop: stop.signal, onRunDir: stop.graceful })
-        .finally(stop.dispose);
-      if (res.interrupted) {
-        writeStderr(interruptedReport(res));
-        writeStdout(`${res.runDir}\n`);
-        await exit(signalExitCode(res.interrupted as StopSignal));
-      }
-      writeStderr(`webtune: last checkpoint ${res.lastCheckpoint}${res.bestCheckpoint ? `, best ${res.bestCheckpoint}` : ''}\n`);
-      writeStdout(`${res.runDir}\n`);
-    });
+    .option('--save_total_limit <n>', 'keep at most n checkpoints (the best one is kept)', intFlag(1));
 }

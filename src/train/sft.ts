@@ -15,7 +15,7 @@ import { UserError } from '../../core/errors.ts';
 import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { hfConfigFor } from '../../models/hf-llama.ts';
 import { epochOrder, loadTrainData, makeBatch, trainedTokens, type TrainData } from './data.ts';
-import { loadModelSource } from './model-source.ts';
+import { loadModelSource, type ModelSource } from './model-source.ts';
 import { writeRunImages } from './images.ts';
 import { checkOutputDir, JsonLog, makeRunDir, pruneCheckpoints, removeRunDirIfEmpty } from './output.ts';
 import { Progress } from './progress.ts';
@@ -76,6 +76,8 @@ export interface SftOptions {
   stop?: AbortSignal;
   /** told once the run directory exists (before that, a failure or stop leaves nothing behind) */
   onRunDir?: (dir: string) => void;
+  /** train on these sequences (a bundle's shards) instead of reading --dataset; args.max_length must be set */
+  data?: SftData;
   /** --debug: sees every row kept, in reading order */
   onRow?: (tok: ChatTokenizer, row: EncodedRow, index: number) => void;
 }
@@ -91,7 +93,7 @@ async function absoluteModel(a: SftArgs): Promise<SftArgs & { model_arg: string 
 
 const round = (x: number, d = 6) => Number(x.toPrecision(d));
 
-async function evaluate(trainer: LlamaTrainer, data: TrainData): Promise<{ loss: number; acc: number | null }> {
+async function evaluate(trainer: LlamaTrainer, data: SftData): Promise<{ loss: number; acc: number | null }> {
   let lossSum = 0, tokens = 0, correct: number | null = 0;
   for (let i = 0; i < data.val.length; i += trainer.B) {
     const r = await trainer.evaluate(makeBatch(data.val.slice(i, i + trainer.B), trainer.B, data.T, data.padId, data.packed));
@@ -99,6 +101,25 @@ async function evaluate(trainer: LlamaTrainer, data: TrainData): Promise<{ loss:
     correct = r.correct === null || correct === null ? null : correct + r.correct;
   }
   return { loss: lossSum / Math.max(1, tokens), acc: correct === null ? null : correct / Math.max(1, tokens) };
+}
+
+/** The sequences sft trains on, as `webtune bundle` stores them (TrainData without the pipeline's counters). */
+export type SftData = Omit<TrainData, 'stats'>;
+
+/**
+ * The data flags applied to the model's tokenizer: --max_length resolved against the model's context (its default),
+ * then preprocess's pipeline. Shared by sft and `webtune bundle`, so a bundle trains on exactly what sft would.
+ */
+export async function sftData(a: SftArgs, src: ModelSource, note: (s: string) => void,
+  onRow?: SftOptions['onRow']): Promise<{ data: TrainData; maxLength: number | undefined }> {
+  const context = src.model.config.maxPositionEmbeddings;
+  const len = resolveMaxLength({ maxLength: a.max_length, context, ignoreContextLimit: a.ignore_context_limit, model: a.model });
+  if (len.warning) note(`warning: ${len.warning}`);
+  const data = await loadTrainData(src.tok, { ...encodeOptionsOf(a), maxLength: len.maxLength, vocabSize: src.model.config.vocabSize,
+    lengthLimit: { defaultFrom: len.defaultFrom, context }, datasets: a.dataset, valDatasets: a.val_dataset,
+    splitDatasetRatio: a.split_dataset_ratio, packing: a.packing, seed: a.seed, shuffle: a.dataset_shuffle,
+    onRow: onRow && ((r, i) => onRow(src.tok, r, i)) });
+  return { data, maxLength: len.maxLength };
 }
 
 /**
@@ -130,14 +151,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   await checkOutputDir(a.output_dir);  // before anything slow: an unwritable output fails first
   a = await absoluteModel(a);
   const src = await loadModelSource(a.model);
-  // --max_length defaults to the model's context, and may not pass it unless asked (ms-swift's default)
-  const context = src.model.config.maxPositionEmbeddings;
-  const len = resolveMaxLength({ maxLength: a.max_length, context, ignoreContextLimit: a.ignore_context_limit, model: a.model });
-  if (len.warning) note(`warning: ${len.warning}`);
-  const data = await loadTrainData(src.tok, { ...encodeOptionsOf(a), maxLength: len.maxLength, vocabSize: src.model.config.vocabSize,
-    lengthLimit: { defaultFrom: len.defaultFrom, context }, datasets: a.dataset, valDatasets: a.val_dataset,
-    splitDatasetRatio: a.split_dataset_ratio, packing: a.packing, seed: a.seed, shuffle: a.dataset_shuffle,
-    onRow: opts.onRow && ((r, i) => opts.onRow!(src.tok, r, i)) });
+  const { data, maxLength } = opts.data ? { data: opts.data, maxLength: a.max_length! } : await sftData(a, src, note, opts.onRow);
   for (const line of data.summary) note(line);
   for (const w of data.warnings) note(`warning: ${w}`);
   note(`data: ${data.train.length} training and ${data.val.length} validation sequences of up to ${data.T} tokens${data.packed ? ' (packed)' : ''}`);
@@ -184,7 +198,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   const runDir = run.runDir = await makeRunDir(a.output_dir);
   run.history = history;
   // the resolved --max_length (the model's context by default), as ms-swift records what it trained with
-  await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify({ ...a, max_length: a.max_length ?? len.maxLength }, null, 2)}\n`);
+  await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify({ ...a, max_length: a.max_length ?? maxLength }, null, 2)}\n`);
   const log = new JsonLog(`${runDir}/logging.jsonl`);
   const events = reportTo.includes('none') ? null : await EventWriter.create(runDir);
   for (const h of history) { await log.append(h); await events?.log(h); }  // a resumed run's earlier rows, so its curves are whole
