@@ -75,17 +75,35 @@ export function readSafetensors(bytes: Uint8Array): { tensors: Map<string, Tenso
   return { tensors, metadata };
 }
 
-/** Serialises f32 tensors (names sorted, as the Python library writes them) with optional string metadata. */
-export function writeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>): Uint8Array {
+/** Every value is a bfloat16 (its low 16 bits are zero): the tensor can be stored in half the bytes, losslessly. */
+export function isExactBf16(data: Float32Array): boolean {
+  const u = new Uint32Array(data.buffer, data.byteOffset, data.length);
+  for (let i = 0; i < u.length; i++) if (u[i] & 0xffff) return false;
+  return true;
+}
+
+/**
+ * Serialises f32 tensors (names sorted, as the Python library writes them) with optional string metadata.
+ * exactBf16: tensors that hold only bfloat16 values (a bf16 checkpoint read into f32) are written as BF16.
+ */
+export function writeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata?: Record<string, string>,
+  opts: { exactBf16?: boolean } = {}): Uint8Array {
   const entries = [...(tensors instanceof Map ? tensors.entries() : Object.entries(tensors))].sort(([a], [b]) => (a < b ? -1 : 1));
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
   let offset = 0;
-  for (const [name, t] of entries) {
+  const bytesOf = entries.map(([, t]) => {
+    if (!opts.exactBf16 || !isExactBf16(t.data)) return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    const u = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length), half = new Uint16Array(u.length);
+    for (let i = 0; i < u.length; i++) half[i] = u[i] >>> 16;
+    return new Uint8Array(half.buffer);
+  });
+  for (const [i, [name, t]] of entries.entries()) {
     const count = t.shape.reduce((a, b) => a * b, 1);
     if (count !== t.data.length) throw new SafetensorsError(`tensor ${name}: shape [${t.shape}] does not match ${t.data.length} elements`);
-    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
-    offset += t.data.byteLength;
+    const n = bytesOf[i].byteLength;
+    header[name] = { dtype: n === t.data.byteLength ? 'F32' : 'BF16', shape: t.shape, data_offsets: [offset, offset + n] };
+    offset += n;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const head = new Uint8Array(json.length + ((8 - ((8 + json.length) % 8)) % 8)).fill(0x20); // data 8-byte aligned
@@ -94,9 +112,9 @@ export function writeSafetensors(tensors: Map<string, Tensor> | Record<string, T
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
   let at = 8 + head.length;
-  for (const [, t] of entries) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+  for (const b of bytesOf) {
+    out.set(b, at);
+    at += b.byteLength;
   }
   return out;
 }

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { DENO, ROOT, runCli, SHARED, STORIES, type RunResult } from './helpers.ts';
 import { deviceOf } from './gpu.ts';
 import { decodeShard, encodeShard } from '../src/bundle/shards.ts';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../models/safetensors.ts';
 
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
 const FLAGS = ['--model', STORIES, '--dataset', `${DATA}#24`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
@@ -134,4 +135,16 @@ test('shards round-trip the sequences, and a damaged shard is named', () => {
   assert.deepEqual(back.map((e) => [...e.ids, ...e.labels, ...e.positions, ...e.segments]), ex.map((e) => [...e.ids, ...e.labels, ...e.positions, ...e.segments]));
   assert.throws(() => decodeShard(encodeShard(ex).subarray(0, 30), 'x.shard'), /x\.shard: not a webtune data shard/);
   assert.throws(() => decodeShard(new Uint8Array(40), 'y.shard'), /y\.shard: not a webtune data shard \(no WTSHARD1 header\)/);
+});
+
+test('a model whose values are all bfloat16 is stored as BF16, losslessly; others stay F32', () => {
+  const bf = Float32Array.from([1, -2.5, 3.140625, 0, 1e-3].map((x) => new Float32Array(new Uint32Array([new Uint32Array(Float32Array.of(x).buffer)[0] & 0xffff0000]).buffer)[0]));
+  const f32 = Float32Array.of(0.1, 0.2, 0.3, 0.4, 0.5);
+  const bytes = writeSafetensors(new Map([['a', { shape: [5], data: bf }], ['b', { shape: [5], data: f32 }]]), undefined, { exactBf16: true });
+  const { header } = readSafetensorsHeader(bytes);
+  assert.equal(header.a.dtype, 'BF16');
+  assert.equal(header.b.dtype, 'F32');
+  const back = readSafetensors(bytes).tensors;
+  assert.deepEqual([...back.get('a')!.data], [...bf]);
+  assert.deepEqual([...back.get('b')!.data], [...f32]);
 });

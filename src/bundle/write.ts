@@ -1,6 +1,7 @@
-// `webtune bundle`: a training job as one self-contained folder. The model is rewritten as a Hugging Face directory,
-// the data goes through sft's own pipeline (sftData) into binary shards, the runtimes (train.mjs for Node/Deno,
-// index.html for browsers) are copied from dist/bundle/, and job.json lists the flags and every file's sha256.
+// `webtune bundle`: a training job as one self-contained folder. The model is rewritten as a Hugging Face directory
+// (in BF16 where that is lossless, so a bf16 checkpoint keeps its size), the data goes through sft's own pipeline
+// (sftData) into binary shards, the runtimes (train.mjs for Node/Deno, index.html for browsers) are copied from
+// dist/bundle/, and job.json lists the flags and every file's sha256.
 // The folder is built under a temporary name and renamed into place.
 import { UserError } from '../../core/errors.ts';
 import { hfConfigFor, modelToHfTensors } from '../../models/hf-llama.ts';
@@ -41,7 +42,7 @@ export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleR
   const files = new Map<string, Uint8Array>();
   const json = (v: unknown) => new TextEncoder().encode(`${JSON.stringify(v, null, 2)}\n`);
   files.set(`${BUNDLE_PATHS.model}/config.json`, json(hfConfigFor(src.model, 'float32')));
-  files.set(`${BUNDLE_PATHS.model}/model.safetensors`, writeSafetensors(modelToHfTensors(src.model), { format: 'pt' }));
+  files.set(`${BUNDLE_PATHS.model}/model.safetensors`, writeSafetensors(modelToHfTensors(src.model), { format: 'pt' }, { exactBf16: true }));
   for (const f of src.tokenizerFiles) if ((await stat(f))?.isFile) files.set(`${BUNDLE_PATHS.model}/${f.replace(/^.*\//, '')}`, await readFile(f));
   files.set(BUNDLE_PATHS.train, encodeShard(data.train));
   if (data.val.length) files.set(BUNDLE_PATHS.val, encodeShard(data.val));
