@@ -78,6 +78,10 @@ export interface SftOptions {
   onRunDir?: (dir: string) => void;
   /** train on these sequences (a bundle's shards) instead of reading --dataset; args.max_length must be set */
   data?: SftData;
+  /** sees each logging.jsonl row as it is written (a page's chart, a test following the run) */
+  onLog?: (row: Record<string, unknown>) => void;
+  /** sees every optimizer step: the progress line's figures */
+  onStep?: (s: { step: number; total: number; loss: number; lr: number; tokensPerSec: number }) => void;
   /** --debug: sees every row kept, in reading order */
   onRow?: (tok: ChatTokenizer, row: EncodedRow, index: number) => void;
 }
@@ -199,7 +203,8 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   run.history = history;
   // the resolved --max_length (the model's context by default), as ms-swift records what it trained with
   await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify({ ...a, max_length: a.max_length ?? maxLength }, null, 2)}\n`);
-  const log = new JsonLog(`${runDir}/logging.jsonl`);
+  const jsonLog = new JsonLog(`${runDir}/logging.jsonl`);
+  const log = { append: async (row: Record<string, unknown>) => { await jsonLog.append(row); opts.onLog?.(row); } };
   const events = reportTo.includes('none') ? null : await EventWriter.create(runDir);
   for (const h of history) { await log.append(h); await events?.log(h); }  // a resumed run's earlier rows, so its curves are whole
   opts.onRunDir?.(runDir);
@@ -249,6 +254,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     // a stopped run logs its last, partial window too, so the log and the curves end at the last step done
     const logged = step % a.logging_steps === 0 || step === total || !!stop?.aborted;
     progress.update(step, { loss: windowLoss, lr, tokensPerSec: tps }, logged);
+    opts.onStep?.({ step, total, loss: windowLoss, lr, tokensPerSec: tps });
     if (logged) {
       const mem = (globalThis as { process?: NodeJS.Process }).process?.memoryUsage().rss ?? 0;
       await record({ loss: windowLoss, grad_norm: round(gradNorm), learning_rate: round(lr), 'memory(GiB)': round(mem / 2 ** 30, 3),
