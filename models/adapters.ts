@@ -3,7 +3,7 @@
 // lora_alpha / √r with use_rslora), or a full-training checkpoint, which is itself a model directory. The base model
 // comes from --model or from the run's args.json (in the checkpoint or its parent, the run directory).
 import { isHubId } from './hub.ts';
-import { readFile, readText, stat, joinPath } from '../runtime/platform.ts';
+import { dirname, isAbsolutePath, normalizePath, readFile, readText, resolvePath, stat, joinPath } from '../runtime/platform.ts';
 import { UserError } from '../core/errors.ts';
 import { isHfModelDir } from './hf-llama.ts';
 import type { LlamaConfig, LlamaModel } from './llama.ts';
@@ -109,17 +109,16 @@ export interface ResolvedCheckpoint {
  * tried last, as before.
  */
 async function baseModelIn(args: { model: string; output_dir?: unknown }, runDir: string): Promise<string | undefined> {
-  const path = await import('node:path');
-  if (path.isAbsolute(args.model)) return (await stat(args.model)) ? args.model : undefined;
+  if (isAbsolutePath(args.model)) return (await stat(args.model)) ? args.model : undefined;
   const sftCwds: string[] = [];
-  const out = typeof args.output_dir === 'string' ? path.normalize(args.output_dir).replace(/(.)\/+$/, '$1') : undefined;
-  if (out && !path.isAbsolute(out) && !out.split('/').includes('..')) {
-    const outputDir = path.dirname(path.resolve(runDir));
+  const out = typeof args.output_dir === 'string' ? normalizePath(args.output_dir).replace(/(.)\/+$/, '$1') : undefined;
+  if (out && !isAbsolutePath(out) && !out.split('/').includes('..')) {
+    const outputDir = dirname(resolvePath(runDir));
     if (out === '.') sftCwds.push(outputDir);
     else if (outputDir.endsWith(`/${out}`)) sftCwds.push(outputDir.slice(0, -out.length - 1) || '/');
   }
   for (const cwd of [...sftCwds, '.']) {
-    const p = path.resolve(cwd, args.model);
+    const p = resolvePath(cwd, args.model);
     if (await stat(p)) return p;
   }
   return undefined;

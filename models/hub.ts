@@ -7,12 +7,11 @@
 // files from /ORG/NAME/resolve/<commit>/<file> (redirects followed). Only what a model needs is fetched; interrupted
 // downloads resume from blobs/<etag>.incomplete with a Range request; each file is checked against its ETag (sha256
 // for LFS files, the git blob sha1 otherwise). HF_TOKEN is sent as a bearer token; HF_HUB_OFFLINE=1 reads the cache.
-// Node and Deno (files, node:crypto hashing); an edge worker gets its model files bundled instead.
+// Node and Deno (files and hashing through runtime/platform.ts); an edge worker gets its model files bundled instead.
 import { progressBar, StatusLine } from '../runtime/progress-line.ts';
-import { getEnv, joinPath, readText, stat, writeFileAtomic, writeStderr } from '../runtime/platform.ts';
+import { fileSystem, getEnv, hashFile as hashOf, joinPath, readText, stat, writeFileAtomic, writeStderr } from '../runtime/platform.ts';
 import { UserError } from '../core/errors.ts';
 
-const fsp = () => import('node:fs/promises');
 const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
 const MODEL_FILES = /^(config\.json|generation_config\.json|tokenizer\.json|tokenizer_config\.json|special_tokens_map\.json|tokenizer\.model|chat_template\.jinja|tok[^/]*\.bin)$/;
 
@@ -106,17 +105,12 @@ function expectedHash(etag: string): { algo: 'sha256' | 'sha1'; hex: string } | 
 }
 
 async function hashFile(path: string, algo: 'sha256' | 'sha1', size: number): Promise<string> {
-  const { createHash } = await import('node:crypto');
-  const { createReadStream } = await import('node:fs');
-  const h = createHash(algo);
-  if (algo === 'sha1') h.update(`blob ${size}\0`); // git's blob object header
-  for await (const chunk of createReadStream(path)) h.update(chunk as Uint8Array);
-  return h.digest('hex');
+  return hashOf(path, algo, algo === 'sha1' ? `blob ${size}\0` : ''); // git's blob object header
 }
 
 /** Downloads one file into blobs/<etag>, resuming a `.incomplete` part; retries a cut connection a few times. */
 async function downloadBlob(id: string, url: string, file: string, blob: string, size?: number): Promise<void> {
-  const fs = await fsp(), part = `${blob}.incomplete`;
+  const fs = fileSystem(), part = `${blob}.incomplete`;
   for (let attempt = 0; ; attempt++) {
     const have = (await stat(part))?.size ?? 0;
     const res = await request(id, url, { headers: have ? { range: `bytes=${have}-` } : {}, redirect: 'follow' }, file);
@@ -124,7 +118,7 @@ async function downloadBlob(id: string, url: string, file: string, blob: string,
     if (res.status >= 400) failFor(id, res.status, `download of ${file}`);
     const resumed = res.status === 206;
     const total = resumed ? have + Number(res.headers.get('content-length') ?? NaN) : Number(res.headers.get('content-length') ?? size ?? NaN);
-    const handle = await fs.open(part, resumed ? 'a' : 'w');
+    const handle = await fs.openWrite(part, resumed);
     let done = resumed ? have : 0;
     const bar = new DownloadBar(file, Number.isFinite(total) ? total : size, done);
     try {
@@ -149,11 +143,11 @@ async function downloadBlob(id: string, url: string, file: string, blob: string,
 }
 
 async function linkSnapshot(repo: string, commit: string, file: string, etag: string): Promise<void> {
-  const fs = await fsp(), target = joinPath(repo, 'snapshots', commit, file);
+  const fs = fileSystem(), target = joinPath(repo, 'snapshots', commit, file);
   await fs.mkdir(target.slice(0, target.lastIndexOf('/')), { recursive: true });
   await fs.rm(target, { force: true });
   const rel = `${'../'.repeat(file.split('/').length + 1)}blobs/${etag}`;
-  try { await fs.symlink(rel, target); } catch { await fs.copyFile(joinPath(repo, 'blobs', etag), target); } // no symlinks (Windows)
+  try { await fs.symlink!(rel, target); } catch { await fs.copyFile(joinPath(repo, 'blobs', etag), target); } // no symlinks (Windows, a MemoryFs)
 }
 
 /** Fetches (or finds in the cache) the snapshot of `id` at main and returns its directory. */
@@ -177,7 +171,7 @@ export async function snapshotDownload(id: string): Promise<string> {
   const commit = info.sha, files = neededFiles((info.siblings ?? []).map((s) => s.rfilename));
   if (!commit || !/^[\w.-]+$/.test(commit)) throw new UserError(`--model ${id}: ${api} names no commit`);
   if (!files.length) throw new UserError(`--model ${id}: the repository has no model files webtune reads (config.json, *.safetensors, onnx/model.onnx, tokenizer)`);
-  const fs = await fsp();
+  const fs = fileSystem();
   await fs.mkdir(joinPath(repo, 'blobs'), { recursive: true });
   for (const file of files) {
     if (await stat(joinPath(repo, 'snapshots', commit, file))) continue; // present (the link resolves)

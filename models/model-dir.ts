@@ -1,6 +1,6 @@
 // Writing a model directory (merge-lora, export): an empty-or-new --output_dir check, the source's generation config
 // and tokenizer files, and an atomic write (everything built under a temporary name beside it, then renamed).
-import { readDir, readFile, readJsonIfPresent, stat, joinPath, writeAtomic } from '../runtime/platform.ts';
+import { fileSystem, readDir, readFile, readJsonIfPresent, stat, joinPath, writeAtomic } from '../runtime/platform.ts';
 import { UserError } from '../core/errors.ts';
 import type { LoadedModel } from './load.ts';
 
@@ -41,7 +41,7 @@ export async function sourceFiles(modelPath: string, loaded: LoadedModel) {
  * Errors become one line naming --output_dir; nothing is left half written.
  */
 export async function writeModelDir(outDir: string, files: Record<string, Uint8Array | object>, copy: string[]): Promise<void> {
-  const fs = await import('node:fs/promises');
+  const fs = fileSystem();
   const parent = outDir.includes('/') ? outDir.slice(0, outDir.lastIndexOf('/')) || '/' : '.';
   await fs.mkdir(parent, { recursive: true }).catch((e: Error) => {
     throw new UserError(`--output_dir ${outDir}: cannot create ${parent} (${e.message.split('\n')[0]})`);

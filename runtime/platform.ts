@@ -1,7 +1,9 @@
-// The platform layer: what differs between Node, Deno and edge workers (files, stdio, exit, env).
-// Node and Deno both provide node:fs and node:process; edge workers provide neither, so those are
-// loaded lazily and every caller that needs files runs only where they exist.
+// The platform layer: what differs between Node, Deno, edge workers and browsers (files, stdio, exit, env).
+// Files go through a pluggable FileSystem: node:fs on Node and Deno (runtime/node-host.ts, loaded lazily, so edge
+// workers never load it), a MemoryFs in a browser (setFileSystem). Nothing else in webtune imports node: modules,
+// apart from the CLI.
 import { UserError } from '../core/errors.ts';
+import { host } from './node-host.ts';
 
 export type RuntimeName = 'node' | 'deno' | 'edge';
 
@@ -10,43 +12,116 @@ export const runtimeName: RuntimeName =
   : typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string' ? 'node'
   : 'edge';
 
-type NodeFs = typeof import('node:fs/promises');
-let fsPromise: Promise<NodeFs> | undefined;
-const fs = (): Promise<NodeFs> => (fsPromise ??= import('node:fs/promises'));
+export interface FileInfo { isFile: boolean; isDirectory: boolean; size: number; mtimeMs: number }
 
-export interface FileInfo { isFile: boolean; isDirectory: boolean; size: number }
+/** An open file read at explicit positions. */
+export interface ReadHandle { read(buf: Uint8Array, position: number): Promise<number>; close(): Promise<void> }
+/** A file being written in order (created, truncated, or appended to). */
+export interface WriteHandle { write(data: Uint8Array | string): Promise<void>; close(): Promise<void> }
+
+/**
+ * What webtune needs of a file system, with node:fs's semantics (errors carry node's `code`: ENOENT, EEXIST,
+ * ENOTEMPTY). The machine's files on Node and Deno (runtime/node-host.ts); a MemoryFs in a browser.
+ */
+export interface FileSystem {
+  readFile(path: string): Promise<Uint8Array>;
+  open(path: string): Promise<ReadHandle>;
+  /** undefined when nothing is at `path` */
+  stat(path: string): Promise<FileInfo | undefined>;
+  realpath(path: string): Promise<string>;
+  readDir(path: string): Promise<string[]>;
+  writeFile(path: string, data: Uint8Array | string): Promise<void>;
+  appendFile(path: string, data: Uint8Array | string): Promise<void>;
+  openWrite(path: string, append?: boolean): Promise<WriteHandle>;
+  mkdir(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  rm(path: string, opts?: { recursive?: boolean; force?: boolean }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  copyFile(from: string, to: string): Promise<void>;
+  /** absent where there are no links (then callers copy) */
+  symlink?(target: string, path: string): Promise<void>;
+}
+
+export interface LineReader {
+  /** Shows `prompt` on stdout and resolves to the next line of stdin (without its newline); undefined at the end. */
+  read(prompt: string): Promise<string | undefined>;
+  /** stdin is a terminal (line editing and history are on) */
+  readonly interactive: boolean;
+  close(): void;
+}
+
+/** What the host runtime provides besides files: runtime/node-host.ts (Node, Deno, edge) or runtime/browser-host.ts. */
+export interface Host {
+  /** the file system in use until setFileSystem installs another */
+  fs: FileSystem;
+  cwd(): string;
+  hostname(): Promise<string>;
+  /** zlib-format deflate (PNG's IDAT) */
+  deflate(data: Uint8Array): Promise<Uint8Array>;
+  hash(algo: 'sha256' | 'sha1', chunks: AsyncIterable<Uint8Array>): Promise<string>;
+  /** runs `fn` dropping its native stderr lines that match `drop` (Dawn's noise); elsewhere just runs it */
+  filterNativeStderr<T>(fn: () => T, drop: RegExp): Promise<T>;
+  /** build/NAME.wasm of an unbundled checkout */
+  readBuiltWasm(name: string): Promise<Uint8Array>;
+  openLineReader(): Promise<LineReader>;
+}
+
+export { host };
+let current: FileSystem = host.fs;
+
+/** Installs the file system every webtune file access goes through (a MemoryFs in a browser). */
+export function setFileSystem(fs: FileSystem): void { current = fs; }
+/** The file system in use. */
+export function fileSystem(): FileSystem { return current; }
 
 export async function readFile(path: string): Promise<Uint8Array> {
-  return new Uint8Array(await (await fs()).readFile(path));
+  return current.readFile(path);
 }
 
 export async function readText(path: string): Promise<string> {
-  return (await fs()).readFile(path, 'utf8');
+  return new TextDecoder().decode(await current.readFile(path));
 }
 
 /** The first `bytes` bytes of a file (fewer when it is shorter): a header read without loading the whole file. */
 export async function readFileHead(path: string, bytes: number): Promise<Uint8Array> {
-  const fh = await (await fs()).open(path, 'r');
+  const fh = await current.open(path);
   try {
     const buf = new Uint8Array(bytes);
-    const { bytesRead } = await fh.read(buf, 0, bytes, 0);
-    return buf.subarray(0, bytesRead);
+    return buf.subarray(0, await fh.read(buf, 0));
   } finally {
     await fh.close();
   }
 }
 
 export async function stat(path: string): Promise<FileInfo | undefined> {
-  try {
-    const s = await (await fs()).stat(path);
-    return { isFile: s.isFile(), isDirectory: s.isDirectory(), size: s.size };
-  } catch {
-    return undefined;
-  }
+  return current.stat(path);
 }
 
 export async function readDir(path: string): Promise<string[]> {
-  return (await (await fs()).readdir(path)).sort();
+  return (await current.readDir(path)).sort();
+}
+
+/** The file's bytes in chunks of `chunkBytes` (never the whole file at once). */
+export async function* readChunks(path: string, chunkBytes = 1 << 20): AsyncGenerator<Uint8Array> {
+  const fh = await current.open(path);
+  try {
+    for (let pos = 0; ;) {
+      const buf = new Uint8Array(chunkBytes), n = await fh.read(buf, pos);
+      if (n === 0) break;
+      pos += n;
+      yield buf.subarray(0, n);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The file's sha256 or sha1 hex digest; `prefix` is hashed first (git's blob header). */
+export async function hashFile(path: string, algo: 'sha256' | 'sha1', prefix = ''): Promise<string> {
+  async function* chunks() {
+    if (prefix) yield new TextEncoder().encode(prefix);
+    yield* readChunks(path);
+  }
+  return host.hash(algo, chunks());
 }
 
 // Atomic writes, the one home of them: a file or directory is built under a temporary name beside its target (same
@@ -60,14 +135,13 @@ export function tempPathFor(path: string): string {
 
 /** Renames a finished temporary into place; replace: remove what `path` holds first (a directory cannot be renamed over). */
 export async function commitTemp(tmp: string, path: string, replace = false): Promise<void> {
-  const f = await fs();
-  if (replace) await f.rm(path, { recursive: true, force: true });
-  await f.rename(tmp, path);
+  if (replace) await current.rm(path, { recursive: true, force: true });
+  await current.rename(tmp, path);
 }
 
 /** Removes a temporary that will not be committed (no error if it never came to exist). */
 export async function discardTemp(tmp: string): Promise<void> {
-  await (await fs()).rm(tmp, { recursive: true, force: true }).catch(() => {});
+  await current.rm(tmp, { recursive: true, force: true }).catch(() => {});
 }
 
 /** Builds `path` (file or directory) through `build(tmp)`, then commits it; on failure nothing is left behind. */
@@ -85,12 +159,42 @@ export async function writeAtomic<T>(path: string, build: (tmp: string) => Promi
 
 /** Write a file atomically (writeAtomic). */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const f = await fs();
-  await writeAtomic(path, (tmp) => f.writeFile(tmp, data));
+  await writeAtomic(path, (tmp) => current.writeFile(tmp, data));
 }
 
 export function joinPath(...parts: string[]): string {
   return parts.filter(Boolean).join('/').replace(/\/+/g, '/');
+}
+
+// Paths, POSIX style (node:path's posix semantics, which Node, Deno and a MemoryFs share).
+
+export const isAbsolutePath = (p: string): boolean => p.startsWith('/');
+
+/** `p` without "." and "a/.." segments or repeated slashes ("." when nothing is left; a trailing slash is kept). */
+export function normalizePath(p: string): string {
+  const abs = isAbsolutePath(p), out: string[] = [];
+  for (const seg of p.split('/')) {
+    if (!seg || seg === '.') continue;
+    if (seg === '..' && out.length && out[out.length - 1] !== '..') out.pop();
+    else if (seg !== '..' || !abs) out.push(seg);
+  }
+  const s = (abs ? '/' : '') + out.join('/');
+  return (s || (abs ? '/' : '.')) + (p.endsWith('/') && out.length ? '/' : '');
+}
+
+/** The absolute path of `parts` joined, relative ones resolved against the working directory. */
+export function resolvePath(...parts: string[]): string {
+  let p = '';
+  for (const part of parts) if (part) p = isAbsolutePath(part) ? part : `${p}/${part}`;
+  if (!isAbsolutePath(p)) p = `${host.cwd()}/${p}`;
+  const n = normalizePath(p);
+  return n.length > 1 ? n.replace(/\/$/, '') : n;
+}
+
+/** The folder holding `p` ("." for a bare name, "/" for a top-level one). */
+export function dirname(p: string): string {
+  const s = p.length > 1 ? p.replace(/\/+$/, '') : p, i = s.lastIndexOf('/');
+  return i < 0 ? '.' : i === 0 ? '/' : s.slice(0, i);
 }
 
 const proc = () => (globalThis as { process?: NodeJS.Process }).process;
@@ -125,37 +229,9 @@ export async function exit(code: number): Promise<never> {
   throw new Error(`exit ${code}`);
 }
 
-export interface LineReader {
-  /** Shows `prompt` on stdout and resolves to the next line of stdin (without its newline); undefined at the end. */
-  read(prompt: string): Promise<string | undefined>;
-  /** stdin is a terminal (line editing and history are on) */
-  readonly interactive: boolean;
-  close(): void;
-}
-
 /** Lines of stdin, one prompt at a time (Node's readline; Deno provides the same module). */
-export async function openLineReader(): Promise<LineReader> {
-  const p = proc();
-  if (!p?.stdin) throw new Error('this runtime has no standard input to read lines from');
-  const { createInterface } = await import('node:readline');
-  const interactive = p.stdin.isTTY === true;
-  const rl = createInterface({ input: p.stdin, output: interactive ? p.stdout : undefined, terminal: interactive });
-  let closed = false;
-  rl.on('close', () => (closed = true));
-  // Ctrl-C at the terminal: readline would only pause; leave as a shell expects.
-  rl.on('SIGINT', () => { writeStdout('\n'); rl.close(); void exit(130); });
-  const lines = rl[Symbol.asyncIterator]();
-  return {
-    interactive,
-    async read(prompt) {
-      // Lines already read stay queued after the input closes; a closed terminal interface cannot prompt.
-      if (!interactive) writeStdout(prompt);
-      else if (!closed) { rl.setPrompt(prompt); rl.prompt(); }
-      const r = await lines.next();
-      return r.done ? undefined : r.value;
-    },
-    close: () => rl.close(),
-  };
+export function openLineReader(): Promise<LineReader> {
+  return host.openLineReader();
 }
 
 /** A JSON file's object, undefined when the file does not exist; malformed JSON is one UserError naming the file. */

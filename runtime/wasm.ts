@@ -5,6 +5,8 @@
 export type WasmName = 'kernels' | 'tokenizer' | 'collate';
 export type WasmSource = Uint8Array | WebAssembly.Module;
 
+import { host } from './platform.ts';
+
 const sources = new Map<WasmName, WasmSource>();
 const modules = new Map<WasmName, Promise<WebAssembly.Module>>();
 
@@ -13,19 +15,11 @@ export function registerWasm(name: WasmName, source: WasmSource): void {
   modules.delete(name);
 }
 
-async function readBuiltWasm(name: WasmName): Promise<Uint8Array> {
-  const { readFile } = await import('node:fs/promises');
-  for (const rel of [`../build/${name}.wasm`, `../../build/${name}.wasm`]) {
-    try { return await readFile(new URL(rel, import.meta.url)); } catch { /* try next */ }
-  }
-  throw new Error(`webtune: ${name}.wasm not found; run "npm run build" first`);
-}
-
 function compile(name: WasmName): Promise<WebAssembly.Module> {
   let m = modules.get(name);
   if (!m) {
     m = (async () => {
-      const src = sources.get(name) ?? await readBuiltWasm(name);
+      const src = sources.get(name) ?? await host.readBuiltWasm(name);
       return src instanceof WebAssembly.Module ? src : WebAssembly.compile(src as BufferSource);
     })();
     modules.set(name, m);

@@ -1,7 +1,7 @@
 // Acquires a WebGPU device on the current runtime: Deno and browsers expose navigator.gpu;
 // Node gets Dawn through the npm `webgpu` package. Requests the adapter's real limits (the
 // defaults are far lower) and the shader-f16 / subgroups features where the adapter has them.
-import { filterNativeStderr } from './native-stderr.ts';
+import { host } from './platform.ts';
 
 export interface GpuContext {
   device: GPUDevice;
@@ -45,7 +45,7 @@ async function requestAdapter(gpu: GPU): Promise<GPUAdapter | null> {
   const options: GPURequestAdapterOptions = { powerPreference: 'high-performance' };
   if (gpu !== dawnGpu || dawnListed) return gpu.requestAdapter(options);
   dawnListed = true; // Dawn lists the adapters, and prints, on its first request only, inside the call
-  return filterNativeStderr(() => gpu.requestAdapter(options), DAWN_LIMIT_NOTICE);
+  return host.filterNativeStderr(() => gpu.requestAdapter(options), DAWN_LIMIT_NOTICE);
 }
 
 /** PCI vendor ids (Deno reports the id as a number: "65541" for Mesa's llvmpipe) → the vendor's name. */

@@ -2,6 +2,7 @@
 // → build/<name>-test.wasm, the test-only exports), then the esbuild bundles:
 //   dist/webtune.mjs        one ESM bundle for Node and Deno (wasm embedded)
 //   dist/edge/worker.mjs    a module Worker; its .wasm files sit beside it and are imported as modules
+//   dist/browser/webtune.mjs  the library for a browser page (wasm embedded, no node: imports)
 //   build/test/*.mjs        the test files, bundled the same way (node --test runs them)
 // Usage: node scripts/build.mjs [--tests[=substring]] [--asm=name] [--skip-asm]
 import { execFileSync } from 'node:child_process';
@@ -61,6 +62,19 @@ if (existsSync(join(root, 'src/entry-edge.ts'))) {
 await esbuild.build({
   ...common, entryPoints: [join(root, 'src/entry-bundle.ts')], outfile: join(root, 'dist/bundle/train.mjs'),
   banner: { js: `#!/usr/bin/env node\n${requireShim}` },
+});
+
+// The browser library: runtime/browser-host.ts stands in for runtime/node-host.ts (the one home of node: imports),
+// and any other node: import is a build error rather than a module the page cannot load.
+const browserHost = {
+  name: 'browser-host',
+  setup(build) {
+    build.onResolve({ filter: /\/node-host\.ts$/ }, () => ({ path: join(root, 'runtime/browser-host.ts') }));
+  },
+};
+await esbuild.build({
+  ...common, platform: 'browser', external: [], plugins: [browserHost],
+  entryPoints: [join(root, 'src/entry-browser.ts')], outfile: join(root, 'dist/browser/webtune.mjs'),
 });
 
 if (opt('tests') !== undefined) {

@@ -5,6 +5,7 @@
 // modification times of tokenizer.json and tokenizer_config.json), and are only used when the key matches.
 import type { HfSpec } from './spec.ts';
 import type { PackedBpe } from './bpe-pack.ts';
+import { fileSystem } from '../../runtime/platform.ts';
 
 const MAGIC = 0x4b545457; // "WTTK" little-endian
 const VERSION = 1;
@@ -64,11 +65,11 @@ export function defaultCacheDir(env: (name: string) => string | undefined): stri
 
 /** The cache key of the files (real paths, sizes, modification times) and the file name it maps to. */
 export async function cacheKey(files: string[]): Promise<{ key: string; file: string }> {
-  const fs = await import('node:fs/promises');
+  const fs = fileSystem();
   const parts = [`v${VERSION}`];
   for (const f of files) {
     const real = await fs.realpath(f);
-    const s = await fs.stat(real);
+    const s = (await fs.stat(real))!;
     parts.push(`${real}|${s.size}|${s.mtimeMs}`);
   }
   const key = parts.join('\n');

@@ -1,7 +1,7 @@
 // Loads a Hugging Face tokenizer: tokenizer.json (+ tokenizer_config.json beside it) from a directory or a .json
 // path, validated into an HfSpec (everything the engine needs, with the BPE model packed), then built.
 // Errors name the file and what is wrong or unsupported, on one line.
-import { getEnv, readFile, readText, stat, writeFileAtomic } from '../../runtime/platform.ts';
+import { fileSystem, getEnv, readFile, readText, stat, writeFileAtomic } from '../../runtime/platform.ts';
 import { packBpe, type PackedBpe } from './bpe-pack.ts';
 import { fastJson } from './fast-json.ts';
 import { A_LSTRIP, A_NORMALIZED, A_RSTRIP, A_SINGLE_WORD, A_SPECIAL, type AddedSpec, type HfSpec } from './spec.ts';
@@ -151,8 +151,7 @@ export async function loadHfTokenizer(path: string, opts: LoadOptions = {}): Pro
   const triples = tok.takeResolvedMerges();
   if (triples) {
     try {
-      const { mkdir } = await import('node:fs/promises');
-      await mkdir(dir, { recursive: true });
+      await fileSystem().mkdir(dir, { recursive: true });
       await writeFileAtomic(cached, encodeCompact({ ...spec, model: { ...spec.model, bytes: withResolvedMerges(spec.model.bytes, triples) } }, key));
     } catch { /* a cache that cannot be written is no error */ }
   }

@@ -1,20 +1,17 @@
 // Output written atomically (runtime/platform.ts): lines stream into a temporary file beside the target, renamed over
 // it on commit and removed on abort, so a failed run never leaves a half-written dataset under the real name.
-import { commitTemp, discardTemp, tempPathFor } from '../../runtime/platform.ts';
+import { commitTemp, discardTemp, fileSystem, tempPathFor, type WriteHandle } from '../../runtime/platform.ts';
 import { IGNORE_INDEX } from './collate.ts';
-
-type FileHandle = Awaited<ReturnType<typeof import('node:fs/promises').open>>;
 
 export class AtomicWriter {
   private buf: string[] = [];
   private size = 0;
 
-  private constructor(readonly path: string, private readonly tmp: string, private readonly fh: FileHandle) {}
+  private constructor(readonly path: string, private readonly tmp: string, private readonly fh: WriteHandle) {}
 
   static async open(path: string): Promise<AtomicWriter> {
-    const fs = await import('node:fs/promises');
     const tmp = tempPathFor(path);
-    return new AtomicWriter(path, tmp, await fs.open(tmp, 'w'));
+    return new AtomicWriter(path, tmp, await fileSystem().openWrite(tmp));
   }
 
   async write(line: string): Promise<void> {

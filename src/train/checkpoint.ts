@@ -10,10 +10,9 @@ import type { LlamaTrainer } from '../../models/llama-train.ts';
 import type { LoraConfig } from '../../models/lora.ts';
 import { readSafetensors, writeSafetensors, type Tensor } from '../../models/safetensors.ts';
 import { writeTensorContainer } from '../../models/onnx/tensor-container.ts';
-import { readFile, readText, stat, writeAtomic, writeFileAtomic } from '../../runtime/platform.ts';
+import { fileSystem, readFile, readText, stat, writeAtomic, writeFileAtomic } from '../../runtime/platform.ts';
 import { UserError } from '../../core/errors.ts';
 
-const fsp = () => import('node:fs/promises');
 /** Trainer tensor name → the model family's Hugging Face (full) or PEFT (LoRA) key (models/families/tensors.ts). */
 export const hfName = (name: string, c: LlamaConfig): string => hfTensorName(familyOfConfig(c), name);
 
@@ -49,7 +48,7 @@ export async function saveCheckpoint(dir: string, x: CheckpointInput): Promise<v
 }
 
 async function fillCheckpoint(tmp: string, x: CheckpointInput): Promise<void> {
-  const fs = await fsp(), c = x.trainer.config, rank = x.trainer.lora?.rank ?? 0;
+  const fs = fileSystem(), c = x.trainer.config, rank = x.trainer.lora?.rank ?? 0;
   await fs.mkdir(tmp, { recursive: true });
   const json = (f: string, v: unknown) => writeFileAtomic(`${tmp}/${f}`, `${JSON.stringify(v, null, 2)}\n`);
   const values = await x.trainer.read('value'), shape = (n: string) => shapeOf(n, c, rank), key = (n: string) => hfName(n, c);

@@ -1,6 +1,6 @@
 // A run's images/ as ms-swift names them (one file per logged tag: train_loss, train_learning_rate, eval_loss, …):
 // an SVG per tag with data, plus the PNGs of the losses (train_loss.png always, eval_loss.png with evaluations).
-import { writeFileAtomic } from '../../runtime/platform.ts';
+import { fileSystem, writeFileAtomic } from '../../runtime/platform.ts';
 import { lineChartSvg } from './plot-svg.ts';
 import { writeLossPng } from './plot.ts';
 
@@ -21,7 +21,7 @@ const series = (history: Record<string, unknown>[], key: string): [number, numbe
 
 /** Writes every image of the run from its log rows; returns the paths written. */
 export async function writeRunImages(runDir: string, history: Record<string, unknown>[]): Promise<string[]> {
-  await (await import('node:fs/promises')).mkdir(`${runDir}/images`, { recursive: true });
+  await fileSystem().mkdir(`${runDir}/images`, { recursive: true });
   const written: string[] = [];
   for (const [name, key, yLabel, smooth] of CHARTS) {
     const points = series(history, key);

@@ -1,13 +1,13 @@
 // The run directory as ms-swift names it, OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/, and its logging.jsonl (one JSON object
 // per line, rewritten atomically on every append: a crash leaves the previous complete file).
-import { readDir, writeFileAtomic } from '../../runtime/platform.ts';
+import { fileSystem, readDir, writeFileAtomic } from '../../runtime/platform.ts';
 import { UserError } from '../../core/errors.ts';
 
 const pad = (n: number) => String(n).padStart(2, '0');
 
 /** Fails early, before any loading or training, when the output directory cannot be created or written. */
 export async function checkOutputDir(outputDir: string): Promise<void> {
-  const fs = await import('node:fs/promises');
+  const fs = fileSystem();
   try {
     await fs.mkdir(outputDir, { recursive: true });
     const probe = `${outputDir.replace(/\/$/, '')}/.webtune-write-test-${Date.now()}`;
@@ -23,7 +23,7 @@ export async function checkOutputDir(outputDir: string): Promise<void> {
  * early leaves nothing behind and does not take a run number.
  */
 export async function makeRunDir(outputDir: string, now = new Date()): Promise<string> {
-  const fs = await import('node:fs/promises');
+  const fs = fileSystem();
   await checkOutputDir(outputDir);
   for (;;) {
     const n = Math.max(-1, ...(await readDir(outputDir)).map((d) => /^v(\d+)-/.exec(d)).filter((m) => m).map((m) => Number(m![1]))) + 1;
@@ -42,7 +42,7 @@ export async function makeRunDir(outputDir: string, now = new Date()): Promise<s
 /** A failed run's directory goes unless it holds a checkpoint (which --resume_from_checkpoint can continue). */
 export async function removeRunDirIfEmpty(dir: string): Promise<boolean> {
   if ((await checkpointsIn(dir)).length) return false;
-  await (await import('node:fs/promises')).rm(dir, { recursive: true, force: true });
+  await fileSystem().rm(dir, { recursive: true, force: true });
   return true;
 }
 
@@ -64,7 +64,7 @@ export async function checkpointsIn(dir: string): Promise<{ name: string; step: 
 /** --save_total_limit: removes the oldest checkpoints beyond the limit, never the best one. */
 export async function pruneCheckpoints(dir: string, limit: number | undefined, best: string | null): Promise<void> {
   if (!limit) return;
-  const fs = await import('node:fs/promises');
+  const fs = fileSystem();
   const all = await checkpointsIn(dir);
   let extra = all.length - limit;
   for (const c of all) {

@@ -1,7 +1,7 @@
 // images/train_loss.png and images/eval_loss.png as ms-swift draws them with matplotlib (a loss-vs-step line in a
 // framed axes box with a title, "step" and "loss" axis labels and numbered ticks), written with a minimal PNG encoder
-// (node:zlib's deflate + CRC-32), Bresenham lines and a small built-in 5×7 bitmap font: no image library needed.
-import { writeFileAtomic } from '../../runtime/platform.ts';
+// (the host's zlib deflate + CRC-32), Bresenham lines and a small built-in 5×7 bitmap font: no image library needed.
+import { host, writeFileAtomic } from '../../runtime/platform.ts';
 
 const W = 640, H = 400;
 /** the axes box: left, right, top, bottom edges in pixels */
@@ -40,12 +40,11 @@ function chunk(type: string, data: Uint8Array): Uint8Array {
 
 /** RGB image → PNG bytes (8-bit truecolour, filter 0 on every row). */
 export async function encodePng(rgb: Uint8Array, w: number, h: number): Promise<Uint8Array> {
-  const { deflateSync } = await import('node:zlib');
   const raw = new Uint8Array(h * (1 + 3 * w));
   for (let y = 0; y < h; y++) raw.set(rgb.subarray(y * 3 * w, (y + 1) * 3 * w), y * (1 + 3 * w) + 1);
   const ihdr = new Uint8Array(13), dv = new DataView(ihdr.buffer);
   dv.setUint32(0, w); dv.setUint32(4, h); ihdr.set([8, 2, 0, 0, 0], 8);
-  const parts = [new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', new Uint8Array(deflateSync(raw))), chunk('IEND', new Uint8Array())];
+  const parts = [new Uint8Array([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', await host.deflate(raw)), chunk('IEND', new Uint8Array())];
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   let at = 0;
   for (const p of parts) { out.set(p, at); at += p.length; }

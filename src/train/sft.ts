@@ -1,6 +1,6 @@
 // `webtune sft` as a library call: data → trainer → optimizer steps with gradient accumulation, schedule,
 // clipping, evaluation, logging, checkpoints and resume. Args use ms-swift's flag names (they go to args.json).
-import { stat, writeFileAtomic } from '../../runtime/platform.ts';
+import { resolvePath, stat, writeFileAtomic } from '../../runtime/platform.ts';
 import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
 import { selectTrainBackend } from '../backend/select.ts';
@@ -92,7 +92,7 @@ interface RunState { runDir?: string; history?: Record<string, unknown>[] }
 /** args.json's base model: absolute, so `infer --adapters` works from any folder; what the user typed stays beside. */
 async function absoluteModel(a: SftArgs): Promise<SftArgs & { model_arg: string }> {
   const local = await stat(a.model);  // else a hub id (ORG/NAME), kept as it is
-  return { ...a, model: local ? (await import('node:path')).resolve(a.model) : a.model, model_arg: a.model };
+  return { ...a, model: local ? resolvePath(a.model) : a.model, model_arg: a.model };
 }
 
 const round = (x: number, d = 6) => Number(x.toPrecision(d));

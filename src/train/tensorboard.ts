@@ -4,6 +4,7 @@
 // first event carries file_version "brain.Event:2"; every log row then becomes one Event whose Summary holds a
 // simple_value per numeric entry, tagged as Hugging Face rewrites log keys (eval_loss → eval/loss, loss → train/loss).
 import protobuf from 'protobufjs/light.js';
+import { fileSystem, host } from '../../runtime/platform.ts';
 
 // tensorflow/core/util/event.proto and framework/summary.proto, only the fields written here (reflection: no codegen).
 const SummaryValue = new protobuf.Type('Value').add(new protobuf.Field('tag', 1, 'string')).add(new protobuf.Field('simple_value', 2, 'float'));
@@ -54,15 +55,15 @@ export class EventWriter {
   private constructor(readonly path: string) {}
 
   static async create(runDir: string, now = Date.now()): Promise<EventWriter> {
-    const fs = await import('node:fs/promises'), { hostname } = await import('node:os');
+    const fs = fileSystem();
     await fs.mkdir(`${runDir}/runs`, { recursive: true });
-    const w = new EventWriter(`${runDir}/runs/events.out.tfevents.${Math.floor(now / 1000)}.${hostname()}`);
+    const w = new EventWriter(`${runDir}/runs/events.out.tfevents.${Math.floor(now / 1000)}.${await host.hostname()}`);
     await w.write({ wall_time: now / 1000, file_version: 'brain.Event:2' });
     return w;
   }
 
   private async write(e: EventFields): Promise<void> {
-    await (await import('node:fs/promises')).appendFile(this.path, tfRecord(encodeEvent(e)));
+    await fileSystem().appendFile(this.path, tfRecord(encodeEvent(e)));
   }
 
   /** One logging.jsonl row as one event at its step (rows without numbers, like the final summary, are skipped). */
