@@ -77,6 +77,14 @@ await esbuild.build({
   entryPoints: [join(root, 'src/entry-browser.ts')], outfile: join(root, 'dist/browser/webtune.mjs'),
 });
 
+// A bundle's page (index.html, page.mjs with the library for browsers, page.css with uPlot's styles), beside train.mjs
+await esbuild.build({
+  ...common, platform: 'browser', external: [], plugins: [browserHost],
+  entryPoints: { page: join(root, 'src/bundle/page/main.ts') }, outdir: join(root, 'dist/bundle'), outExtension: { '.js': '.mjs' },
+});
+await esbuild.build({ bundle: true, logLevel: 'warning', entryPoints: [join(root, 'src/bundle/page/page.css')], outfile: join(root, 'dist/bundle/page.css') });
+copyFileSync(join(root, 'src/bundle/page/index.html'), join(root, 'dist/bundle/index.html'));
+
 if (opt('tests') !== undefined) {
   const tests = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts') && f.includes(opt('tests')))
     .map((f) => join(root, 'test', f));

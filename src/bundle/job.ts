@@ -1,7 +1,7 @@
 // job.json, a bundle's manifest: the sft flags it was made with, where its model and data are, and the size and
 // sha256 of every other file, so a runtime refuses a tampered or truncated bundle before training on it.
-import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { UserError } from '../../core/errors.ts';
+import { host } from '../../runtime/platform.ts';
 
 export const JOB_FILE = 'job.json';
 export const BUNDLE_FORMAT = 'webtune-bundle/1';
@@ -31,13 +31,9 @@ export interface JobManifest {
   files: Record<string, FileEntry>;
 }
 
-const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
-
-/** sha256 as hex: WebCrypto where the runtime has it (Node, Deno, secure pages), else @noble/hashes (plain-http pages). */
+/** sha256 as hex, through the host (node:crypto; WebCrypto in pages, @noble/hashes where a page has none). */
 export async function sha256Hex(data: Uint8Array): Promise<string> {
-  const subtle = (globalThis as { crypto?: Crypto }).crypto?.subtle;
-  if (subtle) return hex(new Uint8Array(await subtle.digest('SHA-256', data as Uint8Array<ArrayBuffer>)));
-  return hex(nobleSha256(data));
+  return host.hash('sha256', (async function* () { yield data; })());
 }
 
 export async function fileEntry(data: Uint8Array): Promise<FileEntry> {

@@ -7,7 +7,7 @@ import { UserError } from '../../core/errors.ts';
 import { hfConfigFor, modelToHfTensors } from '../../models/hf-llama.ts';
 import { checkOutputDir } from '../../models/model-dir.ts';
 import { writeSafetensors } from '../../models/safetensors.ts';
-import { readDir, readFile, stat, writeAtomic } from '../../runtime/platform.ts';
+import { fileSystem, readDir, readFile, stat, writeAtomic } from '../../runtime/platform.ts';
 import { loadModelSource } from '../train/model-source.ts';
 import { sftData, type SftArgs, type SftOptions } from '../train/sft.ts';
 import { BUNDLE_FORMAT, fileEntry, JOB_FILE, type JobManifest } from './job.ts';
@@ -59,7 +59,7 @@ export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleR
   for (const [rel, bytes] of files) manifest.files[rel] = await fileEntry(bytes);
   files.set(JOB_FILE, json(manifest));
 
-  const fs = await import('node:fs/promises');
+  const fs = fileSystem();
   await writeAtomic(dir, async (tmp) => {
     for (const [rel, bytes] of files) {
       await fs.mkdir(`${tmp}/${rel}`.replace(/\/[^/]*$/, ''), { recursive: true });
