@@ -14,8 +14,9 @@
 //   lavapipe's 128 MiB) is split along its rows into several buffers ("pieces", see create); the ops that meet such
 //   tensors (embedding, matmul's weight, and in train-ops.ts the GEMMs, cross-entropy and optimizers) run per piece.
 import { f16BitsToF32, f32ToF16Bits, roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../core/ops.ts';
-import { onUncapturedError, type GpuContext } from '../runtime/webgpu.ts';
+import { deviceLostReason, onUncapturedError, type GpuContext } from '../runtime/webgpu.ts';
 import { getEnv } from '../runtime/platform.ts';
+import { UserError } from '../core/errors.ts';
 import matmulVec4 from './matmul-vec4.wgsl';
 import matmulScalar from './matmul-scalar.wgsl';
 import matmulRegister from './matmul-register.wgsl';
@@ -315,7 +316,12 @@ export class WebGpuOps implements Ops {
     this.encoder.copyBufferToBuffer(buf.buffer, 0, stage.buffer, 0, copy);
     this.flush();
     try {
-      await stage.buffer.mapAsync(GPUMapMode.READ, 0, copy);
+      await stage.buffer.mapAsync(GPUMapMode.READ, 0, copy).catch(async (e) => {
+        // a lost device rejects every read: say so once, plainly, rather than as a failed mapping
+        await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 100))]);
+        const lost = deviceLostReason(this.device);
+        throw lost ? new UserError(`the WebGPU device was lost (${lost}); the run stops here, its checkpoints are kept`) : e;
+      });
       const out = stage.buffer.getMappedRange(0, copy).slice(0, bytes);
       stage.buffer.unmap();
       const err = this.firstError;

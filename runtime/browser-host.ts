@@ -1,6 +1,6 @@
 // The browser host, which scripts/build.mjs puts in place of runtime/node-host.ts in dist/browser/webtune.mjs: files
 // in a MemoryFs, hashing with WebCrypto, deflate with CompressionStream. No node: module is imported here.
-import type { Host } from './platform.ts';
+import type { Host } from './host-api.ts';
 import { MemoryFs } from './memory-fs.ts';
 
 async function concat(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

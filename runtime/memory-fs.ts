@@ -2,7 +2,8 @@
 // URLs fetched on first use (a base URL and a manifest of names); everything written stays in memory, where a page can
 // list and read it (to zip or save a run's output). Semantics and error codes follow node:fs, so the code written for
 // Node (atomic renames, EEXIST on a taken run number) behaves the same here.
-import { normalizePath, type FileInfo, type FileSystem, type ReadHandle, type WriteHandle } from './platform.ts';
+import type { FileInfo, FileSystem, ReadHandle, WriteHandle } from './host-api.ts';
+import { normalizePath } from './paths.ts';
 
 type Content =
   | { kind: 'bytes'; chunks: Uint8Array[] }

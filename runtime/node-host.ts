@@ -1,7 +1,7 @@
 // The Node/Deno host: the one module that imports node: built-ins (files, hashing, deflate, host name, stdin lines,
 // the built .wasm files). Each is loaded lazily, inside the call that needs it, so that an edge worker bundling this
 // module never loads one. The browser build replaces this module with runtime/browser-host.ts (scripts/build.mjs).
-import type { FileInfo, FileSystem, Host, LineReader, ReadHandle, WriteHandle } from './platform.ts';
+import type { FileInfo, FileSystem, Host, LineReader, ReadHandle, WriteHandle } from './host-api.ts';
 
 type NodeFs = typeof import('node:fs/promises');
 let fsPromise: Promise<NodeFs> | undefined;

@@ -4,6 +4,8 @@
 // apart from the CLI.
 import { UserError } from '../core/errors.ts';
 import { host } from './node-host.ts';
+import { resolveFrom } from './paths.ts';
+import type { FileInfo, FileSystem, LineReader } from './host-api.ts';
 
 export type RuntimeName = 'node' | 'deno' | 'edge';
 
@@ -12,59 +14,7 @@ export const runtimeName: RuntimeName =
   : typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string' ? 'node'
   : 'edge';
 
-export interface FileInfo { isFile: boolean; isDirectory: boolean; size: number; mtimeMs: number }
-
-/** An open file read at explicit positions. */
-export interface ReadHandle { read(buf: Uint8Array, position: number): Promise<number>; close(): Promise<void> }
-/** A file being written in order (created, truncated, or appended to). */
-export interface WriteHandle { write(data: Uint8Array | string): Promise<void>; close(): Promise<void> }
-
-/**
- * What webtune needs of a file system, with node:fs's semantics (errors carry node's `code`: ENOENT, EEXIST,
- * ENOTEMPTY). The machine's files on Node and Deno (runtime/node-host.ts); a MemoryFs in a browser.
- */
-export interface FileSystem {
-  readFile(path: string): Promise<Uint8Array>;
-  open(path: string): Promise<ReadHandle>;
-  /** undefined when nothing is at `path` */
-  stat(path: string): Promise<FileInfo | undefined>;
-  realpath(path: string): Promise<string>;
-  readDir(path: string): Promise<string[]>;
-  writeFile(path: string, data: Uint8Array | string): Promise<void>;
-  appendFile(path: string, data: Uint8Array | string): Promise<void>;
-  openWrite(path: string, append?: boolean): Promise<WriteHandle>;
-  mkdir(path: string, opts?: { recursive?: boolean }): Promise<void>;
-  rm(path: string, opts?: { recursive?: boolean; force?: boolean }): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  copyFile(from: string, to: string): Promise<void>;
-  /** absent where there are no links (then callers copy) */
-  symlink?(target: string, path: string): Promise<void>;
-}
-
-export interface LineReader {
-  /** Shows `prompt` on stdout and resolves to the next line of stdin (without its newline); undefined at the end. */
-  read(prompt: string): Promise<string | undefined>;
-  /** stdin is a terminal (line editing and history are on) */
-  readonly interactive: boolean;
-  close(): void;
-}
-
-/** What the host runtime provides besides files: runtime/node-host.ts (Node, Deno, edge) or runtime/browser-host.ts. */
-export interface Host {
-  /** the file system in use until setFileSystem installs another */
-  fs: FileSystem;
-  cwd(): string;
-  hostname(): Promise<string>;
-  /** zlib-format deflate (PNG's IDAT) */
-  deflate(data: Uint8Array): Promise<Uint8Array>;
-  hash(algo: 'sha256' | 'sha1', chunks: AsyncIterable<Uint8Array>): Promise<string>;
-  /** runs `fn` dropping its native stderr lines that match `drop` (Dawn's noise); elsewhere just runs it */
-  filterNativeStderr<T>(fn: () => T, drop: RegExp): Promise<T>;
-  /** build/NAME.wasm of an unbundled checkout */
-  readBuiltWasm(name: string): Promise<Uint8Array>;
-  openLineReader(): Promise<LineReader>;
-}
-
+export type { FileInfo, FileSystem, Host, LineReader, ReadHandle, WriteHandle } from './host-api.ts';
 export { host };
 let current: FileSystem = host.fs;
 
@@ -166,35 +116,11 @@ export function joinPath(...parts: string[]): string {
   return parts.filter(Boolean).join('/').replace(/\/+/g, '/');
 }
 
-// Paths, POSIX style (node:path's posix semantics, which Node, Deno and a MemoryFs share).
-
-export const isAbsolutePath = (p: string): boolean => p.startsWith('/');
-
-/** `p` without "." and "a/.." segments or repeated slashes ("." when nothing is left; a trailing slash is kept). */
-export function normalizePath(p: string): string {
-  const abs = isAbsolutePath(p), out: string[] = [];
-  for (const seg of p.split('/')) {
-    if (!seg || seg === '.') continue;
-    if (seg === '..' && out.length && out[out.length - 1] !== '..') out.pop();
-    else if (seg !== '..' || !abs) out.push(seg);
-  }
-  const s = (abs ? '/' : '') + out.join('/');
-  return (s || (abs ? '/' : '.')) + (p.endsWith('/') && out.length ? '/' : '');
-}
+export { dirname, isAbsolutePath, normalizePath } from './paths.ts';
 
 /** The absolute path of `parts` joined, relative ones resolved against the working directory. */
 export function resolvePath(...parts: string[]): string {
-  let p = '';
-  for (const part of parts) if (part) p = isAbsolutePath(part) ? part : `${p}/${part}`;
-  if (!isAbsolutePath(p)) p = `${host.cwd()}/${p}`;
-  const n = normalizePath(p);
-  return n.length > 1 ? n.replace(/\/$/, '') : n;
-}
-
-/** The folder holding `p` ("." for a bare name, "/" for a top-level one). */
-export function dirname(p: string): string {
-  const s = p.length > 1 ? p.replace(/\/+$/, '') : p, i = s.lastIndexOf('/');
-  return i < 0 ? '.' : i === 0 ? '/' : s.slice(0, i);
+  return resolveFrom(host.cwd(), ...parts);
 }
 
 const proc = () => (globalThis as { process?: NodeJS.Process }).process;

@@ -88,8 +88,17 @@ export function onUncapturedError(device: GPUDevice, sink: (message: string) => 
   return () => { sinks.delete(sink); };
 }
 
+// Why each lost device was lost (a browser takes the GPU back: a driver reset, a tab in the background, destroy()).
+const lostDevices = new WeakMap<GPUDevice, string>();
+
+/** The reason `device` was lost, as one line; undefined while it works. */
+export function deviceLostReason(device: GPUDevice): string | undefined {
+  return lostDevices.get(device);
+}
+
 export function acquireGPU(): Promise<GpuResult> {
-  cached ??= (async (): Promise<GpuResult> => {
+  if (cached) return cached;
+  const mine: Promise<GpuResult> = cached = (async (): Promise<GpuResult> => {
     let gpu: GPU | undefined;
     try {
       gpu = await getNavigatorGpu();
@@ -114,13 +123,18 @@ export function acquireGPU(): Promise<GpuResult> {
       if (typeof v === 'number') requiredLimits[key] = v;
     }
     const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+    // A lost device never comes back: the next acquireGPU asks for a new one.
+    void device.lost?.then((info) => {
+      lostDevices.set(device, `${info.reason ?? 'unknown'}${info.message ? `: ${info.message.split('\n')[0]}` : ''}`);
+      if (cached === mine) cached = undefined;
+    });
     const info = (adapter as GPUAdapter & { info?: GPUAdapterInfo }).info;
     const description = describeAdapter(info);
     const isCpu = /llvmpipe|lavapipe|swiftshader|software/i.test(description) ||
       Boolean((info as { isFallbackAdapter?: boolean } | undefined)?.isFallbackAdapter);
     return { ok: true, gpu: { device, adapter, description, isCpu, features: new Set(features) } };
   })();
-  return cached;
+  return mine;
 }
 
 /** Destroys the shared device (after every WebGpuOps using it is destroyed); a later acquireGPU starts afresh. */

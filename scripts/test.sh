@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite on a fresh Debian/Ubuntu machine: installs what it needs (npm packages, Mesa's
-# software Vulkan for WebGPU when no GPU adapter exists, PyTorch as the reference), builds, tests.
+# software Vulkan for WebGPU when no GPU adapter exists, PyTorch as the reference, chromium for the browser tests),
+# builds, tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
@@ -8,6 +9,10 @@ export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg-$(id -u)}"; mkdir -p "$XDG_R
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
 if ! /usr/bin/python3 -c 'import torch, jinja2, onnx' 2>/dev/null; then
   $SUDO apt-get update -q && $SUDO apt-get install -y -q python3-torch python3-numpy python3-jinja2 python3-onnx
+fi
+# Debian's chromium for the browser tests (test/browser*.test.ts drive it with puppeteer-core: no browser download)
+if ! command -v chromium >/dev/null 2>&1 && [ ! -x /usr/lib/chromium/chromium ]; then
+  $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium
 fi
 # onnxruntime-node ships its CPU binaries; its install script would try to download more (no network here).
 export ONNXRUNTIME_NODE_INSTALL=skip
