@@ -1,6 +1,8 @@
 // The browser host, which scripts/build.mjs puts in place of runtime/node-host.ts in dist/browser/webtune.mjs: files
-// in a MemoryFs, hashing with WebCrypto, deflate with CompressionStream. No node: module is imported here.
+// in a MemoryFs, hashing with WebCrypto (@noble/hashes outside secure contexts), deflate with CompressionStream. No node: module is imported here.
 import type { Host } from './host-api.ts';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { sha1 } from '@noble/hashes/legacy.js';
 import { MemoryFs } from './memory-fs.ts';
 
 async function concat(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
@@ -18,9 +20,12 @@ export const host: Host = {
     return new Uint8Array(await new Response(stream).arrayBuffer());
   },
   async hash(algo, chunks) {
-    // WebCrypto digests whole buffers only; files hashed in a page are in memory anyway
-    const digest = await crypto.subtle.digest(algo === 'sha256' ? 'SHA-256' : 'SHA-1', await concat(chunks) as BufferSource);
-    return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+    // WebCrypto digests whole buffers only (files hashed in a page are in memory anyway), and only in secure contexts:
+    // a page served over plain http from another host (python3 -m http.server on a LAN) hashes with @noble/hashes
+    const data = await concat(chunks), subtle = globalThis.crypto?.subtle;
+    const digest = subtle ? new Uint8Array(await subtle.digest(algo === 'sha256' ? 'SHA-256' : 'SHA-1', data as BufferSource))
+      : (algo === 'sha256' ? sha256 : sha1)(data);
+    return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
   },
   filterNativeStderr: async (fn) => fn(),
   async readBuiltWasm(name) { throw new Error(`webtune: ${name}.wasm is not registered (the browser bundle embeds it)`); },
