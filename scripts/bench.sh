@@ -8,7 +8,7 @@ node scripts/build.mjs >/dev/null
 mkdir -p build/bench
 for f in bench/*.ts; do
   npx esbuild "$f" --bundle --platform=neutral --main-fields=module,main --format=esm --target=es2022 --log-level=warning \
-    --loader:.wgsl=text --loader:.wasm=binary --external:webgpu '--external:node:*' --outfile="build/bench/$(basename "${f%.ts}").mjs"
+    --loader:.wgsl=text --loader:.wasm=binary --external:webgpu --external:puppeteer-core '--external:node:*' --outfile="build/bench/$(basename "${f%.ts}").mjs"
 done
 DENO=node_modules/.bin/deno
 for device in webgpu wasm; do
@@ -23,3 +23,4 @@ for f in build/bench/*matmul*.mjs; do node "$f" 2>/dev/null; done
 node build/bench/train.mjs --torch_blas default,openblas 2>/dev/null | grep '^{'
 # serve: 64 concurrent streaming completions against `webtune deploy` (WASM); a table, then its JSON line
 node build/bench/serve-load.mjs --device wasm --requests 64 --max_tokens 64 --rounds 3
+node build/bench/bundle-runtimes.mjs 2>/dev/null | grep '^{'
