@@ -15,7 +15,7 @@ export class LossChart {
       width: width(), height: 300,
       scales: { x: { time: false }, lr: { auto: true } },
       axes: [
-        { label: 'step' },
+        { label: 'step', incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10000] },
         { label: 'loss', size: 56 },
         { label: 'learning rate', side: 1, scale: 'lr', grid: { show: false }, size: 70, values: (_u, v) => v.map((x) => (x === 0 ? '0' : x.toExponential(1))) },
       ],

@@ -67,6 +67,7 @@ function buttons(): void {
   $<HTMLButtonElement>('resume').disabled = running || !lastCheckpoint;
   $<HTMLButtonElement>('download').disabled = running || !lastCheckpoint;
   $<HTMLButtonElement>('save-folder').disabled = running || !lastRunDir;
+  $('resume-zip-label').classList.toggle('disabled', running || !bundle);
   $<HTMLInputElement>('chat-input').disabled = running || !lastCheckpoint;
   $<HTMLButtonElement>('chat-send').disabled = running || !lastCheckpoint;
   if (lastCheckpoint && !history.length) $('chat').replaceChildren(Object.assign(document.createElement('p'), { className: 'dim',
