@@ -17,7 +17,7 @@ export function normalizePath(p: string): string {
 /** The absolute path of `parts` joined, relative ones resolved against `cwd`. */
 export function resolveFrom(cwd: string, ...parts: string[]): string {
   let p = '';
-  for (const part of parts) if (part) p = isAbsolutePath(part) ? part : `${p}/${part}`;
+  for (const part of parts) if (part) p = isAbsolutePath(part) ? part : p ? `${p}/${part}` : part;
   if (!isAbsolutePath(p)) p = `${cwd}/${p}`;
   const n = normalizePath(p);
   return n.length > 1 ? n.replace(/\/$/, '') : n;

@@ -70,3 +70,10 @@ test('MemoryFs: URL files are fetched lazily (a header read is one Range request
     setFileSystem(before);
   }
 });
+
+test('resolveFrom agrees with node:path posix.resolve, relative parts included', async () => {
+  const { resolveFrom } = await import('../runtime/paths.ts');
+  const { posix } = await import('node:path');
+  const cases: string[][] = [['../shared/x'], ['a', '../b'], ['./c/', 'd'], ['/abs', 'e/../f'], ['g', '/h', 'i'], ['..', '..', '..', '..', 'j'], ['.']];
+  for (const parts of cases) assert.equal(resolveFrom('/w/main', ...parts), posix.resolve('/w/main', ...parts), parts.join(' '));
+});
