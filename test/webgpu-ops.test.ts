@@ -7,7 +7,7 @@ import { testGPU } from './gpu.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
 import type { Buf, Ops } from '../core/ops.ts';
 import { createWebGpuOps, type WebGpuOps } from '../gpu/webgpu-ops.ts';
-import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm-tiled.ts';
+import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm/tiled.ts';
 
 const gpuResult = await testGPU();
 const skip = gpuResult.ok ? false : `no WebGPU: ${gpuResult.reason}`;

@@ -19,11 +19,9 @@
 // The subgroup of an invocation is taken to be its run of S consecutive local invocation indices (lavapipe's
 // packing, checked by the tests); train-ops.ts uses these kernels only where min = max subgroup size = S.
 
-import dropoutSrc from './dropout.wgsl';
+import { F32, gemmHeader, rep } from './common.ts';
 
 export type SubgroupLayout = 'TN' | 'NT' | 'NN';
-
-const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
 export interface SubgroupTile { R: number; C: number; WY: number }
 
@@ -69,21 +67,7 @@ function generate(layout: SubgroupLayout, { R, C, WY }: SubgroupTile, S: number,
     ? `drop4(${arr}[${i}], (${i}) * 4u, salt, p.dThreshold)` : `${arr}[${i}]`);
   const outMask = mask && layout === 'NN';
   const head = `enable subgroups;
-struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32${mask ? ', dIndex: u32, dThreshold: u32' : ''} }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<${o4 ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> a: array<${layout === 'TN' ? 'f32' : 'vec4<f32>'}>;
-@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
-${mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;
-${dropoutSrc}` : ''}
-// beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
-fn store(m: u32, n: u32, v0: ${o4 ? 'vec4<f32>' : 'f32'}${outMask ? ', salt: u32' : ''}) {
-  if (m >= p.M || n >= p.N) { return; }
-  let i = (p.oOff + m * p.ldo + n)${o4 ? ' / 4u' : ''};
-  let v = ${!outMask ? 'v0' : o4 ? 'drop4(v0, i * 4u, salt, p.dThreshold)' : 'select(0.0, v0, drop_keep(i, salt, p.dThreshold))'};
-  if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
-}
-@compute @workgroup_size(${S * WY})
+${gemmHeader({ dtype: F32, aWidth: layout === 'TN' ? 1 : 4, bWidth: 4, out4: o4, mask, maskOut: outMask })}@compute @workgroup_size(${S * WY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   // no early return: every lane of the subgroup must reach each broadcast (out-of-range rows/columns are clamped
   // on load and skipped on store)
