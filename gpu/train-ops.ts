@@ -3,18 +3,18 @@
 // its single command encoder. Kernels are the gpu/train-*.wgsl files beside this one.
 //
 // Choices that shape this file:
-// - One strided GEMM description (train-gemm.wgsl's Params and bindings: operand layouts, offsets, leading
-//   dimensions, beta) serves dX = dY·W, dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy;
-//   register-blocked on CPU adapters, shared-memory tiled on GPUs (gemm-tiled.ts, which also serves the forward
-//   matmul; tile config from KernelConfig.tiled). Attention follows the same split: no barriers on CPU adapters
+// - One strided GEMM description (WebGpuOps.gemm, gpu/gemm/: operand layouts, offsets, leading dimensions, beta,
+//   dropout mask) serves dX = dY·W, dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy, as it serves
+//   the forward matmul; gemm/policy.ts picks the kernel: CPU adapters' kernels without workgroup memory, shared-memory
+//   tiles on GPUs (tile config from KernelConfig.tiled). Attention follows the same split: no barriers on CPU adapters
 //   (train-attention-cpu.ts: several query rows per invocation, train-attention-serial*.wgsl where the head dim is
 //   not whole vec4s), one workgroup per (row, head) sharing the keys across invocations on GPUs.
 // - CPU adapters (lavapipe), measured: a storage load costs far more than the arithmetic it feeds and barriers are
 //   dear, so where operands allow it the GEMMs read vec4s with TM×TN blocks of unrolled accumulators
-//   (train-gemm-vec4.ts; dX = dY·W as dY·(Wᵀ)ᵀ after a transpose, and the forward x·Wᵀ too), RMSNorm runs a row
-//   per invocation and add/SwiGLU a vec4 per step. GPUs keep WebGpuOps' kernels for these. Where the adapter has
-//   subgroups of one fixed size (lavapipe: 8) the GEMMs share loads across lanes by broadcast instead
-//   (train-gemm-subgroup.ts, 2–4× the vec4 kernels' GFLOP/s), dX = dY·W included without the transpose.
+//   (gemm/vec4.ts; dX = dY·W as dY·(Wᵀ)ᵀ after a transpose), RMSNorm runs a row per invocation and add/SwiGLU a
+//   vec4 per step. GPUs keep WebGpuOps' kernels for these. Where the adapter has subgroups of one fixed size
+//   (lavapipe: 8) the GEMMs share loads across lanes by broadcast instead (gemm/subgroup.ts, 2–4× the vec4
+//   kernels' GFLOP/s), dX = dY·W included without the transpose.
 // - WGSL has no float atomics, so every reduction has a single writer: dk/dv are computed per key (not scattered
 //   from queries), embedding rows are summed per distinct id, the RMSNorm weight gradient per column.
 // - Scratch buffers (RMSNorm 1/rms, attention (lse, D), cross-entropy logits chunk and stats, ...) are kept per

@@ -1,11 +1,11 @@
 // WGSL for the training GEMM on CPU adapters with subgroups (lavapipe: 8 lanes, the width of one SIMD vector).
-// Same bindings, Params and result as train-gemm.wgsl: dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n).
+// Bindings, Params and epilogue: common.ts (dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n)).
 //
 // Why: on lavapipe a storage load is emulated lane by lane and costs far more than the arithmetic it feeds, while
 // subgroupBroadcast with a constant lane is one vector shuffle. So the lanes of a subgroup own neighbouring output
 // columns and load only their own B values; the A values, which every lane needs, are loaded once across the lanes
 // (lane l loads row m0 + l) and handed round by broadcast, as a CPU GEMM micro-kernel broadcasts A into vector
-// registers. Per loaded float this does 3–5× the multiply-adds of train-gemm-vec4.ts's per-invocation blocks.
+// registers. Per loaded float this does 3–5× the multiply-adds of vec4.ts's per-invocation blocks.
 // Each invocation owns R rows × C column groups; accumulators are plain variables (fully unrolled code).
 // - 'NT' (x·Wᵀ, logits): A(m,k) = a[m·lda + k], B(k,n) = b[n·ldb + k]. Lane l owns columns n0 + l + S·c; A rows
 //   and B rows are read as vec4 along k, products are vec4 dots. Needs K, lda, ldb, aOff, bOff multiples of 4.
@@ -13,11 +13,11 @@
 //   owns columns n0 + 4(l + S·c) .. +3. Needs N, K, lda, ldb, aOff, bOff multiples of 4.
 // - 'TN' (dW += dYᵀ·X): A(m,k) = a[k·lda + m] read one f32 per lane, B(k,n) = b[k·ldb + n] as vec4 along n;
 //   lane l owns columns n0 + 4(l + S·c) .. +3. Needs N, ldb, bOff multiples of 4.
-// Summation over k is sequential in k for every output (within vec4 dots for NT), as in train-gemm-register.wgsl.
+// Summation over k is sequential in k for every output (within vec4 dots for NT), as in register.ts.
 // mask: LoRA's dropout (dropout.wgsl) applied on the fly, to A as it is loaded (NT), to B as it is loaded (TN) or
 // to the product as it is stored (NN); the mask's salt comes from binding 4 at Params.dIndex.
 // The subgroup of an invocation is taken to be its run of S consecutive local invocation indices (lavapipe's
-// packing, checked by the tests); train-ops.ts uses these kernels only where min = max subgroup size = S.
+// packing, checked by the tests); policy.ts picks these kernels only where min = max subgroup size = S.
 
 import { F32, gemmHeader, rep } from './common.ts';
 

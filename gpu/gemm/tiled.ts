@@ -1,6 +1,6 @@
-// WGSL for the shared-memory tiled GEMM on GPUs, one generator for every layout: the training GEMMs (train-ops.ts
-// gemm(): dX = dY·W, dW += dYᵀ·X, the cross-entropy's chunks) and the forward linear layer y = x·wᵀ (webgpu-ops.ts
-// matmul, the NT layout with beta 0). Bindings and Params as train-gemm.wgsl:
+// WGSL for the shared-memory tiled GEMM on GPUs, every layout: the training GEMMs (dX = dY·W, dW += dYᵀ·X, the
+// cross-entropy's chunks) and the forward linear layer y = x·wᵀ (the NT layout with beta 0), as policy.ts chooses.
+// Bindings, Params and epilogue: common.ts:
 //   dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n), A(m,k) = a[aOff + m·lda + k] (N) or a[aOff + k·lda + m] (T),
 //   B(k,n) = b[bOff + k·ldb + n] (N) or b[bOff + n·ldb + k] (T).
 //
@@ -21,12 +21,11 @@
 //   storage.
 // Every product of an output sums over k in order (as the previous kernel), so the default config computes what it
 // computed. Rows, columns and k past M, N, K load as zero (indices clamped in bounds) and are never stored.
-// mask: LoRA's dropout (dropout.wgsl, as train-gemm-subgroup.ts) drawn on the fly: on A as it is loaded (NT), on B
-// (TN), on the product as it is stored (NN); the salt from binding 4 at Params.dIndex. halfB: b stored as f16
-// (Ops.upload's half), widened as it is loaded; the arithmetic stays f32.
+// mask: LoRA's dropout (dropout.wgsl, as subgroup.ts) drawn on the fly: on A as it is loaded (NT), on B
+// (TN), on the product as it is stored (NN); the salt from binding 4 at Params.dIndex. dtype: an operand stored
+// as f16 (Ops.upload's half) is widened as it is staged; the arithmetic stays f32.
 import { F32, dtypeName, gemmHeader, rep, widen, type GemmDtypes, type GemmLayout } from './common.ts';
 
-export type TiledLayout = GemmLayout;
 
 /** BM×BN outputs per workgroup, K in BK slices, TM×TN outputs per invocation (webgpu-ops.ts KernelConfig.tiled). */
 export interface TileConfig {
@@ -56,16 +55,13 @@ export const TILE_CANDIDATES: readonly TileConfig[] = [
 export const tileName = (t: TileConfig) => `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch === false ? '-np' : ''}${t.pad === false ? '-nopad' : ''}`;
 
 export interface TiledGemm {
-  layout: TiledLayout;
+  layout: GemmLayout;
   tile: TileConfig;
   /** the operands' storage (f16 widened on load: needs shader-f16); default f32 */
   dtype?: GemmDtypes;
   /** the layout's dropout mask drawn on the fly (Params gains dIndex, dThreshold; binding 4: salts) */
   mask?: boolean;
 }
-
-/** Invocations per workgroup along n (x) and m (y). */
-export const tiledWorkgroup = (t: TileConfig) => ({ x: t.BN / t.TN, y: t.BM / t.TM });
 
 /** Workgroups for an M×N output: x over n, y over m. */
 export const tiledGrid = (t: TileConfig, M: number, N: number): [number, number] => [Math.ceil(N / t.BN), Math.ceil(M / t.BM)];

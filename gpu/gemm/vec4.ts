@@ -1,5 +1,5 @@
-// WGSL for the training GEMM on CPU adapters when the operands can be read as vec4 (train-ops.ts picks it; the
-// general train-gemm-register.wgsl covers every other shape). Same bindings, Params and result as train-gemm.wgsl:
+// WGSL for the GEMM on CPU adapters without subgroups when the operands can be read as vec4 (policy.ts picks it;
+// register.ts covers every other shape). Bindings, Params and epilogue: common.ts,
 // dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n).
 //
 // Why generated: on lavapipe every storage load is emulated per invocation and costs far more than the arithmetic
@@ -12,7 +12,7 @@
 //   lda, ldb, aOff, bOff multiples of 4.
 // - 'NN' (dX = dY·W, the cross-entropy's dhidden): A read as vec4 along k, B as vec4 along n, four k per step.
 //   Needs N, K, lda, ldb, aOff, bOff multiples of 4.
-// Summation over k is sequential in k for every output (as train-gemm-register.wgsl), within vec4 dots for NT.
+// Summation over k is sequential in k for every output (as register.ts), within vec4 dots for NT.
 
 // mask ('TN' only): LoRA's dropout (dropout.wgsl) on B as it is loaded, its salt from binding 4 at Params.dIndex.
 import { F32, gemmHeader, rep } from './common.ts';
