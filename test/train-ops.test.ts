@@ -181,7 +181,7 @@ test('dropout masks: matmulNT (input), matmulTNAcc (B operand) and matmulNN (pro
   }
 });
 
-// Every tiled config the GPU check times (gemm-tiled.ts TILE_CANDIDATES) and the generator's other branches (TM not
+// Every tiled config the GPU check times (gemm/tiled.ts TILE_CANDIDATES) and the generator's other branches (TM not
 // a multiple of 4: single rows; no prefetch; no padding, BK not a power of two), each against PyTorch (float64) or,
 // for the forward layout and f16 weights, float64 sums here: the linear layer's three GEMMs with beta 0 and 1 on
 // ragged shapes; the same with the weight split into pieces (maxBindingBytes: A offsets, lda ≠ K); the fused
