@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import { acquireGPU, releaseGPU, type GpuContext } from '../runtime/webgpu.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
-import { TILE_CANDIDATES, tileName } from '../gpu/gemm-tiled.ts';
+import { TILE_CANDIDATES, tileName } from '../gpu/gemm/tiled.ts';
 import { LlamaTrainer, type TrainBatch } from '../models/llama-train.ts';
 import { LlamaRunner, type LlamaConfig } from '../models/llama.ts';
 import { TARGET_MODULES, type LoraConfig } from '../models/lora.ts';

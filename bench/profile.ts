@@ -20,8 +20,8 @@ export function profiler(ops: TrainOps, device: GPUDevice, print: (s: string) =>
       o.encoder ??= device.createCommandEncoder();
       o.pass = o.encoder.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * names.length, endOfPassWriteIndex: 2 * names.length + 1 } });
       // GEMMs by layout and shape (M×N×K), other kernels by name
-      const g = k.key.match(/^train-gemm.*"TA":(\d),"TB":(\d)/), v = k.key.match(/^train-gemm-(vec4|sg)-(\w\w)/), prm = rest[0] as number[];
-      const layout = v ? `${v[2]} ${v[1]}` : g ? `${g[1] === '1' ? 'T' : 'N'}${g[2] === '1' ? 'T' : 'N'}` : '';
+      const v = k.key.match(/^gemm-(\w+)-(?:([NT][NT])-)?/), prm = rest[0] as number[];  // gpu/gemm/generate.ts names
+      const layout = v ? `${v[2] ?? 'NT'} ${v[1]}` : '';
       names.push(layout ? `gemm ${layout} ${prm.slice(0, 3).join('×')}` : k.key.replace(/\{.*\}$/, ''));
     } else if (on) names.push(k.key);
     dispatch(k, ...rest);

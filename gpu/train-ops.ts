@@ -3,18 +3,18 @@
 // its single command encoder. Kernels are the gpu/train-*.wgsl files beside this one.
 //
 // Choices that shape this file:
-// - One strided GEMM description (train-gemm.wgsl's Params and bindings: operand layouts, offsets, leading
-//   dimensions, beta) serves dX = dY·W, dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy;
-//   register-blocked on CPU adapters, shared-memory tiled on GPUs (gemm-tiled.ts, which also serves the forward
-//   matmul; tile config from KernelConfig.tiled). Attention follows the same split: no barriers on CPU adapters
+// - One strided GEMM description (WebGpuOps.gemm, gpu/gemm/: operand layouts, offsets, leading dimensions, beta,
+//   dropout mask) serves dX = dY·W, dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy, as it serves
+//   the forward matmul; gemm/policy.ts picks the kernel: CPU adapters' kernels without workgroup memory, shared-memory
+//   tiles on GPUs (tile config from KernelConfig.tiled). Attention follows the same split: no barriers on CPU adapters
 //   (train-attention-cpu.ts: several query rows per invocation, train-attention-serial*.wgsl where the head dim is
 //   not whole vec4s), one workgroup per (row, head) sharing the keys across invocations on GPUs.
 // - CPU adapters (lavapipe), measured: a storage load costs far more than the arithmetic it feeds and barriers are
 //   dear, so where operands allow it the GEMMs read vec4s with TM×TN blocks of unrolled accumulators
-//   (train-gemm-vec4.ts; dX = dY·W as dY·(Wᵀ)ᵀ after a transpose, and the forward x·Wᵀ too), RMSNorm runs a row
-//   per invocation and add/SwiGLU a vec4 per step. GPUs keep WebGpuOps' kernels for these. Where the adapter has
-//   subgroups of one fixed size (lavapipe: 8) the GEMMs share loads across lanes by broadcast instead
-//   (train-gemm-subgroup.ts, 2–4× the vec4 kernels' GFLOP/s), dX = dY·W included without the transpose.
+//   (gemm/vec4.ts; dX = dY·W as dY·(Wᵀ)ᵀ after a transpose), RMSNorm runs a row per invocation and add/SwiGLU a
+//   vec4 per step. GPUs keep WebGpuOps' kernels for these. Where the adapter has subgroups of one fixed size
+//   (lavapipe: 8) the GEMMs share loads across lanes by broadcast instead (gemm/subgroup.ts, 2–4× the vec4
+//   kernels' GFLOP/s), dX = dY·W included without the transpose.
 // - WGSL has no float atomics, so every reduction has a single writer: dk/dv are computed per key (not scattered
 //   from queries), embedding rows are summed per distinct id, the RMSNorm weight gradient per column.
 // - Scratch buffers (RMSNorm 1/rms, attention (lse, D), cross-entropy logits chunk and stats, ...) are kept per
@@ -27,17 +27,12 @@
 import type { BackendCaps, Buf, DType, RopeFreqs } from '../core/ops.ts';
 import type { AttentionShape, DropMask, TrainOps } from '../core/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
-import { GBuf, WebGpuOps, halfVariant, type WebGpuOpsOptions } from './webgpu-ops.ts';
+import { GBuf, WebGpuOps, type GemmCall, type WebGpuOpsOptions } from './webgpu-ops.ts';
 import ropeSrc from './rope.wgsl';
 import dropoutSrc from './dropout.wgsl';
 import dropoutKernelSrc from './train-dropout.wgsl';
-import gemmSrc from './train-gemm.wgsl';
-import gemmRegister from './train-gemm-register.wgsl';
-import { gemmTiledSource, tiledGrid, tiledKernelName, type TiledLayout } from './gemm-tiled.ts';
-import { chooseGemm, masksOnTheFly, type DeviceProfile, type GemmPlan } from './gemm-policy.ts';
-import { VEC4_TILES, gemmVec4Source, vec4Fits, vec4Out, vec4Workgroup } from './train-gemm-vec4.ts';
+import { nnViaTranspose } from './gemm/policy.ts';
 import { attentionGroups, attentionRowsPerLane, attentionCpuSource, type AttentionKind } from './train-attention-cpu.ts';
-import { gemmSubgroupSource, subgroupGrid, subgroupTile } from './train-gemm-subgroup.ts';
 import rmsBackSrc from './train-rmsnorm-backward.wgsl';
 import rmsDwSrc from './train-rmsnorm-dw.wgsl';
 import elementwise4Src from './train-elementwise-vec4.wgsl';
@@ -91,19 +86,6 @@ function maskPrelude(segBinding: number | null): string {
       'fn sameSeg(a: u32, b: u32) -> bool { return seg[a] == seg[b]; }\n';
 }
 
-/** Whether the GEMM kernel `path` draws the dropout mask of `layout` itself (the subgroup and tiled ones: every layout). */
-
-/**
- * One GEMM as gemm() runs it: out[oOff + m·ldo + n] = beta·out + Σ_k A(m,k)·B(k,n), where the layout's first letter
- * says how A is read (N: a[aOff + m·lda + k], T: a[aOff + k·lda + m]) and its second how B is (N: b[bOff + k·ldb + n],
- * T: b[bOff + n·ldb + k]). mask: the dropout mask of A (NT), B (TN) or the product (NN), only where the chosen kernel
- * applies it (masksOnTheFly).
- */
-interface GemmCall {
-  out: Buf; a: Buf; b: Buf; M: number; N: number; K: number; layout: TiledLayout;
-  lda: number; ldb: number; ldo: number; aOff?: number; bOff?: number; oOff?: number; beta?: number; mask?: DropMask | null;
-}
-
 export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   get caps(): BackendCaps { return { ...super.caps, train: true }; }
   private readonly scratch = new Map<string, Buf>();
@@ -148,49 +130,13 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
 
   // ---- matrix products ----
 
-  /** The device's side of every GEMM choice (gemm-policy.ts). */
-  private get profile(): DeviceProfile {
-    return this.gemmProfile ??= { strategy: this.strategy, subgroupSize: this.subgroupSize, tile: this.config.tiled, tileByLayout: this.tileByLayout };
-  }
-  private gemmProfile: DeviceProfile | undefined;
-
-  private plan(layout: TiledLayout, M: number, N: number, K: number, lda: number, ldb: number, aOff: number, bOff: number, halfB: boolean): GemmPlan {
-    return chooseGemm(this.profile, { layout, M, N, K, lda, ldb, aOff, bOff, halfB });
-  }
-
-  /** Runs one GEMM (GemmCall) on the kernel the policy picks (gemm-policy.ts). */
-  private gemm(g: GemmCall) {
-    const { out, a, b, M, N, K, layout, lda, ldb, ldo, aOff = 0, bOff = 0, oOff = 0, beta = 0, mask = null } = g;
-    const ta = layout[0] === 'T' ? 1 : 0, tb = layout[1] === 'T' ? 1 : 0;
-    if (M === 0 || N === 0) return;
-    const params = [M, N, K, lda, ldb, ldo, aOff, bOff, oOff, f32bits(beta), ...(mask ? [mask.index, mask.threshold] : [])];
-    const bufs = [out, a, b, ...(mask ? [mask.salts] : [])];
-    // b an f16 weight (a frozen base, Ops.upload's half): the variant that widens it as it loads it
-    const h = (b as GBuf).half ? '-f16' : '', io = h ? halfVariant(gemmSrc, 'b') : gemmSrc;
-    const plan = this.plan(layout, M, N, K, lda, ldb, aOff, bOff, Boolean(h)), path = plan.kernel, m = mask ? 'm' : '';
-    if (mask && !masksOnTheFly(plan, layout)) throw new Error(`webgpu: the ${path} ${layout} GEMM has no dropout mask`);
-    if (path === 'sg' && layout !== 'TT') {
-      const S = this.subgroupSize, t = subgroupTile(layout!, N, S), o4 = vec4Out(N, ldo, oOff);
-      this.dispatch(this.kernel(`train-gemm-sg-${layout}-${t.R}x${t.C}@${t.WY}s${S}${o4 ? 'o4' : ''}${m}`, gemmSubgroupSource(layout!, t, S, o4, !!mask)),
-        params, bufs, ...subgroupGrid(layout!, M, N, t, S));
-    } else if (path === 'vec4' && layout !== 'TT') {
-      const [TM, TN] = VEC4_TILES[layout!], wg = vec4Workgroup(N, TN), o4 = vec4Out(N, ldo, oOff);
-      this.dispatch(this.kernel(`train-gemm-vec4-${layout}-${TM}x${TN}@${wg.x}${o4 ? 'o4' : ''}${m}`, gemmVec4Source(layout!, TM, TN, wg, o4, !!mask)),
-        params, bufs, Math.ceil(N / (TN * wg.x)), Math.ceil(M / (TM * wg.y)));
-    } else if (path === 'register') {
-      const c = this.config.register;
-      this.dispatch(this.kernel(`train-gemm-register${h}`, io + gemmRegister, { TA: ta, TB: tb, ...c }), params,
-        bufs, Math.ceil(N / (c.TN * c.WGX)), Math.ceil(M / (c.TM * c.WGY)));
-    } else if (plan.kernel === 'tiled') {  // GPUs: gemm-tiled.ts, the layout and the policy's tile generated into the source
-      const g = { layout, tile: plan.tile, halfB: Boolean(h), mask: Boolean(mask) };
-      this.dispatch(this.kernel(tiledKernelName(g), gemmTiledSource(g, this.tileLimits)), params, bufs, ...tiledGrid(g.tile, M, N));
-    }
-  }
-
-  /** Whether gemm applies a dropout mask itself for this whole (unsplit, f32) product; else the caller materializes. */
-  private masksOnTheFly(layout: TiledLayout, M: number, N: number, K: number, lda: number, ldb: number, bufs: Buf[]) {
-    if (bufs.some((x) => (x as GBuf).parts || (x as GBuf).half)) return false;
-    return masksOnTheFly(this.plan(layout, M, N, K, lda, ldb, 0, 0, false), layout);
+  /**
+   * Whether the kernel gemm() picks for this whole (unsplit) product draws its dropout mask itself; else the caller
+   * materializes the masked operand (dropped) or product.
+   */
+  private drawsMask(g: GemmCall) {
+    if ([g.out, g.a, g.b].some((x) => (x as GBuf).parts)) return false;
+    return this.gemmPlan(g).mask;
   }
 
   /** MODE 0: dst = mask(src); MODE 1: dst = beta·dst + mask(src), over n elements (train-dropout.wgsl). */
@@ -206,36 +152,24 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     return d;
   }
 
-  /** Forward linear layers y = x·wᵀ: on CPU adapters the subgroup or vec4 NT GEMM where it fits (whole f32 w), else WebGpuOps'. */
-  override matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
-    const g = w as GBuf;
-    const split = [out, x, w].some((b) => (b as GBuf).parts);
-    if (this.strategy !== 'register' || M === 1 || split || g.half || !vec4Fits('NT', M, N, K, K, K, 0, 0)) {
-      super.matmul(out, x, w, M, N, K);
-      return;
-    }
-    check('matmul', [out, M * N], [x, M * K], [w, N * K]);
-    this.gemm({ out, a: x, b: w, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N });
-  }
-
   matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
     check('matmulNT', [out, M * N], [a, M * K], [b, N * K]);
-    if (aMask && !this.masksOnTheFly('NT', M, N, K, K, K, [out, a, b])) { a = this.dropped(a, M * K, aMask); aMask = null; }
-    this.gemm({ out, a, b, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta, mask: aMask });
+    const g: GemmCall = { out, a, b, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta, mask: aMask };
+    if (aMask && !this.drawsMask(g)) { g.a = this.dropped(a, M * K, aMask); g.mask = null; }
+    this.gemm(g);
   }
 
   matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null): void {
     check('matmulNN', [out, M * N], [a, M * K], [b, K * N]);
-    if (outMask && !this.masksOnTheFly('NN', M, N, K, K, N, [out, a, b])) {
+    if (outMask && !this.drawsMask({ out, a, b, M, N, K, layout: 'NN', lda: K, ldb: N, ldo: N, mask: outMask })) {
       const product = this.scratchBuf('dropped-product', M * N);
       this.matmulNN(product, a, b, M, N, K);
       this.dropout(out, product, M * N, outMask, 1, beta);
       return;
     }
-    const g = b as GBuf;
-    if (this.strategy === 'register' && !g.parts && !g.half && M > 1 && this.plan('NN', M, N, K, K, N, 0, 0, false).kernel !== 'sg' &&
-      vec4Fits('NT', M, N, K, K, K, 0, 0)) {
-      // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (measured faster than any NN blocking)
+    const g = b as GBuf, dtype = { a: (a as GBuf).half ? 'f16' : 'f32', b: g.half ? 'f16' : 'f32' } as const;
+    if (!g.parts && nnViaTranspose(this.gemmProfile, { layout: 'NN', M, N, K, lda: K, ldb: N, ldo: N, aOff: 0, bOff: 0, oOff: 0, dtype, mask: false })) {
+      // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (gemm/policy.ts nnViaTranspose)
       const bt = this.scratchBuf('nn-transpose', K * N);
       this.dispatch(this.kernel('train-transpose', transposeSrc), [K, N], [bt, b], this.strideGrid(K * N, 64));
       this.gemm({ out, a, b: bt, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta });
@@ -250,7 +184,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
 
   matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number, bMask: DropMask | null = null): void {
     check('matmulTNAcc', [out, M * N], [a, K * M], [b, K * N]);
-    if (bMask && !this.masksOnTheFly('TN', M, N, K, M, N, [out, a, b])) { b = this.dropped(b, K * N, bMask); bMask = null; }
+    if (bMask && !this.drawsMask({ out, a, b, M, N, K, layout: 'TN', lda: M, ldb: N, ldo: N, beta, mask: bMask })) { b = this.dropped(b, K * N, bMask); bMask = null; }
     // out split by rows (a weight gradient): each piece is rows [m0, m0 + mc) of the product
     for (const p of this.rowPieces(out, N)) {
       const m0 = p.start / N, mc = Math.min(p.length / N, M - m0);

@@ -8,7 +8,7 @@ import { testGPU } from './gpu.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
 import { dropKeep, dropThreshold, type TrainOps } from '../core/train-ops.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
-import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm-tiled.ts';
+import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm/tiled.ts';
 import { roundToF16 } from '../core/ops.ts';
 import { LlamaTrainer } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
@@ -127,7 +127,7 @@ test('matmulNN and matmulTNAcc (linear backward: dX = dY·W, dW += dYᵀ·X; bet
   for (const ops of webgpu.filter((o) => o.strategy === 'register' && o.subgroupSize)) {
     const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' '), S = ops.subgroupSize;
     const tnWide = linear.some((c) => c.N >= 2 * S && c.K >= 4 * S);
-    for (const layout of tnWide ? ['NN', 'TN'] : ['NN']) assert.match(keys, new RegExp(`train-gemm-sg-${layout}-`), `no subgroup ${layout} GEMM ran`);
+    for (const layout of tnWide ? ['NN', 'TN'] : ['NN']) assert.match(keys, new RegExp(`gemm-sg-${layout}-`), `no subgroup ${layout} GEMM ran`);
   }
 });
 
@@ -176,12 +176,12 @@ test('dropout masks: matmulNT (input), matmulTNAcc (B operand) and matmulNN (pro
   for (const ops of webgpu) {
     const keys = kernelKeys(ops);
     if (ops.strategy === 'register') assert.match(keys, /train-dropout/);
-    if (ops.strategy === 'register' && ops.subgroupSize) assert.match(keys, /train-gemm-sg-NT-\S*m\b.*/);
+    if (ops.strategy === 'register' && ops.subgroupSize) assert.match(keys, /gemm-sg-NT-\S*m\b.*/);
     if (ops.strategy === 'tiled') for (const l of ['NT', 'TN', 'NN']) assert.match(keys, new RegExp(`gemm-tiled-${l}-\\S*-m\\b`));
   }
 });
 
-// Every tiled config the GPU check times (gemm-tiled.ts TILE_CANDIDATES) and the generator's other branches (TM not
+// Every tiled config the GPU check times (gemm/tiled.ts TILE_CANDIDATES) and the generator's other branches (TM not
 // a multiple of 4: single rows; no prefetch; no padding, BK not a power of two), each against PyTorch (float64) or,
 // for the forward layout and f16 weights, float64 sums here: the linear layer's three GEMMs with beta 0 and 1 on
 // ragged shapes; the same with the weight split into pieces (maxBindingBytes: A offsets, lda ≠ K); the fused

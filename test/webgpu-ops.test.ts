@@ -7,7 +7,7 @@ import { testGPU } from './gpu.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
 import type { Buf, Ops } from '../core/ops.ts';
 import { createWebGpuOps, type WebGpuOps } from '../gpu/webgpu-ops.ts';
-import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm-tiled.ts';
+import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm/tiled.ts';
 
 const gpuResult = await testGPU();
 const skip = gpuResult.ok ? false : `no WebGPU: ${gpuResult.reason}`;
@@ -78,7 +78,7 @@ for (const strategy of ['tiled', 'register'] as const) {
   });
 }
 
-// Every tiled config the GPU check times (gemm-tiled.ts TILE_CANDIDATES), the generator's other branches (TM not a
+// Every tiled config the GPU check times (gemm/tiled.ts TILE_CANDIDATES), the generator's other branches (TM not a
 // multiple of 4: single rows; no prefetch; no padding), and one register config: ragged shapes (M, N, K not
 // multiples of any tile, several tiles each way) and an f16 weight (Ops.upload's half) on adapters with shader-f16.
 const TILE_VARIANTS: TileConfig[] = [...TILE_CANDIDATES, { BM: 32, BN: 16, BK: 8, TM: 2, TN: 4 },

@@ -1,6 +1,6 @@
-// WGSL for the shared-memory tiled GEMM on GPUs, one generator for every layout: the training GEMMs (train-ops.ts
-// gemm(): dX = dY·W, dW += dYᵀ·X, the cross-entropy's chunks) and the forward linear layer y = x·wᵀ (webgpu-ops.ts
-// matmul, the NT layout with beta 0). Bindings and Params as train-gemm.wgsl:
+// WGSL for the shared-memory tiled GEMM on GPUs, every layout: the training GEMMs (dX = dY·W, dW += dYᵀ·X, the
+// cross-entropy's chunks) and the forward linear layer y = x·wᵀ (the NT layout with beta 0), as policy.ts chooses.
+// Bindings, Params and epilogue: common.ts:
 //   dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n), A(m,k) = a[aOff + m·lda + k] (N) or a[aOff + k·lda + m] (T),
 //   B(k,n) = b[bOff + k·ldb + n] (N) or b[bOff + n·ldb + k] (T).
 //
@@ -21,12 +21,11 @@
 //   storage.
 // Every product of an output sums over k in order (as the previous kernel), so the default config computes what it
 // computed. Rows, columns and k past M, N, K load as zero (indices clamped in bounds) and are never stored.
-// mask: LoRA's dropout (dropout.wgsl, as train-gemm-subgroup.ts) drawn on the fly: on A as it is loaded (NT), on B
-// (TN), on the product as it is stored (NN); the salt from binding 4 at Params.dIndex. halfB: b stored as f16
-// (Ops.upload's half), widened as it is loaded; the arithmetic stays f32.
-import dropoutSrc from './dropout.wgsl';
+// mask: LoRA's dropout (dropout.wgsl, as subgroup.ts) drawn on the fly: on A as it is loaded (NT), on B
+// (TN), on the product as it is stored (NN); the salt from binding 4 at Params.dIndex. dtype: an operand stored
+// as f16 (Ops.upload's half) is widened as it is staged; the arithmetic stays f32.
+import { F32, dtypeName, gemmHeader, rep, widen, type GemmDtypes, type GemmLayout } from './common.ts';
 
-export type TiledLayout = 'NN' | 'NT' | 'TN' | 'TT';
 
 /** BM×BN outputs per workgroup, K in BK slices, TM×TN outputs per invocation (webgpu-ops.ts KernelConfig.tiled). */
 export interface TileConfig {
@@ -56,23 +55,20 @@ export const TILE_CANDIDATES: readonly TileConfig[] = [
 export const tileName = (t: TileConfig) => `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.prefetch === false ? '-np' : ''}${t.pad === false ? '-nopad' : ''}`;
 
 export interface TiledGemm {
-  layout: TiledLayout;
+  layout: GemmLayout;
   tile: TileConfig;
-  /** b stored as f16, widened on load (needs shader-f16) */
-  halfB?: boolean;
+  /** the operands' storage (f16 widened on load: needs shader-f16); default f32 */
+  dtype?: GemmDtypes;
   /** the layout's dropout mask drawn on the fly (Params gains dIndex, dThreshold; binding 4: salts) */
   mask?: boolean;
 }
-
-/** Invocations per workgroup along n (x) and m (y). */
-export const tiledWorkgroup = (t: TileConfig) => ({ x: t.BN / t.TN, y: t.BM / t.TM });
 
 /** Workgroups for an M×N output: x over n, y over m. */
 export const tiledGrid = (t: TileConfig, M: number, N: number): [number, number] => [Math.ceil(N / t.BN), Math.ceil(M / t.BM)];
 
 /** A pipeline name identifying the generated source ('-f16' marks kernels that may bind an f16 buffer, see dispatch). */
 export function tiledKernelName(g: TiledGemm): string {
-  return `gemm-tiled-${g.layout}-${tileName(g.tile)}${g.mask ? '-m' : ''}${g.halfB ? '-f16' : ''}`;
+  return `gemm-tiled-${g.layout}-${tileName(g.tile)}${g.mask ? '-m' : ''}${dtypeName(g.dtype ?? F32)}`;
 }
 
 /** Device limits a tile must fit: invocations per workgroup, bytes of workgroup storage. */
@@ -107,11 +103,10 @@ export function gemmTiledSource(g: TiledGemm, limits: TileLimits = MIN_LIMITS): 
   return src;
 }
 
-const rep = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 const LANE = ['x', 'y', 'z', 'w'];
 
 function generate(g: TiledGemm, limits: TileLimits): string {
-  const { layout, tile: { BM, BN, BK, TM, TN, prefetch = true }, halfB = false, mask = false } = g;
+  const { layout, tile: { BM, BN, BK, TM, TN, prefetch = true }, dtype = F32, mask = false } = g;
   const WGX = BN / TN, WGY = BM / TM, NI = WGX * WGY;
   // which index of each operand is contiguous in memory: k for A in NN/NT, m in TN/TT; k for B in NT/TT, n in NN/TN
   const aK = layout[0] === 'N', bK = layout[1] === 'T';
@@ -126,7 +121,7 @@ function generate(g: TiledGemm, limits: TileLimits): string {
 
   const addrA = (m: string, k: string) => (aK ? `p.aOff + ${m} * p.lda + ${k}` : `p.aOff + ${k} * p.lda + ${m}`);
   const addrB = (k: string, n: string) => (bK ? `p.bOff + ${n} * p.ldb + ${k}` : `p.bOff + ${k} * p.ldb + ${n}`);
-  const readB = (i: string) => (halfB ? `f32(b[${i}])` : `b[${i}]`);
+  const loadA = (i: string) => widen('a', dtype.a, 1, i), loadB = (i: string) => widen('b', dtype.b, 1, i);
   // Element r of this invocation's share of a slice: e = li + r·NI, split with the contiguous index fastest.
   const fetch = (k0: string) => [
     ...Array.from({ length: LA }, (_, r) => {
@@ -134,14 +129,14 @@ function generate(g: TiledGemm, limits: TileLimits): string {
       const guard = (BM * BK) % NI && r === LA - 1 ? `li + ${r * NI}u < ${BM * BK}u && ` : '';
       return `    { let e = li + ${r * NI}u; let ${inner} = e % ${fast}u; let ${outer} = e / ${fast}u;
       let m = mBase + mm; let k = ${k0} + kk; let i = ${addrA('min(m, p.M - 1u)', 'min(k, p.K - 1u)')};
-      ra${r} = select(0.0, a[i], ${guard}m < p.M && k < p.K${maskA ? ' && drop_keep(i, salt, p.dThreshold)' : ''}); }`;
+      ra${r} = select(0.0, ${loadA('i')}, ${guard}m < p.M && k < p.K${maskA ? ' && drop_keep(i, salt, p.dThreshold)' : ''}); }`;
     }),
     ...Array.from({ length: LB }, (_, r) => {
       const [outer, inner] = bK ? ['nn', 'kk'] : ['kk', 'nn'], fast = bK ? BK : BN;
       const guard = (BN * BK) % NI && r === LB - 1 ? `li + ${r * NI}u < ${BN * BK}u && ` : '';
       return `    { let e = li + ${r * NI}u; let ${inner} = e % ${fast}u; let ${outer} = e / ${fast}u;
       let n = nBase + nn; let k = ${k0} + kk; let i = ${addrB('min(k, p.K - 1u)', 'min(n, p.N - 1u)')};
-      rb${r} = select(0.0, ${readB('i')}, ${guard}n < p.N && k < p.K${maskB ? ' && drop_keep(i, salt, p.dThreshold)' : ''}); }`;
+      rb${r} = select(0.0, ${loadB('i')}, ${guard}n < p.N && k < p.K${maskB ? ' && drop_keep(i, salt, p.dThreshold)' : ''}); }`;
     }),
   ].join('\n');
   // the same split, writing the registers into workgroup memory (an element past the slice, if any, is skipped)
@@ -173,28 +168,15 @@ function generate(g: TiledGemm, limits: TileLimits): string {
   const fmas = rep(TM * GB, (x) => `      acc${x} += ${rowExpr(Math.floor(x / GB))} * b${x % GB};`);
   const stores = rep(TM * GB, (x) => {
     const i = Math.floor(x / GB), gj = x % GB;
-    return rep(WB, (c) => `  store(mBase + ${rowOff(i)}, nBase + ${colOff(gj, c)}, acc${x}${WB === 4 ? `.${LANE[c]}` : ''}${mask ? ', salt' : ''});`);
+    return rep(WB, (c) => `  store(mBase + ${rowOff(i)}, nBase + ${colOff(gj, c)}, acc${x}${WB === 4 ? `.${LANE[c]}` : ''}${maskOut ? ', salt' : ''});`);
   });
   const smemType = (W: number, S: number) => (W === 4 && S % 4 === 0 ? `array<vec4<f32>, ${(BK * S) / 4}>` : `array<f32, ${BK * S}>`);
   // group widths of 4 need vec4 rows in workgroup memory (S is a multiple of 4: BM, BN and the padding are)
   const load = prefetch ? '' : `${fetch('k0')}\n`;
-  return `${halfB ? 'enable f16;\n' : ''}// generated by gpu/gemm-tiled.ts: ${tiledKernelName(g)}
-struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32${mask ? ', dIndex: u32, dThreshold: u32' : ''} }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<storage, read> a: array<f32>;
-@group(0) @binding(3) var<storage, read> b: array<${halfB ? 'f16' : 'f32'}>;
-${mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropoutSrc}` : ''}
+  return `// generated by gpu/gemm/tiled.ts: ${tiledKernelName(g)}
+${gemmHeader({ dtype, aWidth: 1, bWidth: 1, mask, maskOut })}
 var<workgroup> As: ${smemType(WA, SA)};  // [k][m], rows of ${SA}
 var<workgroup> Bs: ${smemType(WB, SB)};  // [k][n], rows of ${SB}
-
-// beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
-fn store(m: u32, n: u32, v0: f32${mask ? ', salt: u32' : ''}) {
-  if (m >= p.M || n >= p.N) { return; }
-  let i = p.oOff + m * p.ldo + n;
-  let v = ${maskOut ? 'select(0.0, v0, drop_keep(i, salt, p.dThreshold))' : 'v0'};
-  if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
-}
 
 @compute @workgroup_size(${WGX}, ${WGY})
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>,

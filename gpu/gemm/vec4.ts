@@ -1,5 +1,5 @@
-// WGSL for the training GEMM on CPU adapters when the operands can be read as vec4 (train-ops.ts picks it; the
-// general train-gemm-register.wgsl covers every other shape). Same bindings, Params and result as train-gemm.wgsl:
+// WGSL for the GEMM on CPU adapters without subgroups when the operands can be read as vec4 (policy.ts picks it;
+// register.ts covers every other shape). Bindings, Params and epilogue: common.ts,
 // dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n).
 //
 // Why generated: on lavapipe every storage load is emulated per invocation and costs far more than the arithmetic
@@ -12,28 +12,12 @@
 //   lda, ldb, aOff, bOff multiples of 4.
 // - 'NN' (dX = dY·W, the cross-entropy's dhidden): A read as vec4 along k, B as vec4 along n, four k per step.
 //   Needs N, K, lda, ldb, aOff, bOff multiples of 4.
-// Summation over k is sequential in k for every output (as train-gemm-register.wgsl), within vec4 dots for NT.
+// Summation over k is sequential in k for every output (as register.ts), within vec4 dots for NT.
 
 // mask ('TN' only): LoRA's dropout (dropout.wgsl) on B as it is loaded, its salt from binding 4 at Params.dIndex.
-import dropoutSrc from './dropout.wgsl';
+import { F32, gemmHeader, rep } from './common.ts';
 
 export type Vec4Layout = 'TN' | 'NT' | 'NN';
-
-const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
-
-// out4: dst written four columns at a time (a vec4 store costs about two f32 stores on lavapipe).
-const header = (out4: boolean, mask: boolean) => `struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32${mask ? ', dIndex: u32, dThreshold: u32' : ''} }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<${out4 ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> a: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
-${mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropoutSrc}` : ''}// beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
-fn store(m: u32, n: u32, v: ${out4 ? 'vec4<f32>' : 'f32'}) {
-  if (m >= p.M || n >= p.N) { return; }
-  let i = (p.oOff + m * p.ldo + n)${out4 ? ' / 4u' : ''};
-  if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
-}
-`;
 
 /** TM×TN per invocation, measured best on lavapipe for the training shapes (more spills than registers, still ahead). */
 export const VEC4_TILES: Record<Vec4Layout, [number, number]> = { TN: [8, 8], NT: [4, 4], NN: [8, 8] };
@@ -61,7 +45,7 @@ function generate(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y
   // a vec4 accumulator (row i, columns n0 + 4j..+3) goes out whole or as four f32
   const storeV = (i: number, j: number, v: string) => (out4 ? `  store(m0 + ${i}u, n0 + ${4 * j}u, ${v});`
     : rep(4, (c) => `  store(m0 + ${i}u, n0 + ${4 * j + c}u, ${v}[${c}]);`));
-  const head = `${header(out4, mask)}@compute @workgroup_size(${wg.x}, ${wg.y})
+  const head = `${gemmHeader({ dtype: F32, aWidth: 4, bWidth: 4, out4, mask })}@compute @workgroup_size(${wg.x}, ${wg.y})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m0 = gid.y * ${TM}u; let n0 = gid.x * ${TN}u;
   if (m0 >= p.M || n0 >= p.N) { return; }
@@ -109,9 +93,6 @@ ${out4 ? rep(TM * TN / 4, (x) => { const i = Math.floor(x / (TN / 4)), j = x % (
     : rep(TM * TN, (x) => `  store(m0 + ${Math.floor(x / TN)}u, n0 + ${x % TN}u, acc${x});`)}
 }`;
 }
-
-/** Whether the output can be stored a vec4 at a time (whole aligned groups of four columns). */
-export function vec4Out(N: number, ldo: number, oOff: number): boolean { return N % 4 === 0 && ldo % 4 === 0 && oOff % 4 === 0; }
 
 /** Whether gemmVec4Source(layout) applies to these operands (vec4 reads must be aligned and in bounds). */
 export function vec4Fits(layout: Vec4Layout, M: number, N: number, K: number, lda: number, ldb: number, aOff: number, bOff: number): boolean {

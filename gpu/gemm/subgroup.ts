@@ -1,11 +1,11 @@
 // WGSL for the training GEMM on CPU adapters with subgroups (lavapipe: 8 lanes, the width of one SIMD vector).
-// Same bindings, Params and result as train-gemm.wgsl: dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n).
+// Bindings, Params and epilogue: common.ts (dst[oOff + m·ldo + n] = beta·dst + Σ_k A(m,k)·B(k,n)).
 //
 // Why: on lavapipe a storage load is emulated lane by lane and costs far more than the arithmetic it feeds, while
 // subgroupBroadcast with a constant lane is one vector shuffle. So the lanes of a subgroup own neighbouring output
 // columns and load only their own B values; the A values, which every lane needs, are loaded once across the lanes
 // (lane l loads row m0 + l) and handed round by broadcast, as a CPU GEMM micro-kernel broadcasts A into vector
-// registers. Per loaded float this does 3–5× the multiply-adds of train-gemm-vec4.ts's per-invocation blocks.
+// registers. Per loaded float this does 3–5× the multiply-adds of vec4.ts's per-invocation blocks.
 // Each invocation owns R rows × C column groups; accumulators are plain variables (fully unrolled code).
 // - 'NT' (x·Wᵀ, logits): A(m,k) = a[m·lda + k], B(k,n) = b[n·ldb + k]. Lane l owns columns n0 + l + S·c; A rows
 //   and B rows are read as vec4 along k, products are vec4 dots. Needs K, lda, ldb, aOff, bOff multiples of 4.
@@ -13,17 +13,15 @@
 //   owns columns n0 + 4(l + S·c) .. +3. Needs N, K, lda, ldb, aOff, bOff multiples of 4.
 // - 'TN' (dW += dYᵀ·X): A(m,k) = a[k·lda + m] read one f32 per lane, B(k,n) = b[k·ldb + n] as vec4 along n;
 //   lane l owns columns n0 + 4(l + S·c) .. +3. Needs N, ldb, bOff multiples of 4.
-// Summation over k is sequential in k for every output (within vec4 dots for NT), as in train-gemm-register.wgsl.
+// Summation over k is sequential in k for every output (within vec4 dots for NT), as in register.ts.
 // mask: LoRA's dropout (dropout.wgsl) applied on the fly, to A as it is loaded (NT), to B as it is loaded (TN) or
 // to the product as it is stored (NN); the mask's salt comes from binding 4 at Params.dIndex.
 // The subgroup of an invocation is taken to be its run of S consecutive local invocation indices (lavapipe's
-// packing, checked by the tests); train-ops.ts uses these kernels only where min = max subgroup size = S.
+// packing, checked by the tests); policy.ts picks these kernels only where min = max subgroup size = S.
 
-import dropoutSrc from './dropout.wgsl';
+import { F32, gemmHeader, rep } from './common.ts';
 
 export type SubgroupLayout = 'TN' | 'NT' | 'NN';
-
-const rep = (n: number, f: (i: number) => string) => Array.from({ length: n }, (_, i) => f(i)).join('\n');
 
 export interface SubgroupTile { R: number; C: number; WY: number }
 
@@ -69,21 +67,7 @@ function generate(layout: SubgroupLayout, { R, C, WY }: SubgroupTile, S: number,
     ? `drop4(${arr}[${i}], (${i}) * 4u, salt, p.dThreshold)` : `${arr}[${i}]`);
   const outMask = mask && layout === 'NN';
   const head = `enable subgroups;
-struct Params { M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32${mask ? ', dIndex: u32, dThreshold: u32' : ''} }
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> dst: array<${o4 ? 'vec4<f32>' : 'f32'}>;
-@group(0) @binding(2) var<storage, read> a: array<${layout === 'TN' ? 'f32' : 'vec4<f32>'}>;
-@group(0) @binding(3) var<storage, read> b: array<vec4<f32>>;
-${mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;
-${dropoutSrc}` : ''}
-// beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
-fn store(m: u32, n: u32, v0: ${o4 ? 'vec4<f32>' : 'f32'}${outMask ? ', salt: u32' : ''}) {
-  if (m >= p.M || n >= p.N) { return; }
-  let i = (p.oOff + m * p.ldo + n)${o4 ? ' / 4u' : ''};
-  let v = ${!outMask ? 'v0' : o4 ? 'drop4(v0, i * 4u, salt, p.dThreshold)' : 'select(0.0, v0, drop_keep(i, salt, p.dThreshold))'};
-  if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
-}
-@compute @workgroup_size(${S * WY})
+${gemmHeader({ dtype: F32, aWidth: layout === 'TN' ? 1 : 4, bWidth: 4, out4: o4, mask, maskOut: outMask })}@compute @workgroup_size(${S * WY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   // no early return: every lane of the subgroup must reach each broadcast (out-of-range rows/columns are clamped
   // on load and skipped on store)

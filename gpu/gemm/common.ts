@@ -1,0 +1,70 @@
+// What every GEMM kernel shares, whatever its strategy: one Params struct, one binding layout and one epilogue.
+//   dst[oOff + m·ldo + n] = beta·dst[…] + Σ_k A(m,k)·B(k,n)
+// where the layout's first letter says how A is read (N: a[aOff + m·lda + k], T: a[aOff + k·lda + m]) and its
+// second how B is (N: b[bOff + k·ldb + n], T: b[bOff + n·ldb + k]). One description so covers y = x·Wᵀ, dX = dY·W,
+// dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy (offsets into lm_head, whose chunks are not
+// 256-byte aligned as binding offsets would need). Bindings: 0 Params, 1 dst, 2 a, 3 b, 4 the dropout salts.
+// Operands may be stored as f16 (Ops.upload's half) and are widened as they are read: the arithmetic stays f32.
+// The epilogue: beta = 0 overwrites without reading dst (its old contents may be anything, NaN included); a
+// dropout mask on the product (LoRA's, dropout.wgsl) is applied as it is stored.
+import dropoutSrc from '../dropout.wgsl';
+
+export type GemmLayout = 'NN' | 'NT' | 'TN' | 'TT';
+export type GemmDtype = 'f32' | 'f16';
+/** The storage type of each operand (dst is f32). */
+export interface GemmDtypes { a: GemmDtype; b: GemmDtype }
+export const F32: GemmDtypes = { a: 'f32', b: 'f32' };
+
+/** The Params words of a GEMM: gemmParams(...) in this order (beta as its f32 bits), the mask's two at the end. */
+export const PARAMS = 'M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32';
+
+export const rep = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
+
+/** The WGSL element type of an operand read `width` at a time. */
+export const elem = (d: GemmDtype, width: 1 | 4) => (width === 4 ? `vec4<${d}>` : d);
+
+/** Reading element i of array `arr` as f32 (or vec4<f32>): f16 storage is widened. */
+export const widen = (arr: string, d: GemmDtype, width: 1 | 4, i: string) => (d === 'f16' ? `${width === 4 ? 'vec4<f32>' : 'f32'}(${arr}[${i}])` : `${arr}[${i}]`);
+
+/** A suffix naming a kernel's f16 operands ('-f16' marks what may bind an f16 buffer: webgpu-ops.ts dispatch checks it). */
+export const dtypeName = (d: GemmDtypes) => `${d.a === 'f16' ? '-f16a' : ''}${d.b === 'f16' ? '-f16' : ''}`;
+
+export interface HeaderSpec {
+  dtype: GemmDtypes;
+  /** how many elements of a and b one array element holds */
+  aWidth: 1 | 4; bWidth: 1 | 4;
+  /** dst written a vec4 (four columns) at a time: N, ldo and oOff multiples of 4 */
+  out4?: boolean;
+  /** a dropout mask: the salts binding and dropout.wgsl (Params gains dIndex, dThreshold) */
+  mask?: boolean;
+  /** the mask applies to the product as it is stored (store() then takes the salt) */
+  maskOut?: boolean;
+}
+
+/** The enable lines, Params, bindings and store(m, n, v) of a kernel. */
+export function gemmHeader(h: HeaderSpec): string {
+  const half = h.dtype.a === 'f16' || h.dtype.b === 'f16', o = h.out4 ? 'vec4<f32>' : 'f32';
+  const masked = !h.maskOut ? 'v0' : h.out4 ? 'drop4(v0, i * 4u, salt, p.dThreshold)' : 'select(0.0, v0, drop_keep(i, salt, p.dThreshold))';
+  return `${half ? 'enable f16;\n' : ''}struct Params { ${PARAMS}${h.mask ? ', dIndex: u32, dThreshold: u32' : ''} }
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> dst: array<${o}>;
+@group(0) @binding(2) var<storage, read> a: array<${elem(h.dtype.a, h.aWidth)}>;
+@group(0) @binding(3) var<storage, read> b: array<${elem(h.dtype.b, h.bWidth)}>;
+${h.mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropoutSrc}` : ''}
+// beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
+fn store(m: u32, n: u32, v0: ${o}${h.maskOut ? ', salt: u32' : ''}) {
+  if (m >= p.M || n >= p.N) { return; }
+  let i = (p.oOff + m * p.ldo + n)${h.out4 ? ' / 4u' : ''};
+  let v = ${masked};
+  if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
+}
+`;
+}
+
+/** Whether the output can be stored a vec4 at a time (whole aligned groups of four columns). */
+export function vec4Out(N: number, ldo: number, oOff: number): boolean { return N % 4 === 0 && ldo % 4 === 0 && oOff % 4 === 0; }
+
+/** Whether an NT product's rows (A's and B's, both along k) can be read as aligned vec4s. */
+export function rowsVec4(K: number, lda: number, ldb: number, aOff: number, bOff: number): boolean {
+  return [K, lda, ldb, aOff, bOff].every((v) => v % 4 === 0);
+}

@@ -1,0 +1,125 @@
+// Every GEMM strategy of gpu/gemm/generate.ts run directly from its description on the device, each layout it
+// has, against a float64 JS reference: strided operands (leading dimensions wider than the rows, offsets), beta 0
+// and 0.5 over a prefilled dst, the dropout mask where the strategy draws it, f16 operands where it reads them
+// (on adapters with shader-f16). The policy's choices are table-tested in test/gemm-policy.test.ts; the ops that
+// call them (matmul, the training GEMMs) in test/webgpu-ops.test.ts and test/train-ops.test.ts.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { releaseGPU } from '../runtime/webgpu.ts';
+import { testGPU } from './gpu.ts';
+import { roundToF16, type Buf } from '../core/ops.ts';
+import { dropKeep, dropThreshold } from '../core/train-ops.ts';
+import { createWebGpuOps, type WebGpuOps } from '../gpu/webgpu-ops.ts';
+import { gemmGrid, gemmKernelName, gemmSource, type GemmKernel } from '../gpu/gemm/generate.ts';
+import type { GemmDtypes, GemmLayout } from '../gpu/gemm/common.ts';
+
+const gpu = await testGPU();
+const skip = !gpu.ok && `no WebGPU: ${gpu.ok ? '' : gpu.reason}`;
+const ops = gpu.ok ? await createWebGpuOps(gpu.gpu) : null;
+after(() => { ops?.destroy(); releaseGPU(); });
+
+// WebGpuOps' pipeline cache and dispatch, used here without its policy
+interface Internals {
+  kernel(name: string, src: string): unknown;
+  dispatch(k: unknown, params: number[], bufs: (Buf | null)[], x: number, y: number): void;
+  tileLimits: { invocations: number; sharedBytes: number };
+}
+
+let seed = 1;
+const randn = (n: number) => Float32Array.from({ length: n }, () => {
+  seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+  return (seed / 2 ** 32) * 2 - 1;
+});
+const F32 = new Float32Array(1), U32 = new Uint32Array(F32.buffer);
+const bits = (v: number) => { F32[0] = v; return U32[0]; };
+
+interface Product { M: number; N: number; K: number; lda: number; ldb: number; ldo: number; aOff: number; bOff: number; oOff: number; beta: number }
+
+/** A product with leading dimensions `pad` wider than the rows and the given offsets. */
+function product(layout: GemmLayout, M: number, N: number, K: number, pad: number, off: number, beta: number): Product {
+  return { M, N, K, lda: (layout[0] === 'N' ? K : M) + pad, ldb: (layout[1] === 'N' ? N : K) + pad, ldo: N + pad, aOff: off, bOff: off, oOff: off, beta };
+}
+
+/** Runs kernel k on p and compares with the float64 reference over all of dst (elements outside the product kept). */
+async function check(k: GemmKernel, p: Product) {
+  const o = ops!, io = o as unknown as Internals, salt = 0x9e3779b9, threshold = dropThreshold(0.3);
+  const aRows = k.layout[0] === 'N' ? p.M : p.K, bRows = k.layout[1] === 'N' ? p.K : p.N;
+  const half = (x: Float32Array, d: GemmDtypes['a']) => (d === 'f16' ? roundToF16(x) : x);
+  const a = half(randn(p.aOff + aRows * p.lda), k.dtype.a), b = half(randn(p.bOff + bRows * p.ldb), k.dtype.b);
+  const dst0 = randn(p.oOff + p.M * p.ldo);
+  const A = (m: number, kk: number) => { const i = p.aOff + (k.layout[0] === 'N' ? m * p.lda + kk : kk * p.lda + m); return k.mask && k.layout === 'NT' && !dropKeep(salt, i, threshold) ? 0 : a[i]; };
+  const B = (kk: number, n: number) => { const i = p.bOff + (k.layout[1] === 'N' ? kk * p.ldb + n : n * p.ldb + kk); return k.mask && k.layout === 'TN' && !dropKeep(salt, i, threshold) ? 0 : b[i]; };
+  const want = Float64Array.from(dst0);
+  for (let m = 0; m < p.M; m++) {
+    for (let n = 0; n < p.N; n++) {
+      let s = 0;
+      for (let kk = 0; kk < p.K; kk++) s += A(m, kk) * B(kk, n);
+      const i = p.oOff + m * p.ldo + n;
+      if (k.mask && k.layout === 'NN' && !dropKeep(salt, i, threshold)) s = 0;
+      want[i] = (p.beta ? p.beta * dst0[i] : 0) + s;
+    }
+  }
+  const bufs = [o.upload(dst0), o.upload(a, undefined, k.dtype.a === 'f16'), o.upload(b, undefined, k.dtype.b === 'f16'),
+    ...(k.mask ? [o.upload(Int32Array.of(7, salt | 0))] : [])];
+  const params = [p.M, p.N, p.K, p.lda, p.ldb, p.ldo, p.aOff, p.bOff, p.oOff, bits(p.beta), ...(k.mask ? [1, threshold] : [])];
+  io.dispatch(io.kernel(gemmKernelName(k), gemmSource(k, io.tileLimits)), params, bufs, ...gemmGrid(k, p.M, p.N));
+  const got = await o.read(bufs[0]);
+  bufs.forEach((x) => o.free(x));
+  const what = `${gemmKernelName(k)} ${JSON.stringify(p)}`;
+  for (let i = 0; i < want.length; i++) {
+    assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])) + 1e-6 * p.K, `${what}: dst[${i}] = ${got[i]}, want ${want[i]}`);
+  }
+}
+
+// Each case compiles its own pipeline, which costs seconds on lavapipe: the cases cover each strategy's branches
+// (layouts, row reads, stores, masks, dtypes) once rather than their product.
+const f32: GemmDtypes = { a: 'f32', b: 'f32' }, f16a: GemmDtypes = { a: 'f16', b: 'f32' }, f16b: GemmDtypes = { a: 'f32', b: 'f16' };
+const half = () => Boolean(ops?.hasF16);
+
+test('matvec: aligned and gathered rows, one and several invocations per output, f16 operands', { skip }, async () => {
+  const mv = (TPR: number, rows4: boolean, dtype: GemmDtypes): GemmKernel => ({ strategy: 'matvec', layout: 'NT', dtype, mask: false, shape: { TPR, RPW: 3 }, rows4 });
+  await check(mv(1, true, f32), product('NT', 1, 21, 36, 4, 8, 0));
+  await check(mv(4, false, f32), product('NT', 3, 21, 37, 3, 5, 0.5));
+  if (half()) {
+    await check(mv(4, true, f16b), product('NT', 1, 21, 36, 4, 8, 0.5));
+    await check(mv(1, false, f16a), product('NT', 1, 21, 37, 3, 5, 0));
+  }
+});
+
+test('register: every layout, ragged shapes and offsets, aligned NT rows, f16 operands', { skip }, async () => {
+  const tile = { TM: 3, TN: 2, WGX: 4, WGY: 2 };
+  const reg = (layout: GemmLayout, rows4: boolean, dtype: GemmDtypes): GemmKernel => ({ strategy: 'register', layout, dtype, mask: false, tile, rows4 });
+  for (const layout of ['NN', 'NT', 'TN', 'TT'] as const) await check(reg(layout, false, f32), product(layout, 29, 19, 13, 3, 5, 0.5));
+  await check(reg('NT', true, f32), product('NT', 29, 19, 16, 4, 8, 0));
+  if (half()) {
+    await check(reg('NT', true, f16b), product('NT', 29, 19, 16, 4, 8, 0.5));
+    await check(reg('NN', false, f16a), product('NN', 29, 19, 13, 3, 5, 0));
+  }
+});
+
+test('vec4: NN, NT and TN, vec4 and f32 stores, the TN mask', { skip }, async () => {
+  const v4 = (layout: 'NN' | 'NT' | 'TN', TM: number, TN: number, out4: boolean, mask: boolean): GemmKernel =>
+    ({ strategy: 'vec4', layout, dtype: f32, mask, tile: { TM, TN }, wg: { x: 2, y: 4 }, out4 });
+  await check(v4('NN', 8, 8, true, false), product('NN', 36, 44, 24, 4, 8, 0.5));
+  await check(v4('NT', 4, 4, false, false), product('NT', 36, 44, 24, 4, 4, 0));
+  await check(v4('TN', 8, 8, true, true), product('TN', 36, 44, 24, 4, 8, 1));
+  await check(v4('TN', 8, 8, false, false), product('TN', 36, 44, 24, 4, 4, 0.5));
+});
+
+test('subgroup: NN, NT and TN with their masks (adapters with fixed-size subgroups)', { skip: skip || (!ops?.subgroupSize && 'no fixed-size subgroups') }, async () => {
+  const S = ops!.subgroupSize;
+  const sg = (layout: 'NN' | 'NT' | 'TN', C: number, mask: boolean): GemmKernel =>
+    ({ strategy: 'subgroup', layout, dtype: f32, mask, tile: { R: 2 * S, C, WY: 2 }, lanes: S, out4: C === 2 });
+  for (const layout of ['NN', 'NT', 'TN'] as const) await check(sg(layout, 2, true), product(layout, 4 * S + 3, 12 * S, 20, 4, 8, 0.5));
+  await check(sg('NT', 1, false), product('NT', 4 * S + 3, 12 * S, 20, 4, 8, 0));
+});
+
+test('tiled: every layout, its masks, f16 operands, a small tile over several workgroups', { skip }, async () => {
+  const tile = { BM: 16, BN: 16, BK: 8, TM: 4, TN: 4 };
+  const tl = (layout: GemmLayout, mask: boolean, dtype: GemmDtypes): GemmKernel => ({ strategy: 'tiled', layout, dtype, mask, tile });
+  for (const layout of ['NN', 'NT', 'TN', 'TT'] as const) await check(tl(layout, layout !== 'TT', f32), product(layout, 37, 41, 19, 3, 5, 0.5));
+  if (half()) {
+    await check(tl('NT', false, f16a), product('NT', 37, 41, 19, 3, 5, 0));
+    await check(tl('TN', true, f16b), product('TN', 37, 41, 19, 3, 5, 1));
+  }
+});
