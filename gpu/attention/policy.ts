@@ -2,8 +2,8 @@
 // if-chains inside each op. GPUs take the tiled (workgroup) kernels. CPU adapters (the 'register' strategy:
 // lavapipe, SwiftShader) take kernels without barriers for training: the subgroup-broadcast ones where the adapter
 // has subgroups of one fixed size, else the blocked ones, and the serial ones where the head dim is not whole vec4s.
-// Decode stays with the tiled kernel everywhere (workgroup `decodeWG` on CPU adapters): measured on lavapipe, see
-// test/attention-policy.test.ts. Table-tested without a GPU (test/attention-policy.test.ts).
+// Decode keeps the tiled kernel everywhere, as before the generator: its row-wise variants exist but are not yet
+// measured against it. Table-tested without a GPU (test/attention-policy.test.ts).
 import type { DeviceProfile } from '../gemm-policy.ts';
 import { attentionRowsPerLane, type AttentionPhase, type AttentionPlan } from './kernel.ts';
 
