@@ -218,7 +218,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
 });
 
 // ---- 3a. GEMMs: the training layouts at the model's shapes, every candidate tile config ----
-// Each config of gemm-tiled.ts TILE_CANDIDATES runs on its own ops instance (config.tiled); report.gemm[i].configs
+// Each config of gemm/tiled.ts TILE_CANDIDATES runs on its own ops instance (config.tiled); report.gemm[i].configs
 // lists each one's TFLOP/s and the markdown row the best, so that a GPU run picks the defaults (GPU_CONFIG.tiled).
 await section('gemm', async () => {
   const rowsN = B * T, D = cfg.hiddenSize, F = cfg.intermediateSize;

@@ -7,8 +7,8 @@
 //   dropout mask) serves dX = dY·W, dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy, as it serves
 //   the forward matmul; gemm/policy.ts picks the kernel: CPU adapters' kernels without workgroup memory, shared-memory
 //   tiles on GPUs (tile config from KernelConfig.tiled). Attention follows the same split: no barriers on CPU adapters
-//   (train-attention-cpu.ts: several query rows per invocation, train-attention-serial*.wgsl where the head dim is
-//   not whole vec4s), one workgroup per (row, head) sharing the keys across invocations on GPUs.
+//   (several query rows per invocation, shared across a subgroup's lanes where there are subgroups), one workgroup
+//   per (row, head) sharing the keys across invocations on GPUs: attention/kernel.ts, chosen by attention/policy.ts.
 // - CPU adapters (lavapipe), measured: a storage load costs far more than the arithmetic it feeds and barriers are
 //   dear, so where operands allow it the GEMMs read vec4s with TM×TN blocks of unrolled accumulators
 //   (gemm/vec4.ts; dX = dY·W as dY·(Wᵀ)ᵀ after a transpose), RMSNorm runs a row per invocation and add/SwiGLU a
@@ -32,20 +32,14 @@ import ropeSrc from './rope.wgsl';
 import dropoutSrc from './dropout.wgsl';
 import dropoutKernelSrc from './train-dropout.wgsl';
 import { nnViaTranspose } from './gemm/policy.ts';
-import { attentionGroups, attentionRowsPerLane, attentionCpuSource, type AttentionKind } from './train-attention-cpu.ts';
+import { attentionGrid, attentionKernelName, attentionSource, type AttentionKernel } from './attention/kernel.ts';
+import { chooseAttention } from './attention/policy.ts';
 import rmsBackSrc from './train-rmsnorm-backward.wgsl';
 import rmsDwSrc from './train-rmsnorm-dw.wgsl';
 import elementwise4Src from './train-elementwise-vec4.wgsl';
 import transposeSrc from './train-transpose.wgsl';
 import rmsRowsSrc from './train-rmsnorm-rows.wgsl';
 import rmsBackRowsSrc from './train-rmsnorm-backward-rows.wgsl';
-import attnSrc from './train-attention.wgsl';
-import attnSerialSrc from './train-attention-serial.wgsl';
-import attnSerialDqSrc from './train-attention-serial-dq.wgsl';
-import attnSerialDkvSrc from './train-attention-serial-dkv.wgsl';
-import attnPreSrc from './train-attention-pre.wgsl';
-import attnDqSrc from './train-attention-dq.wgsl';
-import attnDkvSrc from './train-attention-dkv.wgsl';
 import swigluBackSrc from './train-swiglu-backward.wgsl';
 import embLinksSrc from './train-embedding-links.wgsl';
 import embBackSrc from './train-embedding-backward.wgsl';
@@ -77,13 +71,6 @@ function noAlias(op: string, outputs: Buf[], inputs: Buf[]) {
   for (const o of outputs) {
     if (all.indexOf(o) !== all.lastIndexOf(o)) throw new Error(`webgpu: ${op}: an output buffer is also another argument`);
   }
-}
-
-/** WGSL for the attention kernels' packing mask: sameSeg(a, b) compares two rows' segment ids (true without seg). */
-function maskPrelude(segBinding: number | null): string {
-  return segBinding === null ? 'fn sameSeg(a: u32, b: u32) -> bool { return true; }\n'
-    : `@group(0) @binding(${segBinding}) var<storage, read> seg: array<i32>;\n` +
-      'fn sameSeg(a: u32, b: u32) -> bool { return seg[a] == seg[b]; }\n';
 }
 
 export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
@@ -267,55 +254,36 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       Math.ceil((nHeads * half) / 64), rows);
   }
 
-  /**
-   * Lanes of the CPU attention kernels (train-attention-cpu.ts): the subgroup size where the device has fixed
-   * ones, else 1 (blocked, one invocation per row block); 0 where they do not apply (GPU strategy, head dims not
-   * whole vec4s: the serial or workgroup kernels).
-   */
-  private attnLanes(headDim: number): number {
-    return this.strategy !== 'register' || headDim % 4 ? 0 : this.subgroupSize || 1;
-  }
-
-  /** The CPU attention kernel of `kind` and its grid. */
-  private attnCpu(kind: AttentionKind, headDim: number, S: number, packed: boolean, B: number, T: number, heads: number) {
-    const qb = attentionRowsPerLane(headDim, S), name = `train-attention-${S > 1 ? 'sg' : 'block'}${kind === 'forward' ? '' : `-${kind}`}`;
-    const k = this.kernel(`${name}-${+packed}-${headDim}s${S}q${qb}`, attentionCpuSource(kind, headDim, S, qb, packed));
-    return { k, grid: attentionGroups(B, T, heads, S, qb, this.maxGroups) };
+  /** The attention kernel of `phase` as chooseAttention plans it for this device, and its grid. */
+  private attnKernel(phase: 'forward' | 'dq' | 'dkv', s: AttentionShape) {
+    const plan = chooseAttention({ kind: this.gemmProfile.kind, subgroupSize: this.subgroupSize, workgroup: this.config.attentionWG },
+      { phase, headDim: s.headDim });
+    const desc: AttentionKernel = { ...plan, phase, headDim: s.headDim, mask: s.seg ? 'packed' : 'causal', kv: 'f32', inPlace: false };
+    return { k: this.kernel(attentionKernelName(desc), attentionSource(desc)), grid: attentionGrid(desc, s.B, s.T, s.nHeads, s.nKvHeads, this.maxGroups) };
   }
 
   private attnCommon(op: string, B: number, T: number, nHeads: number, nKvHeads: number, headDim: number) {
     if (nHeads % nKvHeads) throw new Error(`webgpu: ${op} needs nHeads (${nHeads}) divisible by nKvHeads (${nKvHeads})`);
     return {
-      params: [T, nHeads, nHeads / nKvHeads, nKvHeads * headDim, f32bits(1 / Math.sqrt(headDim))],
-      consts: { WG: this.config.attentionWG, HEAD_DIM: headDim },
+      params: [T, nHeads, nHeads / nKvHeads, nKvHeads * headDim, f32bits(1 / Math.sqrt(headDim)), B],
       rows: B * T, qw: nHeads * headDim, kvw: nKvHeads * headDim,
     };
   }
 
-  attentionTrain({ out, lse, q, k, v }: { out: Buf; lse: Buf; q: Buf; k: Buf; v: Buf },
-    { B, T, nHeads, nKvHeads, headDim, pos, seg }: AttentionShape): void {
+  attentionTrain({ out, lse, q, k, v }: { out: Buf; lse: Buf; q: Buf; k: Buf; v: Buf }, shape: AttentionShape): void {
+    const { B, T, nHeads, nKvHeads, headDim, pos, seg } = shape;
     const c = this.attnCommon('attentionTrain', B, T, nHeads, nKvHeads, headDim);
     check('attentionTrain', [out, c.rows * c.qw], [lse, c.rows * nHeads], [q, c.rows * c.qw], [k, c.rows * c.kvw], [v, c.rows * c.kvw]);
     if (seg) check('attentionTrain', [seg, c.rows, 'i32']);
     if (pos) check('attentionTrain', [pos, c.rows, 'i32']);
     noAlias('attentionTrain', [out, lse], [q, k, v]);
-    const S = this.attnLanes(headDim);
-    if (S) {  // CPU adapters, whole vec4 heads: blocked, rows shared across a subgroup's lanes where there are subgroups
-      const { k: k0, grid } = this.attnCpu('forward', headDim, S, !!seg, B, T, nHeads);
-      this.dispatch(k0, [...c.params, B], [out, lse, q, k, v, seg], ...grid);
-      return;
-    }
-    if (this.strategy === 'register') {
-      const k0 = this.kernel(`train-attention-serial-${+!!seg}`, maskPrelude(seg ? 6 : null) + attnSerialSrc, { HEAD_DIM: headDim });
-      this.dispatch(k0, [...c.params, B], [out, lse, q, k, v, seg], Math.ceil((c.rows * nHeads) / 64));
-      return;
-    }
-    const k0 = this.kernel(`train-attention-${+!!seg}`, maskPrelude(seg ? 6 : null) + attnSrc, c.consts);
-    this.dispatch(k0, c.params, [out, lse, q, k, v, seg], nHeads, T, B);
+    const fwd = this.attnKernel('forward', shape);
+    this.dispatch(fwd.k, c.params, [out, lse, q, k, v, seg], ...fwd.grid);
   }
 
   attentionBackward({ dq, dk, dv, dout, q, k, v, out, lse }: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; out: Buf; lse: Buf },
-    { B, T, nHeads, nKvHeads, headDim, pos, seg }: AttentionShape): void {
+    shape: AttentionShape): void {
+    const { B, T, nHeads, nKvHeads, headDim, pos, seg } = shape;
     const c = this.attnCommon('attentionBackward', B, T, nHeads, nKvHeads, headDim);
     check('attentionBackward', [dq, c.rows * c.qw], [dk, c.rows * c.kvw], [dv, c.rows * c.kvw], [dout, c.rows * c.qw],
       [q, c.rows * c.qw], [k, c.rows * c.kvw], [v, c.rows * c.kvw], [out, c.rows * c.qw], [lse, c.rows * nHeads]);
@@ -323,26 +291,11 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (pos) check('attentionBackward', [pos, c.rows, 'i32']);
     noAlias('attentionBackward', [dq, dk, dv], [dout, q, k, v, out, lse]);
     const n = c.rows * nHeads, stats = this.scratchBuf('attn-stats', 2 * n);
-    this.dispatch(this.kernel('train-attention-pre', attnPreSrc), [n, headDim], [stats, dout, out, lse], this.strideGrid(n, 64));
-    const S = this.attnLanes(headDim);
-    if (S) {
-      const params = [...c.params, B], kq = this.attnCpu('dq', headDim, S, !!seg, B, T, nHeads), kkv = this.attnCpu('dkv', headDim, S, !!seg, B, T, nKvHeads);
-      this.dispatch(kq.k, params, [dq, q, k, v, dout, stats, seg], ...kq.grid);
-      this.dispatch(kkv.k, params, [dk, dv, q, k, v, dout, stats, seg], ...kkv.grid);
-      return;
-    }
-    if (this.strategy === 'register') {
-      const hd = { HEAD_DIM: headDim }, params = [...c.params, B];
-      const kq = this.kernel(`train-attention-serial-dq-${+!!seg}`, maskPrelude(seg ? 7 : null) + attnSerialDqSrc, hd);
-      this.dispatch(kq, params, [dq, q, k, v, dout, stats, seg], Math.ceil(n / 64));
-      const kkv = this.kernel(`train-attention-serial-dkv-${+!!seg}`, maskPrelude(seg ? 8 : null) + attnSerialDkvSrc, hd);
-      this.dispatch(kkv, params, [dk, dv, q, k, v, dout, stats, seg], Math.ceil((c.rows * nKvHeads) / 64));
-      return;
-    }
-    const kq = this.kernel(`train-attention-dq-${+!!seg}`, maskPrelude(seg ? 7 : null) + attnDqSrc, c.consts);
-    this.dispatch(kq, c.params, [dq, q, k, v, dout, stats, seg], nHeads, T, B);
-    const kkv = this.kernel(`train-attention-dkv-${+!!seg}`, maskPrelude(seg ? 8 : null) + attnDkvSrc, c.consts);
-    this.dispatch(kkv, c.params, [dk, dv, q, k, v, dout, stats, seg], nKvHeads, T, B);
+    const pre: AttentionKernel = { phase: 'stats', strategy: 'serial', lanes: 1, rows: 1, wg: 64, headDim, mask: 'causal', kv: 'f32', inPlace: false };
+    this.dispatch(this.kernel(attentionKernelName(pre), attentionSource(pre)), [n, headDim], [stats, dout, out, lse], this.strideGrid(n, 64));
+    const kq = this.attnKernel('dq', shape), kkv = this.attnKernel('dkv', shape);
+    this.dispatch(kq.k, c.params, [dq, q, k, v, dout, stats, seg], ...kq.grid);
+    this.dispatch(kkv.k, c.params, [dk, dv, q, k, v, dout, stats, seg], ...kkv.grid);
   }
 
   swigluBackward(dgate: Buf, dup: Buf, dout: Buf, gate: Buf, up: Buf, n: number): void {

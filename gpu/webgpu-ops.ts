@@ -31,7 +31,8 @@ import ropeSrc from './rope.wgsl';
 import kvstoreSrc from './kvstore.wgsl';
 import embeddingSrc from './embedding.wgsl';
 import elementwiseSrc from './elementwise.wgsl';
-import attentionSrc from './attention.wgsl';
+import { attentionGrid, attentionKernelName, attentionSource, type AttentionKernel } from './attention/kernel.ts';
+import { chooseAttention } from './attention/policy.ts';
 
 export type MatmulStrategy = 'tiled' | 'register';
 
@@ -579,12 +580,12 @@ export class WebGpuOps implements Ops {
     T: number, nHeads: number, nKvHeads: number, headDim: number): void {
     check('attention', [out, T * nHeads * headDim], [q, T * nHeads * headDim], [pos, T, 'i32']);
     if (nHeads % nKvHeads) throw new Error(`webgpu: attention needs nHeads (${nHeads}) divisible by nKvHeads (${nKvHeads})`);
-    const inPlace = out === q;
-    const half = (kCache as GBuf).half && (vCache as GBuf).half, src = aliasableInput('q', 2, inPlace) + attentionSrc;
-    const k = this.kernel(`attention${inPlace ? '-inplace' : ''}${half ? '-f16' : ''}`, half ? halfVariant(halfVariant(src, 'kc'), 'vc') : src,
-      { WG: this.config.attentionWG, HEAD_DIM: headDim });
-    this.dispatch(k, [nHeads, nHeads / nKvHeads, nKvHeads * headDim, f32bits(1 / Math.sqrt(headDim))],
-      [out, inPlace ? null : q, kCache, vCache, pos], nHeads, T);
+    const inPlace = out === q, half = (kCache as GBuf).half && (vCache as GBuf).half;
+    if (half !== ((kCache as GBuf).half || (vCache as GBuf).half)) throw new Error('webgpu: attention needs both caches in one dtype');
+    const plan = chooseAttention({ kind: this.gemmProfile.kind, subgroupSize: this.subgroupSize, workgroup: this.config.attentionWG }, { phase: 'decode', headDim });
+    const desc: AttentionKernel = { ...plan, phase: 'decode', headDim, mask: 'causal', kv: half ? 'f16' : 'f32', inPlace };
+    this.dispatch(this.kernel(attentionKernelName(desc), attentionSource(desc)), [T, nHeads, nHeads / nKvHeads, nKvHeads * headDim, f32bits(1 / Math.sqrt(headDim)), 1],
+      [out, inPlace ? null : q, kCache, vCache, pos], ...attentionGrid(desc, 1, T, nHeads, nKvHeads, this.maxGroups));
   }
 
   swiglu(out: Buf, gate: Buf, up: Buf, n: number): void { this.elementwise(1, out, gate, up, n); }

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const UNIT = ['data-collate', 'data-datasets', 'data-preprocess', 'data-templates', 'data-tokenized', 'families', 'gemm-policy',
+const UNIT = ['data-collate', 'data-datasets', 'data-preprocess', 'data-templates', 'data-tokenized', 'attention-policy', 'families', 'gemm-policy',
   'generate-prefix', 'hf-pipeline', 'hf-tokenizer', 'layers', 'llama2c-to-json', 'plot', 'plot-svg', 'sampling', 'stop-words',
   'tokenizer', 'wasm-ops'];
 
