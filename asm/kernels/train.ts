@@ -25,33 +25,21 @@ function axpy(y: usize, s: f32, x: usize, n: i32): void {
   for (; j < n; j++) store<f32>(at(y, j), load<f32>(at(y, j)) + s * load<f32>(at(x, j)));
 }
 
-/** dx = r·(w∘dy) − x·r³/dim·Σ(w dy x) (overwritten), dwAcc += Σ_rows dy·x·r, r = 1/sqrt(mean(x²) + eps). */
-export function rmsnormBackward(dx: usize, dw: usize, dy: usize, x: usize, w: usize, rows: i32, dim: i32, eps: f32): void {
+/** dx = r·(w∘dy) − x·r³/dim·Σ(w dy x) (overwritten), dwAcc += Σ_rows dy·x·r, r = 1/sqrt(mean(x²) + eps).
+ *  The two row sums in f64 as the forward's (an f32 sum of squares overflows long before x does). */
+export function rmsnormBackward(dx: usize, dw: usize, dy: usize, x: usize, w: usize, rows: i32, dim: i32, eps: f64): void {
   for (let r = 0; r < rows; r++) {
     const xr = at(x, r * dim), dyr = at(dy, r * dim), dxr = at(dx, r * dim);
-    let ssv = f32x4.splat(0), dotv = ssv, j = 0;
-    for (; j + 4 <= dim; j += 4) {
-      const xv = v128.load(at(xr, j));
-      ssv = madd(ssv, xv, xv);
-      dotv = madd(dotv, f32x4.mul(v128.load(at(w, j)), v128.load(at(dyr, j))), xv);
-    }
-    let ss = <f64>hsum(ssv), dt = <f64>hsum(dotv);
-    for (; j < dim; j++) {
+    let ss: f64 = 0, dt: f64 = 0;
+    for (let j = 0; j < dim; j++) {
       const xv = <f64>load<f32>(at(xr, j));
       ss += xv * xv; dt += <f64>load<f32>(at(w, j)) * <f64>load<f32>(at(dyr, j)) * xv;
     }
-    const rs = 1 / Math.sqrt(ss / dim + eps), rsf = <f32>rs, c = <f32>(rs * rs * rs / dim * dt);
-    const rv = f32x4.splat(rsf), cv = f32x4.splat(c);
-    j = 0;
-    for (; j + 4 <= dim; j += 4) {
-      const xv = v128.load(at(xr, j)), dyv = v128.load(at(dyr, j));
-      v128.store(at(dxr, j), f32x4.sub(f32x4.mul(rv, f32x4.mul(v128.load(at(w, j)), dyv)), f32x4.mul(xv, cv)));
-      v128.store(at(dw, j), madd(v128.load(at(dw, j)), f32x4.mul(dyv, xv), rv));
-    }
-    for (; j < dim; j++) {
-      const xv = load<f32>(at(xr, j)), dyv = load<f32>(at(dyr, j));
-      store<f32>(at(dxr, j), rsf * load<f32>(at(w, j)) * dyv - xv * c);
-      store<f32>(at(dw, j), load<f32>(at(dw, j)) + dyv * xv * rsf);
+    const rs = 1 / Math.sqrt(ss / dim + eps), c = rs * rs * rs / dim * dt;
+    for (let j = 0; j < dim; j++) {
+      const xv = <f64>load<f32>(at(xr, j)), dyv = <f64>load<f32>(at(dyr, j));
+      store<f32>(at(dxr, j), <f32>(rs * <f64>load<f32>(at(w, j)) * dyv - xv * c));
+      store<f32>(at(dw, j), <f32>(<f64>load<f32>(at(dw, j)) + dyv * xv * rs));
     }
   }
 }

@@ -46,7 +46,7 @@ const paramCount = (m: LlamaModel) => [m.weights.embedTokens, m.weights.norm, m.
 export async function selectTrainBackend(device: DeviceChoice = 'auto', model?: LlamaModel): Promise<{ ops: TrainOps; reason: string }> {
   const wasm = async (why: string) => {
     const ops = await createWasmTrainOps();
-    return { ops, reason: `device: wasm, ${ops.caps.device} (${why})` };
+    return { ops, reason: `device: wasm on ${ops.caps.device} (${why})` };
   };
   if (device === 'wasm') return wasm('requested with --device wasm');
   const gpu = await acquireGPU();
@@ -56,7 +56,7 @@ export async function selectTrainBackend(device: DeviceChoice = 'auto', model?: 
   }
   if (!gpu.ok) return wasm(`auto: ${gpu.reason}`);
   if (gpu.gpu.isCpu && wasmBeatsCpuAdapter(model ? paramCount(model) : 0)) {
-    return wasm(`auto: the only WebGPU adapter, ${gpu.gpu.description}, runs on the CPU and WASM SIMD trains faster there; --device webgpu to use it`);
+    return wasm(`auto: the WebGPU adapter is a CPU one, ${gpu.gpu.description}; WASM SIMD trains faster on the CPU; --device webgpu to use it anyway`);
   }
   return { ops: await createWebGpuTrainOps(gpu.gpu), reason: `device: webgpu on ${gpu.gpu.description} (auto: a GPU adapter is available)` };
 }
