@@ -15,7 +15,8 @@ import { LlamaTrainer, type AdamWOptions, type TrainBatch } from '../models/llam
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
 import { loadModel } from '../models/load.ts';
 import { parseTargetModules, type LoraConfig } from '../models/lora.ts';
-import { PYTHON, ROOT, STORIES } from './helpers.ts';
+import { PYTHON, ROOT, SHARED, STORIES, runCli } from './helpers.ts';
+import { wasmTrainsBetter } from '../src/backend/select.ts';
 import { expectClose, packing, randint, randn, run } from './train-helpers.ts';
 
 const ops = await createWasmTrainOps();
@@ -141,3 +142,16 @@ for (const [i, c] of cases.entries()) {
     for (const [name, v] of await trainer.read('value')) expectClose(v, want[`after.${name}`], 1e-4, `${c.what} ${name} after AdamW`, `${c.what} AdamW`);
   });
 }
+
+test('sft --device wasm trains on WASM and says so; auto keeps a model too large for wasm32 on the adapter', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'webtune-wasm-sft-'));
+  const r = await runCli(['sft', '--model', STORIES, '--dataset', `${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#8`, '--template', 'default',
+    '--model_name', 'x', 'X', '--model_author', 'y', 'Y', '--max_length', '64', '--max_steps', '2', '--device', 'wasm', '--output_dir', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^webtune: device: wasm on WebAssembly SIMD \(1 thread\) \(requested with --device wasm\)$/m);
+  const bad = await runCli(['sft', '--model', STORIES, '--dataset', 'x.jsonl', '--device', 'cpu']);
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /--device/);
+  assert.equal(wasmTrainsBetter(42e6).wasm, true);
+  assert.deepEqual(wasmTrainsBetter(1e9), { wasm: false, why: 'its f32 weights (3.7 GiB) do not fit WASM\'s 4 GiB memory' });
+});

@@ -32,11 +32,17 @@ export async function selectBackend(device: DeviceChoice): Promise<SelectedBacke
 }
 
 /**
- * Whether WASM SIMD trains faster than a CPU WebGPU adapter (lavapipe, SwiftShader) at this many parameters.
- * Measured with bench/train.ts on one machine (2 cores; see README's performance table): WASM ahead at every size
- * run, stories260K to 42M, LoRA and full, because a CPU adapter emulates every storage load.
+ * Whether WASM SIMD should train a model of this many parameters instead of a CPU WebGPU adapter (lavapipe,
+ * SwiftShader): measured with bench/train.ts on one machine (see the report of issue 17), WASM was ahead at every
+ * size run, stories260K to 42M, LoRA and full, since a CPU adapter emulates every storage load. The limit is memory:
+ * wasm32 addresses 4 GiB, so a model whose f32 weights alone pass 3 GiB (gradients, activations and the optimizer
+ * need the rest) stays on the adapter.
  */
-export function wasmBeatsCpuAdapter(_params: number): boolean { return true; }
+export function wasmTrainsBetter(params: number): { wasm: boolean; why: string } {
+  const gib = (params * 4) / 2 ** 30;
+  return gib > 3 ? { wasm: false, why: `its f32 weights (${gib.toFixed(1)} GiB) do not fit WASM's 4 GiB memory` }
+    : { wasm: true, why: 'WASM SIMD trains faster on the CPU' };
+}
 
 /** Parameters of a model (its weight elements). */
 const paramCount = (m: LlamaModel) => [m.weights.embedTokens, m.weights.norm, m.weights.lmHead,
@@ -55,8 +61,8 @@ export async function selectTrainBackend(device: DeviceChoice = 'auto', model?: 
     return { ops: await createWebGpuTrainOps(gpu.gpu), reason: `device: webgpu on ${gpu.gpu.description} (requested with --device webgpu)` };
   }
   if (!gpu.ok) return wasm(`auto: ${gpu.reason}`);
-  if (gpu.gpu.isCpu && wasmBeatsCpuAdapter(model ? paramCount(model) : 0)) {
-    return wasm(`auto: the WebGPU adapter is a CPU one, ${gpu.gpu.description}; WASM SIMD trains faster on the CPU; --device webgpu to use it anyway`);
-  }
-  return { ops: await createWebGpuTrainOps(gpu.gpu), reason: `device: webgpu on ${gpu.gpu.description} (auto: a GPU adapter is available)` };
+  const choice = gpu.gpu.isCpu ? wasmTrainsBetter(model ? paramCount(model) : 0) : null;
+  if (choice?.wasm) return wasm(`auto: the WebGPU adapter runs on the CPU (${gpu.gpu.description}) and ${choice.why}; --device webgpu to use it anyway`);
+  const why = choice ? `the adapter runs on the CPU, but ${choice.why}` : 'a GPU adapter is available';
+  return { ops: await createWebGpuTrainOps(gpu.gpu), reason: `device: webgpu on ${gpu.gpu.description} (auto: ${why})` };
 }

@@ -38,12 +38,17 @@ const LAYOUT = {
 
 export class WasmTrainOps extends WasmOps implements TrainOps {
   override get caps(): BackendCaps { return { ...super.caps, train: true }; }
-  private readonly kt: TrainKernels;
+  private kt: TrainKernels;
   private readonly negRopeTables = new Map<string, number>();
 
   constructor(k: TrainKernels) {
     super(k);
     this.kt = k;
+  }
+
+  override destroy(): void {
+    super.destroy();
+    this.kt = null as unknown as TrainKernels;
   }
 
   private noAlias(out: Buf, ...inputs: (Buf | null)[]): void {
