@@ -19,16 +19,20 @@ const gpu = await testGPU();
 const webgpu: WebGpuTrainOps[] = gpu.ok
   ? [await createWebGpuTrainOps(gpu.gpu, { matmul: 'register' }), await createWebGpuTrainOps(gpu.gpu, { matmul: 'register', subgroups: false }),
     await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled' })] : [];
-const wasm = await createWasmTrainOps();
-const backends: TrainOps[] = [new ReferenceTrainOps(), wasm, ...webgpu];
+// WASM single-threaded, and on a pool of 3 threads (shares split by rows, columns and kv heads; any core count)
+const wasm = await createWasmTrainOps(), wasmPool = await createWasmTrainOps({ threads: 3 });
+assert.equal(wasmPool.threads, 3, 'the WASM thread pool started');
+const backends: TrainOps[] = [new ReferenceTrainOps(), wasm, wasmPool, ...webgpu];
 // webgpu-register: lavapipe's subgroup kernels; webgpu-register-nosg: the per-invocation ones (adapters without subgroups, e.g. Deno's)
 const label = (o: TrainOps) => (o.name === 'webgpu'
-  ? `webgpu-${(o as WebGpuTrainOps).strategy}${(o as WebGpuTrainOps).strategy === 'register' && !(o as WebGpuTrainOps).subgroupSize ? '-nosg' : ''}` : o.name);
+  ? `webgpu-${(o as WebGpuTrainOps).strategy}${(o as WebGpuTrainOps).strategy === 'register' && !(o as WebGpuTrainOps).subgroupSize ? '-nosg' : ''}`
+  : o === wasmPool ? 'wasm-3threads' : o.name);
 after(() => {
   console.log('worst error per op/backend (|a−e| / (|e| + rms e)):');
   for (const [k, v] of [...worst].sort()) console.log(`  ${k.padEnd(36)} ${v.toExponential(2)}`);
   for (const o of webgpu) o.destroy();
   wasm.destroy();
+  wasmPool.destroy();
   releaseGPU();
 });
 if (!gpu.ok) console.log(`no WebGPU (${gpu.reason}): the reference alone is checked`);

@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createWasmTrainOps } from '../src/backend/wasm-train-ops.ts';
+import { createWasmTrainOps, type WasmTrainOps } from '../src/backend/wasm-train-ops.ts';
 import { dropKeep, dropThreshold } from '../core/train-ops.ts';
 import { LlamaTrainer, type AdamWOptions, type TrainBatch } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
@@ -19,8 +19,11 @@ import { PYTHON, ROOT, SHARED, STORIES, runCli } from './helpers.ts';
 import { wasmTrainsBetter } from '../src/backend/select.ts';
 import { expectClose, packing, randint, randn, run } from './train-helpers.ts';
 
-const ops = await createWasmTrainOps();
+const ops = await createWasmTrainOps(), ops1 = ops;
 assert.equal(ops.caps.train, true);
+// a pool of 3 threads that splits every GEMM, however small (rows by 4s, or columns by 8s when rows are few)
+const pooled = await createWasmTrainOps({ threads: 3, poolMinMacs: 0 });
+assert.equal(pooled.caps.device, 'WebAssembly SIMD (3 threads)');
 
 // ---- GEMM ----
 type Layout = 'NT' | 'NN' | 'TN';
@@ -40,7 +43,10 @@ function gemm64(layout: Layout, a: Float32Array, b: Float32Array, c0: Float32Arr
 // the mask each TrainOps GEMM takes: NT its input a, NN its product, TN its b
 const MASKED: Record<Layout, 'a' | 'b' | 'c'> = { NT: 'a', NN: 'c', TN: 'b' };
 
-test('packed GEMM: NT, NN, TN across k and row blocks, ragged edges, beta 0/1/0.7, dropout masks', async () => {
+test('packed GEMM: NT, NN, TN across k and row blocks, ragged edges, beta 0/1/0.7, dropout masks; 1 and 3 threads', async () => {
+  for (const ops of [ops1, pooled]) await gemmCases(ops);
+});
+async function gemmCases(ops: WasmTrainOps) {
   const salt = 0x51ed270b, p = 0.25, keep = (j: number) => dropKeep(salt >>> 0, j, dropThreshold(p));
   for (const [M, N, K] of [[3, 5, 7], [130, 21, 300], [257, 72, 520], [9, 8, 1000], [200, 1, 3]]) {
     for (const layout of ['NT', 'NN', 'TN'] as Layout[]) {
@@ -53,11 +59,11 @@ test('packed GEMM: NT, NN, TN across k and row blocks, ragged edges, beta 0/1/0.
           if (layout === 'TN') ops.matmulTNAcc(x.c, x.a, x.b, M, N, K, beta, mask);
         }, ['c']);
         const want = gemm64(layout, a, b, c0, M, N, K, beta, masked ? MASKED[layout] : null, keep);
-        expectClose(r.c, want, 1e-5, `${layout} M=${M} N=${N} K=${K} beta=${beta} mask=${masked}`, `gemm wasm ${layout}`);
+        expectClose(r.c, want, 1e-5, `${ops.caps.device} ${layout} M=${M} N=${N} K=${K} beta=${beta} mask=${masked}`, `gemm wasm ${layout}`);
       }
     }
   }
-});
+}
 
 test('outputs that alias an input fail clearly', () => {
   const a = ops.alloc(64), b = ops.alloc(64), w = ops.alloc(8);
@@ -109,7 +115,7 @@ function weightsOf(m: LlamaModel): Record<string, Float32Array> {
   return w;
 }
 /** B is zero at initialisation (so dA = 0): give it values so that both gradients are exercised. */
-async function makeTrainer(c: Case) {
+async function makeTrainer(c: Case, ops: WasmTrainOps) {
   const trainer = new LlamaTrainer(ops, c.model, { B: c.B, T: c.T, ceChunk: 100, lora: c.lora });
   const weights = weightsOf(c.model);
   if (c.lora) {
@@ -120,7 +126,13 @@ async function makeTrainer(c: Case) {
   }
   return { trainer, weights };
 }
-const prepared = await Promise.all(cases.map(makeTrainer));
+const prepared = await Promise.all(cases.map((c) => makeTrainer(c, ops)));
+// the same starting values on the pool (LoRA's B was drawn above)
+const preparedPooled = await Promise.all(cases.map(async (c, i) => {
+  const trainer = new LlamaTrainer(pooled, c.model, { B: c.B, T: c.T, ceChunk: 100, lora: c.lora });
+  trainer.load('value', await prepared[i].trainer.read('value'));
+  return { trainer };
+}));
 const dir = mkdtempSync(join(tmpdir(), 'webtune-wasm-train-'));
 writeFileSync(join(dir, 'cases.json'), JSON.stringify({ cases: cases.map((c, i) => ({
   config: c.model.config, B: c.B, T: c.T, ...c.batch, weights: prepared[i].weights, trainable: prepared[i].trainer.params.map((p) => p.name),
@@ -130,9 +142,9 @@ const py = spawnSync(PYTHON, [resolve(ROOT, 'test/oracle/sft_grad.py'), join(dir
 assert.equal(py.status, 0, py.stderr);
 const results: Record<string, number[]>[] = JSON.parse(py.stdout).results;
 
-for (const [i, c] of cases.entries()) {
-  test(`wasm ${c.what}: loss, gradients and one AdamW step match PyTorch`, async () => {
-    const { trainer } = prepared[i], want = results[i];
+for (const [i, c] of cases.entries()) for (const [label, ready] of [['wasm', prepared], ['wasm 3 threads', preparedPooled]] as const) {
+  test(`${label} ${c.what}: loss, gradients and one AdamW step match PyTorch`, async () => {
+    const { trainer } = ready[i], want = results[i];
     const loss = await trainer.forwardBackward(c.batch, 1 / trainedOf(c.batch));
     expectClose([loss], want.loss, 1e-5, `${c.what} loss`, `${c.what} loss`);
     const grads = await trainer.read('grad');

@@ -21,13 +21,19 @@ const MASK_A = 1, MASK_B = 2, MASK_C = 3;
 const KC = 256;  // k block: a 4-row sliver (4 KiB) and an 8-column panel (8 KiB) stay in L1 together
 const MB = 128;  // rows per packed A block (128 KiB, L2)
 
-// Packed blocks, allocated once (their sizes are fixed).
-let apack: usize = 0, bpack: usize = 0;
-function buffers(): void {
-  if (apack != 0) return;
-  apack = alloc(<usize>MB * KC * 4);
-  bpack = alloc(<usize>KC * 8 * 4);
-  if (apack == 0 || bpack == 0) unreachable();
+// Packed blocks and the edge tile: a caller's scratch of GEMM_SCRATCH bytes (each thread of a pool has its own;
+// a thread never allocates, since every instance keeps its own allocator state), or this instance's own.
+const A_BYTES: usize = <usize>MB * KC * 4, B_BYTES: usize = <usize>KC * 8 * 4;
+export const GEMM_SCRATCH: usize = A_BYTES + B_BYTES + 128;
+let own: usize = 0;
+let apack: usize = 0, bpack: usize = 0, edge: usize = 0;
+function buffers(scratch: usize): void {
+  if (scratch == 0) {
+    if (own == 0) own = alloc(GEMM_SCRATCH);
+    if (own == 0) unreachable();
+    scratch = own;
+  }
+  apack = scratch; bpack = scratch + A_BYTES; edge = bpack + B_BYTES;
 }
 
 /** apack[g][k][i] = A(m0 + 4g + i, k0 + k), zero past row M (edge tiles then need no special case in the loop). */
@@ -54,7 +60,7 @@ function packA(a: usize, m0: i32, mb: i32, k0: i32, kc: i32, M: i32, ams: i32, a
   }
 }
 
-/** bpack[k][j] = B(k0 + k, n0 + j) for j < 8, zero past column N. */
+/** bpack[k][j] = B(k0 + k, n0 + j) for j < 8, zero past column N (here: the end of this call's columns). */
 function packB(b: usize, n0: i32, k0: i32, kc: i32, N: i32, bks: i32, bns: i32, masked: bool, salt: u32, thr: u32): void {
   const cols = min(8, N - n0);
   if (bns == 1 && cols == 8 && !masked) {  // row-major B (NN, TN): two vector loads per k
@@ -76,10 +82,7 @@ function packB(b: usize, n0: i32, k0: i32, kc: i32, N: i32, bks: i32, bns: i32, 
   }
 }
 
-// An edge tile (or a masked one) is written here first, then stored element by element.
-const edge = memory.data(4 * 8 * 4, 16);
-
-/** C[m, n0..n0+cols] for 4 rows from m (rows, cols: the valid part) = beta·C + sliver · panel. */
+/** C[m, n0..n0+cols] (an edge tile or a masked one goes through `edge` first) for 4 rows from m (rows, cols: the valid part) = beta·C + sliver · panel. */
 function tile(c: usize, ap: usize, kc: i32, N: i32, m: i32, n0: i32, rows: i32, cols: i32, beta: f32,
   masked: bool, salt: u32, thr: u32): void {
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
@@ -121,25 +124,32 @@ function tile(c: usize, ap: usize, kc: i32, N: i32, m: i32, n0: i32, rows: i32, 
 }
 
 /**
- * C[M,N] = beta·C + A·B, A(m,k) = a[m·ams + k·aks], B(k,n) = b[k·bks + n·bns] (element strides, C row-major).
- * mask: 0 none, 1 A's elements, 2 B's, 3 the product's, each dropped iff !keep(salt, element index, threshold).
- * beta 0 overwrites C without reading it. C must not overlap A or B.
+ * C[M,N] = beta·C + A·B, A(m,k) = a[m·ams + k·aks], B(k,n) = b[k·bks + n·bns] (element strides, C row-major),
+ * for C's rows [mBegin, mEnd) and columns [nBegin, nEnd) only (a thread's share; mBegin a multiple of 4 and nBegin
+ * of 8 keep its tiles whole). mask: 0 none, 1 A's elements, 2 B's, 3 the product's, each dropped iff
+ * !keep(salt, element index, threshold). beta 0 overwrites C without reading it. C must not overlap A or B.
+ * scratch: GEMM_SCRATCH bytes of the caller's, or 0 for this instance's own.
  */
 export function gemm(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, beta: f32,
-  ams: i32, aks: i32, bks: i32, bns: i32, mask: i32, salt: u32, thr: u32): void {
-  buffers();
+  ams: i32, aks: i32, bks: i32, bns: i32, mask: i32, salt: u32, thr: u32,
+  mBegin: i32, mEnd: i32, nBegin: i32, nEnd: i32, scratch: usize): void {
+  buffers(scratch);
+  mEnd = min(mEnd, M); nEnd = min(nEnd, N);
   if (K == 0) {  // an empty sum: C = beta·C (masking 0 is 0)
-    for (let e = 0; e < M * N; e++) { const at = c + (<usize>e << 2); store<f32>(at, beta == 0 ? 0 : beta * load<f32>(at)); }
+    for (let m = mBegin; m < mEnd; m++) for (let n = nBegin; n < nEnd; n++) {
+      const at = c + (<usize>(m * N + n) << 2);
+      store<f32>(at, beta == 0 ? 0 : beta * load<f32>(at));
+    }
     return;
   }
   for (let k0 = 0; k0 < K; k0 += KC) {
     const kc = min(KC, K - k0), bk = k0 == 0 ? beta : 1;  // later k blocks add into what the first one stored
-    for (let m0 = 0; m0 < M; m0 += MB) {
-      const mb = min(MB, M - m0);
-      packA(a, m0, mb, k0, kc, M, ams, aks, mask == MASK_A, salt, thr);
-      for (let n0 = 0; n0 < N; n0 += 8) {
-        packB(b, n0, k0, kc, N, bks, bns, mask == MASK_B, salt, thr);
-        const cols = min(8, N - n0);
+    for (let m0 = mBegin; m0 < mEnd; m0 += MB) {
+      const mb = min(MB, mEnd - m0);
+      packA(a, m0, mb, k0, kc, mEnd, ams, aks, mask == MASK_A, salt, thr);
+      for (let n0 = nBegin; n0 < nEnd; n0 += 8) {
+        packB(b, n0, k0, kc, nEnd, bks, bns, mask == MASK_B, salt, thr);
+        const cols = min(8, nEnd - n0);
         for (let g = 0; g < mb; g += 4) {
           tile(c, apack + (<usize>(g * kc) << 2), kc, N, m0 + g, n0, min(4, mb - g), cols, bk, mask == MASK_C, salt, thr);
         }
@@ -147,3 +157,6 @@ export function gemm(c: usize, a: usize, b: usize, M: i32, N: i32, K: i32, beta:
     }
   }
 }
+
+/** Bytes of the scratch gemm takes (GEMM_SCRATCH). */
+export function gemmScratchBytes(): usize { return GEMM_SCRATCH; }

@@ -65,8 +65,10 @@ export function embeddingBackward(dtable: usize, dout: usize, ids: usize, rows: 
 
 // ---- attention (whole sequences, causal, packed segments, GQA) ----
 
+// Probabilities of one query row: a caller's scratch of T floats (a pool thread's), or this instance's own.
 let probs: usize = 0, probsLen: i32 = 0;
-function probsFor(n: i32): usize {
+function probsFor(n: i32, scratch: usize): usize {
+  if (scratch != 0) return scratch;
   if (n > probsLen) {
     free(probs);
     probsLen = max(n, probsLen * 2);
@@ -89,11 +91,12 @@ function scores(p: usize, qr: usize, k: usize, seg: usize, b: i32, t: i32, T: i3
   return mx;
 }
 
-/** out = softmax(q·kᵀ/sqrt(hd))·v per query row and head, lse = its logsumexp (see TrainOps.attentionTrain). */
+/** out = softmax(q·kᵀ/sqrt(hd))·v per query row and head, lse = its logsumexp (see TrainOps.attentionTrain); the query
+ *  heads of kv heads [kvBegin, kvEnd) only (a thread's share). scratch: T floats, or 0 for this instance's own. */
 export function attentionTrain(out: usize, lse: usize, q: usize, k: usize, v: usize, seg: usize,
-  B: i32, T: i32, nHeads: i32, nKv: i32, hd: i32): void {
-  const group = nHeads / nKv, kvStride = nKv * hd, scale = <f32>(1 / Math.sqrt(<f64>hd)), p = probsFor(T);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < nHeads; h++) {
+  B: i32, T: i32, nHeads: i32, nKv: i32, hd: i32, kvBegin: i32, kvEnd: i32, scratch: usize): void {
+  const group = nHeads / nKv, kvStride = nKv * hd, scale = <f32>(1 / Math.sqrt(<f64>hd)), p = probsFor(T, scratch);
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = kvBegin * group; h < kvEnd * group; h++) {
     const row = (b * T + t) * nHeads + h, qr = at(q, row * hd), or = at(out, row * hd), kvOff = (h / group) * hd;
     const mx = scores(p, qr, k, seg, b, t, T, kvStride, kvOff, hd, scale);
     let sum: f64 = 0;
@@ -111,13 +114,17 @@ export function attentionTrain(out: usize, lse: usize, q: usize, k: usize, v: us
   }
 }
 
-/** Flash-style backward from out and lse: P recomputed, dS = P∘(dP − dout·out)·scale; dq overwritten, dk/dv summed over heads. */
+/** Flash-style backward from out and lse: P recomputed, dS = P∘(dP − dout·out)·scale; dq overwritten, dk/dv summed over
+ *  heads. Kv heads [kvBegin, kvEnd) only (their dk/dv columns and their query heads' dq): threads share nothing. */
 export function attentionBackward(dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, out: usize, lse: usize,
-  seg: usize, B: i32, T: i32, nHeads: i32, nKv: i32, hd: i32): void {
-  const group = nHeads / nKv, kvStride = nKv * hd, scale = <f32>(1 / Math.sqrt(<f64>hd)), p = probsFor(T);
-  memory.fill(dk, 0, <usize>(B * T * kvStride) << 2);
-  memory.fill(dv, 0, <usize>(B * T * kvStride) << 2);
-  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = 0; h < nHeads; h++) {
+  seg: usize, B: i32, T: i32, nHeads: i32, nKv: i32, hd: i32, kvBegin: i32, kvEnd: i32, scratch: usize): void {
+  const group = nHeads / nKv, kvStride = nKv * hd, scale = <f32>(1 / Math.sqrt(<f64>hd)), p = probsFor(T, scratch);
+  const width = <usize>((kvEnd - kvBegin) * hd) << 2;
+  for (let r = 0; r < B * T; r++) {
+    memory.fill(at(dk, r * kvStride + kvBegin * hd), 0, width);
+    memory.fill(at(dv, r * kvStride + kvBegin * hd), 0, width);
+  }
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let h = kvBegin * group; h < kvEnd * group; h++) {
     const row = (b * T + t) * nHeads + h, kvOff = (h / group) * hd;
     const qr = at(q, row * hd), dor = at(dout, row * hd), dqr = at(dq, row * hd);
     scores(p, qr, k, seg, b, t, T, kvStride, kvOff, hd, scale);

@@ -3,20 +3,23 @@
 // the fused cross-entropy streams the vocabulary through it chunk by chunk, as the WebGPU backend does.
 import { ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type RopeFreqs } from '../../core/ops.ts';
 import type { AttentionShape, DropMask, TrainOps } from '../../core/train-ops.ts';
-import { instantiateWasm } from '../../runtime/wasm.ts';
+import { instantiateWasm, wasmModule } from '../../runtime/wasm.ts';
 import { WasmOps, type Kernels } from './wasm-ops.ts';
+import { createWasmPool, threadsUnavailable, type WasmPool } from './wasm-pool.ts';
 
 /** The training exports of build/kernels.wasm (pointers are byte offsets). */
 interface TrainKernels extends Kernels {
   gemm(c: number, a: number, b: number, M: number, N: number, K: number, beta: number,
-    ams: number, aks: number, bks: number, bns: number, mask: number, salt: number, threshold: number): void;
+    ams: number, aks: number, bks: number, bns: number, mask: number, salt: number, threshold: number,
+    mBegin: number, mEnd: number, nBegin: number, nEnd: number, scratch: number): void;
+  gemmScratchBytes(): number;
   rmsnormBackward(dx: number, dw: number, dy: number, x: number, w: number, rows: number, dim: number, eps: number): void;
   swigluBackward(dgate: number, dup: number, dout: number, gate: number, up: number, n: number): void;
   embeddingBackward(dtable: number, dout: number, ids: number, rows: number, dim: number, vocab: number): void;
   attentionTrain(out: number, lse: number, q: number, k: number, v: number, seg: number,
-    B: number, T: number, nHeads: number, nKv: number, hd: number): void;
+    B: number, T: number, nHeads: number, nKv: number, hd: number, kvBegin: number, kvEnd: number, scratch: number): void;
   attentionBackward(dq: number, dk: number, dv: number, dout: number, q: number, k: number, v: number, out: number, lse: number,
-    seg: number, B: number, T: number, nHeads: number, nKv: number, hd: number): void;
+    seg: number, B: number, T: number, nHeads: number, nKv: number, hd: number, kvBegin: number, kvEnd: number, scratch: number): void;
   ceStats(logits: number, rows: number, cols: number, c0: number, labels: number, vocab: number, mx: number, sm: number, zl: number): void;
   ceFinish(loss: number, rows: number, labels: number, vocab: number, mx: number, sm: number, zl: number): void;
   ceGrad(logits: number, rows: number, cols: number, c0: number, labels: number, vocab: number, lse: number, scale: number): void;
@@ -36,19 +39,71 @@ const LAYOUT = {
   TN: (M: number, N: number, K: number) => [1, M, N, 1],  // a [K,M], b [K,N]
 } as const;
 
+/** The kernels a thread pool splits (the rest are memory-bound or small and run on the calling thread). */
+const POOLED = ['gemm', 'attentionTrain', 'attentionBackward'];
+/** Below this many multiply-adds a GEMM is not worth waking the pool for (tests lower it to split small shapes). */
+const POOL_MIN_MACS = 1 << 18;
+
 export class WasmTrainOps extends WasmOps implements TrainOps {
-  override get caps(): BackendCaps { return { ...super.caps, train: true }; }
+  override get caps(): BackendCaps {
+    const n = this.threads;
+    return { ...super.caps, train: true, device: `WebAssembly SIMD (${n} thread${n > 1 ? 's' : ''})` };
+  }
   private kt: TrainKernels;
   private readonly negRopeTables = new Map<string, number>();
+  /** per-thread GEMM scratch (pool only) */
+  private readonly scratch: number[] = [];
 
-  constructor(k: TrainKernels) {
+  constructor(k: TrainKernels, private readonly pool: WasmPool | null = null, private readonly poolMinMacs = POOL_MIN_MACS) {
     super(k);
     this.kt = k;
+    if (pool) {
+      for (let t = 0; t < pool.threads; t++) {
+        const p = k.alloc(k.gemmScratchBytes()) >>> 0;
+        if (p === 0) throw new Error('webtune wasm: out of memory allocating thread scratch');
+        this.scratch.push(p);
+      }
+    }
   }
 
+  get threads(): number { return this.pool?.threads ?? 1; }
+
   override destroy(): void {
+    this.pool?.destroy();
     super.destroy();
     this.kt = null as unknown as TrainKernels;
+  }
+
+  /** The raw GEMM (gemm.ts), its rows (or, when there are too few, its columns) split across the pool. */
+  private gemmRaw(c: number, a: number, b: number, M: number, N: number, K: number, beta: number,
+    ams: number, aks: number, bks: number, bns: number, mask: number, salt: number, thr: number): void {
+    const args = [c, a, b, M, N, K, beta, ams, aks, bks, bns, mask, salt, thr];
+    const t = this.threads;
+    if (!this.pool || M * N * K < this.poolMinMacs) { (this.kt.gemm as (...a: number[]) => void)(...args, 0, M, 0, N, 0); return; }
+    const shares: number[][] = [];
+    const byRows = M >= 8 * t || N < 16 * t, step = byRows ? 4 : 8, extent = byRows ? M : N;
+    const per = Math.ceil(extent / step / t) * step;
+    for (let i = 0, from = 0; i < t && from < extent; i++, from += per) {
+      const to = Math.min(extent, from + per);
+      shares.push(byRows ? [...args, from, to, 0, N, this.scratch[i]] : [...args, 0, M, from, to, this.scratch[i]]);
+    }
+    this.pool.run('gemm', shares);
+  }
+
+  /** Attention kernels split by kv heads (each thread owns its heads' dk/dv): per-thread scratch of T floats. */
+  private attentionRaw(name: 'attentionTrain' | 'attentionBackward', args: number[], T: number, nKv: number): void {
+    const t = Math.min(this.threads, nKv);
+    const scratch = this.k.alloc(t * T * 4 + 16) >>> 0;
+    if (scratch === 0) throw new Error('webtune wasm: out of memory in attention');
+    try {
+      if (!this.pool || t === 1) {
+        (this.kt[name] as (...a: number[]) => void)(...args, 0, nKv, scratch);
+        return;
+      }
+      const per = Math.ceil(nKv / t), shares: number[][] = [];
+      for (let i = 0; i < t && i * per < nKv; i++) shares.push([...args, i * per, Math.min(nKv, (i + 1) * per), scratch + i * T * 4]);
+      this.pool.run(name, shares);
+    } finally { this.k.free(scratch); }
   }
 
   private noAlias(out: Buf, ...inputs: (Buf | null)[]): void {
@@ -62,7 +117,7 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
     const [c, ap, bp] = this.ptrs([out, M * N], [a, M * K], [b, N * K]);
     const [ams, aks, bks, bns] = LAYOUT[layout](M, N, K);
     const salt = mask ? (this.view(mask.salts, mask.index + 1) as Int32Array)[mask.index] : 0;
-    this.kt.gemm(c, ap, bp, M, N, K, beta, ams, aks, bks, bns, mask ? MASK[on] : 0, salt, mask ? mask.threshold : 0);
+    this.gemmRaw(c, ap, bp, M, N, K, beta, ams, aks, bks, bns, mask ? MASK[on] : 0, salt, mask ? mask.threshold : 0);
   }
 
   matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
@@ -105,7 +160,7 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
     const { B, T, nHeads: H, nKvHeads: KV, headDim: HD } = shape, rows = B * T, seg = this.attnCheck(shape);
     this.noAlias(out, q, k, v);
     const [o, l, qp, kp, vp] = this.ptrs([out, rows * H * HD], [lse, rows * H], [q, rows * H * HD], [k, rows * KV * HD], [v, rows * KV * HD]);
-    this.kt.attentionTrain(o, l, qp, kp, vp, seg, B, T, H, KV, HD);
+    this.attentionRaw('attentionTrain', [o, l, qp, kp, vp, seg, B, T, H, KV, HD], T, KV);
   }
   attentionBackward(io: { dq: Buf; dk: Buf; dv: Buf; dout: Buf; q: Buf; k: Buf; v: Buf; out: Buf; lse: Buf }, shape: AttentionShape): void {
     const { B, T, nHeads: H, nKvHeads: KV, headDim: HD } = shape, rows = B * T, seg = this.attnCheck(shape);
@@ -113,7 +168,7 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
     const qn = rows * H * HD, kvn = rows * KV * HD;
     const [dq, dk, dv, dout, q, k, v, out, lse] = this.ptrs([io.dq, qn], [io.dk, kvn], [io.dv, kvn], [io.dout, qn], [io.q, qn],
       [io.k, kvn], [io.v, kvn], [io.out, qn], [io.lse, rows * H]);
-    this.kt.attentionBackward(dq, dk, dv, dout, q, k, v, out, lse, seg, B, T, H, KV, HD);
+    this.attentionRaw('attentionBackward', [dq, dk, dv, dout, q, k, v, out, lse, seg, B, T, H, KV, HD], T, KV);
   }
 
   swigluBackward(dgate: Buf, dup: Buf, dout: Buf, gate: Buf, up: Buf, n: number): void {
@@ -144,7 +199,7 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
       // pass 1: logits chunk by chunk, online logsumexp and the label's logit
       for (let c0 = 0; c0 < vocab; c0 += cols) {
         const n = Math.min(cols, vocab - c0), hc = hd + c0 * dim * 4;
-        this.kt.gemm(lg, hid, hc, rows, n, dim, 0, dim, 1, 1, dim, 0, 0, 0);
+        this.gemmRaw(lg, hid, hc, rows, n, dim, 0, dim, 1, 1, dim, 0, 0, 0);
         this.kt.ceStats(lg, rows, n, c0, lab, vocab, mx, sm, this.p(zl));
       }
       this.kt.ceFinish(lossP, rows, lab, vocab, mx, sm, this.p(zl));
@@ -152,10 +207,10 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
       const dh = this.p(dhidden), dw = dheadAcc ? this.p(dheadAcc) : 0;
       for (let c0 = 0; c0 < vocab; c0 += cols) {
         const n = Math.min(cols, vocab - c0), hc = hd + c0 * dim * 4;
-        this.kt.gemm(lg, hid, hc, rows, n, dim, 0, dim, 1, 1, dim, 0, 0, 0);
+        this.gemmRaw(lg, hid, hc, rows, n, dim, 0, dim, 1, 1, dim, 0, 0, 0);
         this.kt.ceGrad(lg, rows, n, c0, lab, vocab, mx, scale);
-        this.kt.gemm(dh, lg, hc, rows, dim, n, c0 === 0 ? 0 : 1, n, 1, dim, 1, 0, 0, 0);
-        if (dw) this.kt.gemm(dw + c0 * dim * 4, lg, hid, n, dim, rows, 1, 1, n, dim, 1, 0, 0, 0);
+        this.gemmRaw(dh, lg, hc, rows, dim, n, c0 === 0 ? 0 : 1, n, 1, dim, 1, 0, 0, 0);
+        if (dw) this.gemmRaw(dw + c0 * dim * 4, lg, hid, n, dim, rows, 1, 1, n, dim, 1, 0, 0, 0);
       }
     } finally {
       this.free(logits); this.free(zl); this.k.free(stats);
@@ -182,7 +237,18 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
   }
 }
 
-export async function createWasmTrainOps(): Promise<WasmTrainOps> {
+/**
+ * TrainOps on WASM SIMD. threads > 1: the threads build of the kernels on one shared memory with a worker pool
+ * (wasm-pool.ts), where the runtime has threads; otherwise (or threads 1) the single-threaded build.
+ */
+export async function createWasmTrainOps(opts: { threads?: number; poolMinMacs?: number } = {}): Promise<WasmTrainOps> {
+  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
+  if (threads > 1 && !threadsUnavailable()) {
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+    const instance = await instantiateWasm('kernels-threads', { env: { memory } });
+    const pool = await createWasmPool(await wasmModule('kernels-threads'), memory, instance.exports, POOLED, threads);
+    return new WasmTrainOps(instance.exports as unknown as TrainKernels, pool, opts.poolMinMacs);
+  }
   const instance = await instantiateWasm('kernels');
   return new WasmTrainOps(instance.exports as unknown as TrainKernels);
 }
