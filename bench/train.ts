@@ -1,9 +1,10 @@
-// Training throughput (tokens/s) and peak memory of webtune's SFT trainer (models/llama-train.ts on WebGPU) next to
+// Training throughput (tokens/s) and peak memory of webtune's SFT trainer (models/llama-train.ts on WebGPU and on
+// WASM SIMD, --devices) next to
 // PyTorch on the CPU (bench/train_torch.py, spawned once per configuration so that its max RSS is that
 // configuration's), for LoRA and full training on stories260K and on a ~42M-parameter Llama. Same architecture,
 // batch shape and token ids (a fixed hash of the position, shared with the Python side); weights: stories260K's own
 // here, random in PyTorch (they do not change the work). Not a test. Bundled and run by scripts/bench.sh:
-//   node build/bench/train.mjs [--models stories260K,llama-42M] [--steps N] [--warmup N] [--B 8] [--T 256] [--no-torch]
+//   node build/bench/train.mjs [--models stories260K,llama-42M] [--devices webgpu,wasm] [--steps N] [--warmup N] [--B 8] [--T 256] [--no-torch]
 //                              [--gradient_checkpointing] [--train_types lora,full] [--profile] [--torch_blas default,openblas]
 // --torch_blas: the BLAS builds PyTorch runs with, one peer row each: `default` is whatever libblas.so.3 the system
 // selects (Debian: the reference BLAS, ~3 GFLOP/s), `openblas` Debian's OpenBLAS unpacked by scripts/fetch-openblas.sh
@@ -16,6 +17,7 @@ import '../runtime/wasm-embedded.ts';
 import { spawnSync } from 'node:child_process';
 import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
 import { createWebGpuTrainOps } from '../gpu/train-ops.ts';
+import { createWasmTrainOps } from '../src/backend/wasm-train-ops.ts';
 import { LlamaTrainer, type TrainBatch } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
 import { loadModel } from '../models/load.ts';
@@ -33,7 +35,11 @@ const withTorch = !args.includes('--no-torch'), checkpointing = args.includes('-
 const profile = args.includes('--profile');
 const types = flag('train_types', 'lora,full').split(',');
 const blasBuilds = flag('torch_blas', 'default').split(',');
+const devices = flag('devices', 'webgpu,wasm').split(',');
 
+// ~11M: the 42M's vocabulary at half the width and depth (a size lavapipe trains in seconds per step)
+const llama11M: LlamaConfig = { hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 64, vocabSize: 32000,
+  maxPositionEmbeddings: 1024, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: true };
 const llama42M: LlamaConfig = { hiddenSize: 512, intermediateSize: 1376, numLayers: 8, numHeads: 8, numKvHeads: 8, headDim: 64, vocabSize: 32000,
   maxPositionEmbeddings: 1024, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: true };
 const paramCount = (m: LlamaModel) => [m.weights.embedTokens, m.weights.norm, m.weights.lmHead ?? new Float32Array(0),
@@ -59,21 +65,27 @@ function countBytes(ops: TrainOps): { bytes: number } {
 }
 
 const gpu = await acquireGPU();
-if (!gpu.ok) { console.log(`no WebGPU: ${gpu.reason}`); await exit(1); }
-if (!gpu.ok) throw new Error('unreachable');
-const device = gpu.gpu.description;
+if (!gpu.ok && devices.includes('webgpu')) { console.log(`no WebGPU: ${gpu.reason}`); await exit(1); }
+const backends: Record<string, () => Promise<{ ops: TrainOps; device: string }>> = {
+  webgpu: async () => {
+    if (!gpu.ok) throw new Error('unreachable');
+    return { ops: await createWebGpuTrainOps(gpu.gpu), device: gpu.gpu.description };
+  },
+  wasm: async () => { const ops = await createWasmTrainOps(); return { ops, device: `wasm: ${ops.caps.device}` }; },
+};
 
 const models: [string, () => Promise<LlamaModel>, number, number][] = [  // name, model, warm-up steps, timed steps
   ['stories260K', async () => (await loadModel('../shared/models/stories260K')).model, 2, 5],
+  ['llama-11M', async () => tinyRandomWeights(llama11M, 1), 1, 2],
   // one untimed-warm-up-free step: on lavapipe (~3 GFLOP/s) one 8×256 step of it takes minutes
   ['llama-42M', async () => tinyRandomWeights(llama42M, 1), 0, 1],
 ];
 for (const [name, make, warm0, timed0] of models) {
   if (!only.includes(name)) continue;
   const model = await make(), c = model.config, warm = Number(flag('warmup', String(warm0))), timed = Number(flag('steps', String(timed0)));
-  for (const trainType of types as ('lora' | 'full')[]) {
-    const ops = await createWebGpuTrainOps(gpu.gpu), mem = countBytes(ops);
-    const prof = profile ? profiler(ops, gpu.gpu.device) : null;
+  for (const trainType of types as ('lora' | 'full')[]) for (const backend of devices) {
+    const { ops, device } = await backends[backend](), mem = countBytes(ops);
+    const prof = profile && gpu.ok && backend === 'webgpu' ? profiler(ops, gpu.gpu.device) : null;
     const lora = trainType === 'lora' ? LORA : undefined;
     const trainer = new LlamaTrainer(ops, model, { B, T, lora, gradientCheckpointing: checkpointing });
     const secs: number[] = [];
@@ -92,7 +104,7 @@ for (const [name, make, warm0, timed0] of models) {
     const row: Record<string, unknown> = { bench: 'train', model: name, params: paramCount(model), train_type: trainType, batch: `${B}x${T}`,
       gradient_checkpointing: checkpointing, steps: timed, device, webtune_tokens_per_s: +ours.toFixed(1), webtune_peak_bytes: ourBytes,
       webtune_loss: +loss.toFixed(4) };
-    if (withTorch) {
+    if (withTorch && backend === devices[devices.length - 1]) {  // one PyTorch run per configuration
       for (const blas of blasBuilds) {
         const env = { ...process.env };
         if (blas === 'openblas') {

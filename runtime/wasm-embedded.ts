@@ -1,10 +1,12 @@
 // Embeds the built .wasm modules into a bundle (esbuild's binary loader) and registers them.
 // Edge bundles do not import this: they register WebAssembly.Module imports instead.
 import kernels from '../build/kernels.wasm';
+import kernelsThreads from '../build/kernels-threads.wasm';
 import tokenizer from '../build/tokenizer.wasm';
 import collate from '../build/collate.wasm';
 import { registerWasm } from './wasm.ts';
 
 registerWasm('kernels', kernels);
+registerWasm('kernels-threads', kernelsThreads);
 registerWasm('tokenizer', tokenizer);
 registerWasm('collate', collate);

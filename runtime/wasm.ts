@@ -2,7 +2,7 @@
 // Bundles register the module bytes (Node/Deno: embedded by esbuild) or a precompiled
 // WebAssembly.Module (edge workers import .wasm as modules and forbid runtime compilation).
 // Unbundled code (tests, tsx) falls back to reading build/NAME.wasm from the repository.
-export type WasmName = 'kernels' | 'tokenizer' | 'collate';
+export type WasmName = 'kernels' | 'kernels-threads' | 'tokenizer' | 'collate';
 export type WasmSource = Uint8Array | WebAssembly.Module;
 
 import { host } from './platform.ts';
@@ -26,6 +26,9 @@ function compile(name: WasmName): Promise<WebAssembly.Module> {
   }
   return m;
 }
+
+/** The compiled module (compiled once; a worker pool instantiates it again on each thread). */
+export const wasmModule = (name: WasmName): Promise<WebAssembly.Module> => compile(name);
 
 /** A fresh instance (own memory) of a webtune wasm module. AssemblyScript's abort is wired to a JS error. */
 export async function instantiateWasm(name: WasmName, extraImports: WebAssembly.Imports = {}): Promise<WebAssembly.Instance> {

@@ -24,10 +24,14 @@ if (!args.has('--skip-asm')) {
     const out = join(root, 'build', `${name}.wasm`);
     const cfg = join(root, 'asm', name, 'asconfig.json');
     const flags = existsSync(cfg) ? ['--config', cfg] : [];
-    const asc = (from, to) => execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), from, '-o', to,
-      '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert', '--enable', 'simd', '--runtime', 'stub', ...flags],
+    const asc = (from, to, more = []) => execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), from, '-o', to,
+      '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert', '--enable', 'simd', '--runtime', 'stub', ...flags, ...more],
     { stdio: 'inherit' });
     asc(entry, out);
+    // the kernels again over an imported shared memory, for the worker pool (src/backend/wasm-pool.ts)
+    if (name === 'kernels') {
+      asc(entry, join(root, 'build', 'kernels-threads.wasm'), ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536']);
+    }
     // asm/<name>/test-entry.ts: the module plus exports only tests use, built with the tests as build/<name>-test.wasm
     const testEntry = join(root, 'asm', name, 'test-entry.ts');
     if (opt('tests') !== undefined && existsSync(testEntry)) asc(testEntry, join(root, 'build', `${name}-test.wasm`));

@@ -1,4 +1,4 @@
-// Every TrainOps op on the reference and on WebGPU (both matmul strategies, i.e. both kernel configs) against
+// Every TrainOps op on the reference, on WASM SIMD and on WebGPU (both matmul strategies, i.e. both kernel configs) against
 // PyTorch autograd in float64 (test/oracle/train_ops.py, one process for all cases), then a tiny 2-layer Llama's
 // loss and parameter gradients on a packed batch. WebGPU runs on lavapipe on CPU-only machines; skipped without it.
 import { test, after } from 'node:test';
@@ -8,6 +8,7 @@ import { testGPU } from './gpu.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
 import { dropKeep, dropThreshold, type TrainOps } from '../core/train-ops.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
+import { createWasmTrainOps } from '../src/backend/wasm-train-ops.ts';
 import { TILE_CANDIDATES, tileName, type TileConfig } from '../gpu/gemm/tiled.ts';
 import { roundToF16 } from '../core/ops.ts';
 import { LlamaTrainer } from '../models/llama-train.ts';
@@ -18,14 +19,20 @@ const gpu = await testGPU();
 const webgpu: WebGpuTrainOps[] = gpu.ok
   ? [await createWebGpuTrainOps(gpu.gpu, { matmul: 'register' }), await createWebGpuTrainOps(gpu.gpu, { matmul: 'register', subgroups: false }),
     await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled' })] : [];
-const backends: TrainOps[] = [new ReferenceTrainOps(), ...webgpu];
+// WASM single-threaded, and on a pool of 3 threads (shares split by rows, columns and kv heads; any core count)
+const wasm = await createWasmTrainOps(), wasmPool = await createWasmTrainOps({ threads: 3 });
+assert.equal(wasmPool.threads, 3, 'the WASM thread pool started');
+const backends: TrainOps[] = [new ReferenceTrainOps(), wasm, wasmPool, ...webgpu];
 // webgpu-register: lavapipe's subgroup kernels; webgpu-register-nosg: the per-invocation ones (adapters without subgroups, e.g. Deno's)
 const label = (o: TrainOps) => (o.name === 'webgpu'
-  ? `webgpu-${(o as WebGpuTrainOps).strategy}${(o as WebGpuTrainOps).strategy === 'register' && !(o as WebGpuTrainOps).subgroupSize ? '-nosg' : ''}` : o.name);
+  ? `webgpu-${(o as WebGpuTrainOps).strategy}${(o as WebGpuTrainOps).strategy === 'register' && !(o as WebGpuTrainOps).subgroupSize ? '-nosg' : ''}`
+  : o === wasmPool ? 'wasm-3threads' : o.name);
 after(() => {
   console.log('worst error per op/backend (|a−e| / (|e| + rms e)):');
   for (const [k, v] of [...worst].sort()) console.log(`  ${k.padEnd(36)} ${v.toExponential(2)}`);
   for (const o of webgpu) o.destroy();
+  wasm.destroy();
+  wasmPool.destroy();
   releaseGPU();
 });
 if (!gpu.ok) console.log(`no WebGPU (${gpu.reason}): the reference alone is checked`);

@@ -5,3 +5,7 @@ export { alloc, free, heapUsed } from './alloc';
 export { matmul } from './matmul';
 export { embedding, kvStore, rmsnorm, rope, swiglu, add, addBias } from './elementwise';
 export { attention } from './attention';
+// training (src/backend/wasm-train-ops.ts)
+export { gemm, gemmScratchBytes } from './gemm';
+export { rmsnormBackward, swigluBackward, embeddingBackward, attentionTrain, attentionBackward, ceStats, ceFinish, ceGrad,
+  adamw, sgd, sumSquares, scale } from './train';

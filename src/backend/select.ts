@@ -1,12 +1,14 @@
 // Picks the compute backend and explains the choice: for inference (--device auto|webgpu|wasm) WebGPU when an adapter
-// exists, else WASM; for training WebGPU, else the reference kernels (WASM has no training kernels yet). Every backend
-// reports what it can do (Ops.caps); commands configure themselves from that report.
+// exists, else WASM; for training (sft --device) a hardware GPU, else WASM SIMD (measured faster than a CPU adapter
+// such as lavapipe at every model size bench/train.ts runs). Every backend reports what it can do (Ops.caps);
+// commands configure themselves from that report.
 import { acquireGPU } from '../../runtime/webgpu.ts';
 import { UserError } from '../../core/errors.ts';
 import type { Ops } from '../../core/ops.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
+import type { LlamaModel } from '../../models/llama.ts';
 import { createWasmOps } from './wasm-ops.ts';
-import { ReferenceTrainOps } from './reference-train-ops.ts';
+import { createWasmTrainOps } from './wasm-train-ops.ts';
 import { createWebGpuOps } from '../../gpu/webgpu-ops.ts';
 import { createWebGpuTrainOps } from '../../gpu/train-ops.ts';
 
@@ -29,9 +31,38 @@ export async function selectBackend(device: DeviceChoice): Promise<SelectedBacke
   return { ops: await createWasmOps(), reason: `device: wasm (auto: ${gpu.reason})` };
 }
 
-/** The backend `webtune sft` trains on, with its `device:` line. */
-export async function selectTrainBackend(): Promise<{ ops: TrainOps; reason: string }> {
+/**
+ * Whether WASM SIMD should train a model of this many parameters instead of a CPU WebGPU adapter (lavapipe,
+ * SwiftShader): measured with bench/train.ts on one machine (see the report of issue 17), WASM was ahead at every
+ * size run, stories260K to 42M, LoRA and full, since a CPU adapter emulates every storage load. The limit is memory:
+ * wasm32 addresses 4 GiB, so a model whose f32 weights alone pass 3 GiB (gradients, activations and the optimizer
+ * need the rest) stays on the adapter.
+ */
+export function wasmTrainsBetter(params: number): { wasm: boolean; why: string } {
+  const gib = (params * 4) / 2 ** 30;
+  return gib > 3 ? { wasm: false, why: `its f32 weights (${gib.toFixed(1)} GiB) do not fit WASM's 4 GiB memory` }
+    : { wasm: true, why: 'WASM SIMD trains faster on the CPU' };
+}
+
+/** Parameters of a model (its weight elements). */
+const paramCount = (m: LlamaModel) => [m.weights.embedTokens, m.weights.norm, m.weights.lmHead,
+  ...m.weights.layers.flatMap((l) => Object.values(l))].reduce((n, a) => n + ((a as Float32Array | undefined)?.length ?? 0), 0);
+
+/** The backend `webtune sft` trains on, with its `device:` line; model: what it trains (auto weighs its size). */
+export async function selectTrainBackend(device: DeviceChoice = 'auto', model?: LlamaModel): Promise<{ ops: TrainOps; reason: string }> {
+  const wasm = async (why: string) => {
+    const ops = await createWasmTrainOps();
+    return { ops, reason: `device: wasm on ${ops.caps.device} (${why})` };
+  };
+  if (device === 'wasm') return wasm('requested with --device wasm');
   const gpu = await acquireGPU();
-  if (gpu.ok) return { ops: await createWebGpuTrainOps(gpu.gpu), reason: `device: webgpu on ${gpu.gpu.description}` };
-  return { ops: new ReferenceTrainOps(), reason: `device: reference CPU kernels (slow; ${gpu.reason})` };
+  if (device === 'webgpu') {
+    if (!gpu.ok) throw new UserError(`--device webgpu: ${gpu.reason}`);
+    return { ops: await createWebGpuTrainOps(gpu.gpu), reason: `device: webgpu on ${gpu.gpu.description} (requested with --device webgpu)` };
+  }
+  if (!gpu.ok) return wasm(`auto: ${gpu.reason}`);
+  const choice = gpu.gpu.isCpu ? wasmTrainsBetter(model ? paramCount(model) : 0) : null;
+  if (choice?.wasm) return wasm(`auto: the WebGPU adapter runs on the CPU (${gpu.gpu.description}) and ${choice.why}; --device webgpu to use it anyway`);
+  const why = choice ? `the adapter runs on the CPU, but ${choice.why}` : 'a GPU adapter is available';
+  return { ops: await createWebGpuTrainOps(gpu.gpu), reason: `device: webgpu on ${gpu.gpu.description} (auto: ${why})` };
 }

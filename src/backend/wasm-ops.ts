@@ -6,7 +6,7 @@ import { roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type
 import { instantiateWasm } from '../../runtime/wasm.ts';
 
 /** The raw kernel exports; pointers are byte offsets (u32, arriving in JS as possibly negative i32). */
-interface Kernels {
+export interface Kernels {
   memory: WebAssembly.Memory;
   alloc(bytes: number): number;
   free(ptr: number): void;
@@ -33,11 +33,11 @@ export class WasmOps implements Ops {
   get caps(): BackendCaps {
     return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: 0xffff0000, device: 'WebAssembly SIMD (1 thread)' };
   }
-  private readonly ropeTables = new Map<string, number>();
-  constructor(private k: Kernels) {}
+  protected readonly ropeTables = new Map<string, number>();
+  constructor(protected k: Kernels) {}
 
   /** Byte address of a live buffer (throws on a freed or foreign one). */
-  private p(b: Buf): number {
+  protected p(b: Buf): number {
     if (!(b instanceof WasmBuf) || b.owner !== this || b.ptr === 0) {
       throw new Error('webtune wasm: buffer is freed or not from this backend');
     }
@@ -45,14 +45,14 @@ export class WasmOps implements Ops {
   }
 
   /** A fresh view of a buffer in its own dtype (memory.buffer changes whenever memory grows). */
-  private view(b: Buf, length = b.length): Float32Array | Int32Array {
+  protected view(b: Buf, length = b.length): Float32Array | Int32Array {
     if (length > b.length) throw new Error(`webtune wasm: ${length} elements requested from a buffer of ${b.length}`);
     return b.dtype === 'i32' ? new Int32Array(this.k.memory.buffer, this.p(b), length)
       : new Float32Array(this.k.memory.buffer, this.p(b), length);
   }
 
   /** Byte addresses of buffers, checked to hold at least the elements a kernel will touch. */
-  private ptrs(...pairs: [Buf, number][]): number[] {
+  protected ptrs(...pairs: [Buf, number][]): number[] {
     return pairs.map(([b, n]) => {
       if (n > b.length) throw new Error(`webtune wasm: kernel needs ${n} elements, buffer has ${b.length}`);
       return this.p(b);
@@ -60,7 +60,7 @@ export class WasmOps implements Ops {
   }
 
   /** Check index values (token ids, positions) before a kernel uses them as row offsets. */
-  private checkIndices(idx: Buf, T: number, limit: number, what: string): void {
+  protected checkIndices(idx: Buf, T: number, limit: number, what: string): void {
     const v = new Int32Array(this.k.memory.buffer, this.p(idx), T);
     for (let t = 0; t < T; t++) {
       if (v[t] < 0 || v[t] >= limit) throw new Error(`webtune wasm: ${what} ${v[t]} out of range [0, ${limit})`);
@@ -142,7 +142,7 @@ export class WasmOps implements Ops {
     this.k.rope(xp, p, T, nHeads, headDim, this.ropeTable(freqs, headDim));
   }
   /** Byte address of the f64 inverse-frequency table in wasm memory, one per distinct table (kept until destroy). */
-  private ropeTable(freqs: RopeFreqs, headDim: number): number {
+  protected ropeTable(freqs: RopeFreqs, headDim: number): number {
     const key = ropeKey(freqs, headDim);
     let ptr = this.ropeTables.get(key);
     if (ptr === undefined) {

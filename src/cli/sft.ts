@@ -15,7 +15,7 @@ import { allLoraTargets, supportedModelTypes } from '../../models/families/index
 
 export function sftCommand(): Command {
   const cmd = new Command('sft')
-    .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU')
+    .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU or WASM')
     .option('--model <path>', `the model (model_type ${supportedModelTypes().join(', ')}): ${MODEL_KINDS}`);
   return addTrainFlags(cmd)
     .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG)')
@@ -61,6 +61,8 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--gradient_checkpointing', 'recompute each layer\'s activations in the backward: less memory, about one more forward', false)
     .addOption(new Option('--torch_dtype <t>', 'storage of LoRA\'s frozen base: float16/bfloat16 halve its memory (f16 storage, f32 arithmetic)')
       .choices(TORCH_DTYPES).default('float32'))
+    .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto (a GPU adapter, else WASM SIMD; says which and why)')
+      .choices(['auto', 'webgpu', 'wasm']).default('auto'))
     .option('--seed <n>', 'seed for data order, LoRA init and dropout', intFlag(0, 0xffffffff), 42)
     .option('--eval_steps <n>', 'evaluate (loss, token accuracy) every n steps and at the end', intFlag(1))
     .option('--logging_steps <n>', 'log every n steps', intFlag(1), 5)

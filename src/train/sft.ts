@@ -3,7 +3,7 @@
 import { resolvePath, stat, writeFileAtomic } from '../../runtime/platform.ts';
 import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
-import { selectTrainBackend } from '../backend/select.ts';
+import { selectTrainBackend, type DeviceChoice } from '../backend/select.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
 import { weightStorage } from '../backend/dtype.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
@@ -37,6 +37,8 @@ export interface SftArgs extends DataArgs {
   output_dir: string;
   /** where logs go besides logging.jsonl: tensorboard (default, as ms-swift), all (the same here) or none */
   report_to?: string[];
+  /** the backend to train on (select.ts selectTrainBackend); default auto */
+  device?: DeviceChoice;
 }
 
 /** --report_to values webtune accepts (ms-swift's others, wandb, swanlab, …, need their services) */
@@ -162,7 +164,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
 
   let ops = opts.ops;
   if (!ops) {
-    const selected = await selectTrainBackend();
+    const selected = await selectTrainBackend(a.device ?? 'auto', src.model);
     ops = selected.ops;
     note(selected.reason);
   }
