@@ -18,7 +18,7 @@ const job = join(mkdtempSync(join(tmpdir(), 'webtune-bench-bundle-')), 'job');
 const make = spawnSync(process.execPath, ['dist/webtune.mjs', 'bundle', '--model', flag('model', `${SHARED}/models/stories260K`),
   '--dataset', `${flag('dataset', `${SHARED}/datasets/ms-swift/self_cognition.jsonl`)}#64`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
   '--model_author', '网调', 'Webtune', '--max_length', '128', '--per_device_train_batch_size', '4', '--learning_rate', '1e-3',
-  '--logging_steps', '1', '--max_steps', steps, '--save_steps', steps, '--report_to', 'none', '--output_dir', job], { encoding: 'utf8' });
+  '--logging_steps', '1', '--max_steps', steps, '--save_steps', steps, '--report_to', 'none', '--device', 'webgpu', '--output_dir', job], { encoding: 'utf8' });
 if (make.status !== 0) throw new Error(make.stderr);
 const bytes = Object.values(JSON.parse(readFileSync(join(job, 'job.json'), 'utf8')).files as Record<string, { size: number }>)
   .reduce((s, f) => s + f.size, statSync(join(job, 'job.json')).size);

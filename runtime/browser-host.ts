@@ -4,6 +4,7 @@ import type { Host } from './host-api.ts';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { sha1 } from '@noble/hashes/legacy.js';
 import { MemoryFs } from './memory-fs.ts';
+import { startWebWorker } from './web-worker.ts';
 
 async function concat(chunks: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
@@ -30,4 +31,6 @@ export const host: Host = {
   filterNativeStderr: async (fn) => fn(),
   async readBuiltWasm(name) { throw new Error(`webtune: ${name}.wasm is not registered (the browser bundle embeds it)`); },
   async openLineReader() { throw new Error('a browser page has no standard input to read lines from'); },
+  cpuCount: async () => globalThis.navigator?.hardwareConcurrency || 1,
+  startWorker: async (source) => startWebWorker(source),
 };

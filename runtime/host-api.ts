@@ -38,6 +38,14 @@ export interface LineReader {
   close(): void;
 }
 
+/** A worker thread (Node's worker_threads or a web Worker), as the WASM thread pool drives it. */
+export interface HostWorker {
+  postMessage(message: unknown): void;
+  /** the worker's next message (an error it throws rejects) */
+  nextMessage(): Promise<unknown>;
+  terminate(): void;
+}
+
 /** What the host runtime provides besides files: runtime/node-host.ts (Node, Deno, edge) or runtime/browser-host.ts. */
 export interface Host {
   /** the file system in use until setFileSystem installs another */
@@ -52,5 +60,12 @@ export interface Host {
   /** build/NAME.wasm of an unbundled checkout */
   readBuiltWasm(name: string): Promise<Uint8Array>;
   openLineReader(): Promise<LineReader>;
+  /** logical CPUs (the default thread count) */
+  cpuCount(): Promise<number>;
+  /**
+   * A worker running `source`, plain JS that finds its port as runtime/web-worker.ts's WORKER_PORT describes; null
+   * where the runtime has no workers. A worker blocked in Atomics.wait does not keep the process alive.
+   */
+  startWorker(source: string): Promise<HostWorker | null>;
 }
 

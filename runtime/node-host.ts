@@ -2,6 +2,7 @@
 // the built .wasm files). Each is loaded lazily, inside the call that needs it, so that an edge worker bundling this
 // module never loads one. The browser build replaces this module with runtime/browser-host.ts (scripts/build.mjs).
 import type { FileInfo, FileSystem, Host, LineReader, ReadHandle, WriteHandle } from './host-api.ts';
+import { startWebWorker } from './web-worker.ts';
 
 type NodeFs = typeof import('node:fs/promises');
 let fsPromise: Promise<NodeFs> | undefined;
@@ -58,6 +59,21 @@ export const host: Host = {
       try { return new Uint8Array(await readFile(new URL(rel, import.meta.url))); } catch { /* try next */ }
     }
     throw new Error(`webtune: ${name}.wasm not found; run "npm run build" first`);
+  },
+  async cpuCount() {
+    const os = await import('node:os');
+    return os.availableParallelism?.() ?? os.cpus().length;
+  },
+  async startWorker(source) {
+    if ('Deno' in globalThis) return startWebWorker(source);  // Deno's Workers share memory; no eval workers there
+    const { Worker } = await import('node:worker_threads');
+    const worker = new Worker(source, { eval: true });
+    worker.unref();
+    return {
+      postMessage: (m) => worker.postMessage(m),
+      nextMessage: () => new Promise((done, fail) => { worker.once('message', done); worker.once('error', fail); }),
+      terminate: () => { void worker.terminate(); },
+    };
   },
   async openLineReader(): Promise<LineReader> {
     const p = proc();

@@ -14,7 +14,7 @@ export const runtimeName: RuntimeName =
   : typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node === 'string' ? 'node'
   : 'edge';
 
-export type { FileInfo, FileSystem, Host, LineReader, ReadHandle, WriteHandle } from './host-api.ts';
+export type { FileInfo, FileSystem, Host, HostWorker, LineReader, ReadHandle, WriteHandle } from './host-api.ts';
 export { host };
 let current: FileSystem = host.fs;
 

@@ -10,23 +10,22 @@ import { bundleSftArgs, latestCheckpoint, openBundle } from './bundle/run.ts';
 import { floatFlag, intFlag } from './cli/options.ts';
 import { interruptedReport, signalExitCode, stopOnSignals, type StopSignal } from './train/interrupt.ts';
 import { runSft } from './train/sft.ts';
-import { selectTrainBackend } from './backend/select.ts';
-import { ReferenceTrainOps } from './backend/reference-train-ops.ts';
-import type { TrainOps } from '../core/train-ops.ts';
 
-interface Flags { output_dir?: string; resume?: boolean; device: 'auto' | 'webgpu' | 'wasm'; max_steps?: number; num_train_epochs?: number }
+interface Flags { output_dir?: string; resume?: boolean; device?: 'auto' | 'webgpu' | 'wasm'; max_steps?: number; num_train_epochs?: number }
 
 const root = decodeURIComponent(new URL('.', import.meta.url).pathname).replace(/\/$/, '');
 const note = (s: string) => writeStderr(`webtune: ${s}\n`);
 
-/** The kernels this runtime trains with, and the `device:` line saying why. */
-async function trainOps(device: Flags['device']): Promise<{ ops: TrainOps; reason: string }> {
-  if (device === 'wasm') return { ops: new ReferenceTrainOps(), reason: 'device: reference CPU kernels (requested with --device wasm)' };
+/**
+ * Refuses --device webgpu where this runtime has no adapter, with the Node hint; otherwise runSft picks the kernels
+ * as `webtune sft` does (select.ts: a GPU adapter, else WASM SIMD, weighing the model's size).
+ */
+async function checkDevice(device: NonNullable<Flags['device']>): Promise<void> {
+  if (device === 'wasm') return;
   const gpu = await acquireGPU();
   const hint = runtimeName === 'node' && !gpu.ok && /webgpu/.test(gpu.reason) ? ` (Node: \`npm i --prefix ${root} webgpu\` installs Dawn beside the bundle)` : '';
   if (device === 'webgpu' && !gpu.ok) throw new UserError(`--device webgpu: ${gpu.reason}${hint}`);
-  const chosen = await selectTrainBackend();
-  return { ops: chosen.ops, reason: `${chosen.reason}${hint}` };
+  if (hint) note(`no WebGPU here${hint}`);
 }
 
 async function run(f: Flags): Promise<void> {
@@ -35,11 +34,10 @@ async function run(f: Flags): Promise<void> {
   const resumeFrom = f.resume ? await latestCheckpoint(outputDir) : undefined;
   if (f.resume && !resumeFrom) note(`--resume: no checkpoint under ${outputDir} yet; starting from step 0`);
   const args = bundleSftArgs(bundle.manifest, { root, outputDir, maxSteps: f.max_steps, numTrainEpochs: f.num_train_epochs, resumeFrom });
-  const { ops, reason } = await trainOps(f.device);
-  note(reason);
+  const device = f.device ?? args.device ?? 'auto';
+  await checkDevice(device);
   const stop = stopOnSignals();
-  const res = await runSft(args, { ops, data: bundle.data, note, stop: stop.signal, onRunDir: stop.graceful }).finally(stop.dispose);
-  ops.destroy();
+  const res = await runSft({ ...args, device }, { data: bundle.data, note, stop: stop.signal, onRunDir: stop.graceful }).finally(stop.dispose);
   if (res.interrupted) {
     writeStderr(interruptedReport(res));
     writeStdout(`${res.runDir}\n`);
@@ -53,7 +51,7 @@ const program = new Command('train.mjs')
   .description(`run the webtune training job in ${root} (Node: node train.mjs; Deno: deno run -A train.mjs)`)
   .option('--output_dir <dir>', 'where vN-YYYYMMDD-HHMMSS/ run directories go (default: output/ in the bundle)')
   .option('--resume', 'continue from the newest checkpoint under --output_dir', false)
-  .addOption(new Option('--device <d>', 'auto: WebGPU when an adapter exists, else the CPU kernels').choices(['auto', 'webgpu', 'wasm']).default('auto'))
+  .addOption(new Option('--device <d>', 'auto: a GPU adapter when there is one, else WASM SIMD (faster than a CPU WebGPU adapter) (default: the job\'s --device)').choices(['auto', 'webgpu', 'wasm']))
   .option('--max_steps <n>', 'optimizer steps (overrides the job\'s)', intFlag(1))
   .option('--num_train_epochs <n>', 'epochs (overrides the job\'s)', floatFlag(0, 1e6, { minExclusive: true }))
   .exitOverride()

@@ -49,7 +49,7 @@ async function nodeRun(extra: string[]): Promise<{ args: Record<string, unknown>
   const out = mkdtempSync(join(tmpdir(), 'webtune-browser-'));
   const r = await runCli(['sft', '--model', STORIES, '--dataset', `${DATA}#8`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
     '--model_author', '网调', 'Webtune', '--max_length', '48', '--per_device_train_batch_size', '2', '--learning_rate', '1e-2',
-    '--max_steps', '3', '--logging_steps', '1', '--save_steps', '3', '--seed', '5', '--output_dir', out, ...extra]);
+    '--max_steps', '3', '--logging_steps', '1', '--save_steps', '3', '--seed', '5', '--device', 'webgpu', '--output_dir', out, ...extra]);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /device: webgpu/, 'Node trains on WebGPU');
   const runDir = r.stdout.trim().split('\n').pop()!;

@@ -17,7 +17,7 @@ import { CHROMIUM_FLAGS, chromiumPath } from './browser/harness.ts';
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
 const FLAGS = ['--model', STORIES, '--dataset', `${DATA}#24`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
   '--model_author', '网调', 'Webtune', '--max_length', '64', '--per_device_train_batch_size', '2', '--learning_rate', '2e-3',
-  '--lora_rank', '8', '--lora_dropout', '0.1', '--logging_steps', '1', '--max_steps', '6', '--save_steps', '3', '--seed', '7'];
+  '--lora_rank', '8', '--lora_dropout', '0.1', '--logging_steps', '1', '--max_steps', '6', '--save_steps', '3', '--seed', '7', '--device', 'webgpu'];
 const TYPES: Record<string, string> = { '.html': 'text/html', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json' };
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `webtune-page-${name}-`));
 

@@ -15,7 +15,7 @@ import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../mod
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
 const FLAGS = ['--model', STORIES, '--dataset', `${DATA}#24`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
   '--model_author', '网调', 'Webtune', '--max_length', '64', '--per_device_train_batch_size', '2', '--learning_rate', '2e-3',
-  '--lora_rank', '8', '--lora_dropout', '0.1', '--logging_steps', '1', '--max_steps', '8', '--save_steps', '4', '--seed', '7'];
+  '--lora_rank', '8', '--lora_dropout', '0.1', '--logging_steps', '1', '--max_steps', '8', '--save_steps', '4', '--seed', '7', '--device', 'webgpu'];
 
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `webtune-bundle-${name}-`));
 const lossesOf = (runDir: string) => readFileSync(join(runDir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l))

@@ -1,45 +1,39 @@
 // A small persistent pool of threads over one shared WebAssembly.Memory (build/kernels-threads.wasm): each worker
 // instantiates the same kernels on the caller's memory, and a call hands every thread its share of a kernel (rows
 // of a GEMM, kv heads of attention) and blocks until all are done, so ops stay synchronous like the 1-thread
-// backend's. Node: worker_threads; Deno and browsers: Workers with SharedArrayBuffer (a browser page needs
-// cross-origin isolation: Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp,
-// and must run the trainer in a Worker, since a page's main thread may not Atomics.wait). Where none of this
+// backend's. Workers come from the host (runtime/host-api.ts startWorker): Node's worker_threads; Deno and browsers:
+// module Workers with SharedArrayBuffer (a browser page needs cross-origin isolation: Cross-Origin-Opener-Policy:
+// same-origin and Cross-Origin-Embedder-Policy: require-corp, and must run the trainer in a Worker, since a page's
+// main thread may not Atomics.wait). Where none of this
 // exists (workerd, a page without isolation) createWasmPool returns null and the caller stays single-threaded.
 //
 // Control block (Int32 over a SharedArrayBuffer): [0] round counter (workers wait on it), [1] threads still
 // working, [2] set when a worker's kernel threw. Per worker 32 f64 slots: kernel index + 1 (0: no share this round,
 // −1: stop), argument count, arguments. Pointers travel as f64 and convert back to the same i32 bits.
 
+import { host, type HostWorker } from '../../runtime/platform.ts';
+import { WORKER_PORT } from '../../runtime/web-worker.ts';
+
 const SLOTS = 32;
 
-/** The worker's whole program (plain JS, run by Node's eval worker or a module Worker from a Blob). */
-const WORKER = `
-function start(d) {
+/** The worker's whole program (plain JS after WORKER_PORT: Node's eval worker or a module Worker from a Blob). */
+const WORKER = `${WORKER_PORT}
+port.on((d) => {
   const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory, abort() { throw new Error('kernels aborted'); } } });
   const fns = d.names.map((n) => inst.exports[n]);
   const ctl = new Int32Array(d.control), job = new Float64Array(d.jobs, d.index * ${SLOTS} * 8, ${SLOTS});
-  return () => {
-    let round = 0;
-    for (;;) {
-      Atomics.wait(ctl, 0, round);
-      round = Atomics.load(ctl, 0);
-      const id = job[0];
-      if (id < 0) return;
-      if (id > 0) { try { fns[id - 1](...job.subarray(2, 2 + job[1])); } catch { Atomics.store(ctl, 2, 1); } }
-      if (Atomics.sub(ctl, 1, 1) === 1) Atomics.notify(ctl, 1);
-    }
-  };
-}
-if (typeof self !== 'undefined' && typeof self.postMessage === 'function' && typeof require === 'undefined') {
-  self.onmessage = (e) => { const loop = start(e.data); self.postMessage('ready'); loop(); };
-} else {
-  const { parentPort } = require('node:worker_threads');
-  parentPort.once('message', (d) => { const loop = start(d); parentPort.postMessage('ready'); loop(); });
-}
+  port.post('ready');
+  let round = 0;
+  for (;;) {
+    Atomics.wait(ctl, 0, round);
+    round = Atomics.load(ctl, 0);
+    const id = job[0];
+    if (id < 0) return;
+    if (id > 0) { try { fns[id - 1](...job.subarray(2, 2 + job[1])); } catch { Atomics.store(ctl, 2, 1); } }
+    if (Atomics.sub(ctl, 1, 1) === 1) Atomics.notify(ctl, 1);
+  }
+});
 `;
-
-/** What a worker can be: Node's worker_threads.Worker or a web Worker (the members both have that are used here). */
-interface AnyWorker { postMessage(m: unknown): void; terminate(): unknown }
 
 export interface WasmPool {
   /** threads including the calling one */
@@ -49,15 +43,8 @@ export interface WasmPool {
   destroy(): void;
 }
 
-/** The default thread count: the machine's cores (os.availableParallelism on Node, hardwareConcurrency elsewhere). */
-export async function defaultThreads(): Promise<number> {
-  const nav = (globalThis as { navigator?: { hardwareConcurrency?: number } }).navigator;
-  if (nav?.hardwareConcurrency) return nav.hardwareConcurrency;
-  try {
-    const os = await import('node:os');
-    return os.availableParallelism?.() ?? os.cpus().length;
-  } catch { return 1; }
-}
+/** The default thread count: the machine's logical CPUs. */
+export const defaultThreads = (): Promise<number> => host.cpuCount();
 
 /** Why threads are unavailable on this runtime, or null when they are. */
 export function threadsUnavailable(): string | null {
@@ -66,21 +53,6 @@ export function threadsUnavailable(): string | null {
   if (g.crossOriginIsolated === false) return 'the page is not cross-origin isolated (COOP/COEP headers)';
   if (typeof g.Worker !== 'function' && !g.process) return 'no Workers on this runtime';
   return null;
-}
-
-async function spawn(): Promise<{ worker: AnyWorker; ready: (m: unknown) => Promise<void> }> {
-  const W = (globalThis as { Worker?: new (url: string, o: { type: string }) => AnyWorker & { onmessage: ((e: { data: unknown }) => void) | null } }).Worker;
-  const isNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node && !('Deno' in globalThis);
-  if (isNode) {
-    const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(WORKER, { eval: true });
-    worker.unref();  // a blocked worker must not keep the process alive
-    return { worker, ready: (m) => new Promise((done, fail) => { worker.once('message', () => done()); worker.once('error', fail); worker.postMessage(m); }) };
-  }
-  if (!W) throw new Error('no Worker');
-  const url = URL.createObjectURL(new Blob([WORKER], { type: 'text/javascript' }));
-  const worker = new W(url, { type: 'module' });
-  return { worker, ready: (m) => new Promise((done) => { worker.onmessage = () => done(); worker.postMessage(m); }) };
 }
 
 /**
@@ -92,11 +64,14 @@ export async function createWasmPool(module: WebAssembly.Module, memory: WebAsse
   if (threads <= 1 || threadsUnavailable()) return null;
   const control = new SharedArrayBuffer(16), jobs = new SharedArrayBuffer((threads - 1) * SLOTS * 8);
   const ctl = new Int32Array(control), job = new Float64Array(jobs);
-  const workers: AnyWorker[] = [];
+  const workers: HostWorker[] = [];
   for (let i = 0; i < threads - 1; i++) {
-    const { worker, ready } = await spawn();
+    const worker = await host.startWorker(WORKER);
+    if (!worker) { for (const w of workers) w.terminate(); return null; }
     workers.push(worker);
-    await ready({ module, memory, control, jobs, index: i, names });
+    const ready = worker.nextMessage();
+    worker.postMessage({ module, memory, control, jobs, index: i, names });
+    await ready;
   }
   const index = new Map(names.map((n, i) => [n, i + 1]));
   let destroyed = false;

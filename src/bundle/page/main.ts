@@ -1,7 +1,8 @@
 // A bundle's index.html: the job trained in this tab. The bundle's files are fetched beside the page, checked against
 // job.json and kept in a MemoryFs, where the same runSft as the CLI's trains on the page's WebGPU device (the CPU
 // kernels where there is none) and writes its run. Each logging.jsonl row is also printed with console.log (a test
-// follows them); ?autostart=1 starts at once.
+// follows them); ?autostart=1 starts at once; ?device=auto|webgpu|wasm overrides the job's --device (select.ts: a GPU adapter, else WASM
+// SIMD, which beats CPU adapters such as SwiftShader).
 import '../../../runtime/wasm-embedded.ts';
 import { UserError } from '../../../core/errors.ts';
 import type { TrainOps } from '../../../core/train-ops.ts';
@@ -20,6 +21,7 @@ import { canSaveToFolder, downloadZip, saveToFolder, unpackCheckpoint } from './
 const ROOT = '/job', OUTPUT = '/output';
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
+const DEVICES = ['auto', 'webgpu', 'wasm'] as const;
 const fmt = (x: number, d = 4) => (Number.isFinite(x) ? x.toFixed(d) : '–');
 const mib = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
 const time = (s: number) => (Number.isFinite(s) ? `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, '0')}` : '?');
@@ -90,12 +92,13 @@ function simdSupported(): boolean {
   return WebAssembly.validate(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]));
 }
 
-async function describeDevice(): Promise<void> {
-  const gpu = await acquireGPU();
-  if (!gpu.ok) { fill($('device'), [['device', 'CPU kernels'], ['why', gpu.reason]]); return; }
+/** The device panel; trainsOn: the chosen backend's line once training has started. */
+async function describeDevice(trainsOn = ''): Promise<void> {
+  const gpu = await acquireGPU(), chosen: [string, string][] = trainsOn ? [['trains on', trainsOn]] : [];
+  if (!gpu.ok) { fill($('device'), [...chosen, ['device', 'CPU kernels'], ['why', gpu.reason]]); return; }
   const lim = gpu.gpu.device.limits;
   fill($('device'), [
-    ['adapter', gpu.gpu.description], ['features', [...gpu.gpu.features].join(', ') || 'none'],
+    ...chosen, ['adapter', gpu.gpu.description], ['features', [...gpu.gpu.features].join(', ') || 'none'],
     ['max binding', mib(lim.maxStorageBufferBindingSize)], ['max buffer', mib(lim.maxBufferSize)],
   ]);
   gpu.gpu.device.lost.then((info) => {
@@ -119,9 +122,12 @@ async function train(resumeFrom?: string): Promise<void> {
   const t0 = performance.now();
   try {
     if (!ops) {
-      const chosen = await selectTrainBackend();
+      const device = (params.get('device') ?? bundle.manifest.args.device ?? 'auto') as (typeof DEVICES)[number];
+      if (!DEVICES.includes(device)) throw new UserError(`?device=${device}: expected one of ${DEVICES.join(', ')}`);
+      const chosen = await selectTrainBackend(device);
       ops = chosen.ops;
       log(chosen.reason);
+      await describeDevice(chosen.reason.replace(/^device: /, ''));
     }
     if (resumeFrom) chart.clear();
     if (!$('step').textContent || $('step').textContent === '0') $('eta').textContent = 'compiling kernels…';
