@@ -132,7 +132,9 @@ export class Group {
 
   /** Every rank calls this with its own check; resolves once all ranks are connected and agree. */
   static async join(env: DistEnv, check: StartCheck, opts: GroupOptions): Promise<Group> {
-    const net = await import('node:net');
+    // by a variable name, so that browser bundles (which also hold sft) neither resolve nor load node:net
+    const name = 'node:net';
+    const net = await import(/* @vite-ignore */ name) as typeof import('node:net');
     const { rank, world } = env, startMs = opts.startTimeoutMs ?? Math.max(opts.timeoutMs, 600_000);
     const holder: { group?: Group; pending: Peer[]; error?: Error } = { pending: [] };
     const sink = { fail: (msg: string) => { holder.error ??= new UserError(msg); if (holder.group) holder.group.fail(msg); else for (const p of holder.pending) p.abort(holder.error); } };
