@@ -176,7 +176,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   const reportTo = a.report_to ?? ['tensorboard'];
   const badReport = reportTo.find((r) => !REPORT_TO.includes(r));
   if (badReport) throw new UserError(`--report_to ${badReport} is not supported; valid: ${REPORT_TO.join(', ')}`);
-  await checkOutputDir(a.output_dir);  // before anything slow: an unwritable output fails first
+  if (lead) await checkOutputDir(a.output_dir);  // before anything slow: an unwritable output fails first
   a = await absoluteModel(a);
   const src = await loadModelSource(a.model);
   const { data, maxLength } = opts.data ? { data: opts.data, maxLength: a.max_length! } : await sftData(a, src, note, opts.onRow);
