@@ -2,7 +2,9 @@
 // OUTPUT_DIR/vN-YYYYMMDD-HHMMSS/ (args.json, logging.jsonl, images/, checkpoint-N/). The data flags are preprocess's
 // (data-flags.ts), and so is the data summary printed before training.
 import { Command, Option } from 'commander';
-import { exit, writeStderr, writeStdout } from '../../runtime/platform.ts';
+import { exit, getEnv, writeStderr, writeStdout } from '../../runtime/platform.ts';
+import { distEnvFrom } from '../dist/env.ts';
+import { DEEPSPEED_STAGES } from '../dist/data-parallel.ts';
 import { UserError } from '../../core/errors.ts';
 import { TORCH_DTYPES } from '../backend/dtype.ts';
 import { SCHEDULERS } from '../train/schedule.ts';
@@ -20,11 +22,15 @@ export function sftCommand(): Command {
   return addTrainFlags(cmd)
     .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG)')
     .option('--output_dir <dir>', 'where vN-YYYYMMDD-HHMMSS/ run directories go', 'output')
+    .addOption(new Option('--deepspeed <stage>', 'under torchrun/Slurm: shard the optimizer state (zero1) and also gradients (zero2) across ranks; without: DDP')
+      .choices(Object.keys(DEEPSPEED_STAGES)))
     .action(async (flags: SftArgs) => {
       if (!flags.model) throw new UserError('sft: --model is required');
       if (!flags.dataset?.length) throw new UserError('sft: --dataset is required');
+      const dist = distEnvFrom(getEnv);
+      const timeout = Number(getEnv('WEBTUNE_DIST_TIMEOUT') || 600);
       const stop = stopOnSignals();
-      const res = await runSft(flags, { note: (s) => writeStderr(`webtune: ${s}\n`), onRow: debugPrinter(flags), stop: stop.signal, onRunDir: stop.graceful })
+      const res = await runSft(flags, { dist: dist ? { ...dist, timeoutMs: timeout * 1000 } : undefined, note: (s) => writeStderr(`webtune: ${s}\n`), onRow: debugPrinter(flags), stop: stop.signal, onRunDir: stop.graceful })
         .finally(stop.dispose);
       if (res.interrupted) {
         writeStderr(interruptedReport(res));

@@ -21,6 +21,9 @@ import { checkOutputDir, JsonLog, makeRunDir, pruneCheckpoints, removeRunDirIfEm
 import { Progress } from './progress.ts';
 import { lrAt, warmupSteps, type SchedulerType } from './schedule.ts';
 import { EventWriter } from './tensorboard.ts';
+import type { DistEnv } from '../dist/env.ts';
+import { Group } from '../dist/comm.ts';
+import { DataParallel, fingerprint, zeroStage } from '../dist/data-parallel.ts';
 
 /** The data flags (DataArgs) are preprocess's; the rest are the trainer's. */
 export interface SftArgs extends DataArgs {
@@ -35,6 +38,8 @@ export interface SftArgs extends DataArgs {
   torch_dtype?: 'float32' | 'float16' | 'bfloat16';
   eval_steps?: number; logging_steps: number; save_steps?: number; save_total_limit?: number; resume_from_checkpoint?: string;
   output_dir: string;
+  /** ZeRO stage across ranks (ms-swift's --deepspeed names: zero1, zero2, default-zero2); absent: DDP when distributed */
+  deepspeed?: string;
   /** where logs go besides logging.jsonl: tensorboard (default, as ms-swift), all (the same here) or none */
   report_to?: string[];
   /** the backend to train on (select.ts selectTrainBackend); default auto */
@@ -86,6 +91,8 @@ export interface SftOptions {
   onStep?: (s: { step: number; total: number; loss: number; lr: number; tokensPerSec: number }) => void;
   /** --debug: sees every row kept, in reading order */
   onRow?: (tok: ChatTokenizer, row: EncodedRow, index: number) => void;
+  /** this process is rank `rank` of `world` (src/dist/env.ts); rank 0 alone writes the run directory */
+  dist?: DistEnv & { timeoutMs?: number; bucketFloats?: number };
 }
 
 /** The run in progress, for cleaning up after a failure. */
@@ -99,14 +106,29 @@ async function absoluteModel(a: SftArgs): Promise<SftArgs & { model_arg: string 
 
 const round = (x: number, d = 6) => Number(x.toPrecision(d));
 
-async function evaluate(trainer: LlamaTrainer, data: SftData): Promise<{ loss: number; acc: number | null }> {
+/** Distributed: rank r evaluates batches r, r+W, …, and the sums are added over the ranks. */
+async function evaluate(trainer: LlamaTrainer, data: SftData, group?: Group): Promise<{ loss: number; acc: number | null }> {
   let lossSum = 0, tokens = 0, correct: number | null = 0;
-  for (let i = 0; i < data.val.length; i += trainer.B) {
+  const W = group?.world ?? 1, R = group?.rank ?? 0;
+  for (let i = R * trainer.B; i < data.val.length; i += trainer.B * W) {
     const r = await trainer.evaluate(makeBatch(data.val.slice(i, i + trainer.B), trainer.B, data.T, data.padId, data.packed));
     lossSum += r.lossSum; tokens += r.tokens;
     correct = r.correct === null || correct === null ? null : correct + r.correct;
   }
+  if (group) {
+    const [l, t, c] = await group.sum([lossSum, tokens, correct ?? -1e30]);
+    [lossSum, tokens, correct] = [l, t, c < 0 ? null : c];
+  }
   return { loss: lossSum / Math.max(1, tokens), acc: correct === null ? null : correct / Math.max(1, tokens) };
+}
+
+/** Every rank's bytes for trainable weights, summed gradients and optimizer state (MiB), gathered for rank 0's log. */
+async function memoryPerRank(dp: DataParallel, adamw: boolean): Promise<{ rank: number; weights: number; grads: number; optimizer: number }[]> {
+  const m = dp.memory(adamw), W = dp.group.world, all = new Array(3 * W).fill(0);
+  all.splice(3 * dp.group.rank, 3, m.weights, m.grads, m.optimizer);
+  const sums = await dp.group.sum(all);
+  return Array.from({ length: W }, (_x, r) => ({ rank: r, weights: round(sums[3 * r] / 2 ** 20, 4), grads: round(sums[3 * r + 1] / 2 ** 20, 4),
+    optimizer: round(sums[3 * r + 2] / 2 ** 20, 4) }));
 }
 
 /** The sequences sft trains on, as `webtune bundle` stores them (TrainData without the pipeline's counters). */
@@ -146,7 +168,9 @@ export async function runSft(a: SftArgs, opts: SftOptions = {}): Promise<SftResu
 }
 
 async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftResult> {
-  const note = opts.note ?? (() => {});
+  const dist = opts.dist && opts.dist.world > 1 ? opts.dist : undefined, lead = !dist || dist.rank === 0;
+  const note = lead ? opts.note ?? (() => {}) : () => {};
+  const stage = zeroStage(a.deepspeed);
   let lora: LoraConfig | undefined;
   try {
     if (a.train_type === 'lora') lora = { rank: a.lora_rank, alpha: a.lora_alpha, dropout: a.lora_dropout, targets: parseTargetModules(a.target_modules), seed: a.seed };
@@ -154,7 +178,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   const reportTo = a.report_to ?? ['tensorboard'];
   const badReport = reportTo.find((r) => !REPORT_TO.includes(r));
   if (badReport) throw new UserError(`--report_to ${badReport} is not supported; valid: ${REPORT_TO.join(', ')}`);
-  await checkOutputDir(a.output_dir);  // before anything slow: an unwritable output fails first
+  if (lead) await checkOutputDir(a.output_dir);  // before anything slow: an unwritable output fails first
   a = await absoluteModel(a);
   const src = await loadModelSource(a.model);
   const { data, maxLength } = opts.data ? { data: opts.data, maxLength: a.max_length! } : await sftData(a, src, note, opts.onRow);
@@ -184,10 +208,24 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   try {
     trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, halfBase: halfBase(a, ops, note) });
   } catch (e) { throw limitError(e); }
+  let group: Group | undefined, dp: DataParallel | undefined;
+  if (dist) {
+    // every rank loaded the same flags, model and data, or the run stops here naming the difference
+    const { output_dir: _o, model: _m, model_arg: _a, dataset: _d, val_dataset: _v, ...flags } = a as SftArgs & { model_arg?: string };
+    const w = src.model.weights;
+    const model = fingerprint([new Float64Array(Object.values(src.model.config).filter((x): x is number => typeof x === 'number')), w.embedTokens, w.norm,
+      ...(w.lmHead ? [w.lmHead] : []), ...w.layers.flatMap((l) => Object.values(l).filter((x): x is Float32Array => x instanceof Float32Array))]);
+    const dataFp = fingerprint([...data.train, ...data.val].flatMap((e) => [e.ids, e.labels]));
+    group = await Group.join(dist, { flags: flags as Record<string, unknown>, model, data: dataFp }, { timeoutMs: dist.timeoutMs ?? 600_000 });
+    dp = new DataParallel(group, ops, trainer, stage, dist.bucketFloats);
+    note(`distributed: ${dist.world} ranks (${dist.launcher}), ${stage ? `ZeRO-${stage}` : 'DDP'}, ${dp.buckets.length} gradient bucket(s)`);
+  } else if (stage) note(`--deepspeed ${a.deepspeed}: one process, nothing to shard`);
+  const W = dist?.world ?? 1, R = dist?.rank ?? 0;
   const nParams = trainer.params.reduce((s, p) => s + p.size, 0);
   note(`${a.train_type}: ${nParams.toLocaleString('en')} trainable parameters${lora ? ` (rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')})` : ''}`);
 
-  const batchesPerEpoch = Math.ceil(data.train.length / B), updatesPerEpoch = Math.ceil(batchesPerEpoch / GA);
+  // a global micro-batch is W·B sequences of the shared order; rank r takes the r-th of every W
+  const batchesPerEpoch = Math.ceil(data.train.length / (B * W)), updatesPerEpoch = Math.ceil(batchesPerEpoch / GA);
   const total = a.max_steps > 0 ? a.max_steps : Math.max(1, Math.ceil(a.num_train_epochs * updatesPerEpoch));
   const warmup = warmupSteps(total, a.warmup_ratio, a.warmup_steps);
   const adamw = a.optim !== 'sgd';
@@ -201,18 +239,18 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     note(`resumed from ${a.resume_from_checkpoint} at step ${step} (epoch ${epoch}, batch ${batch})`);
   }
   // Everything checked: now the run directory (as late as possible, so failed starts leave nothing behind).
-  const runDir = run.runDir = await makeRunDir(a.output_dir);
+  const runDir = lead ? (run.runDir = await makeRunDir(a.output_dir)) : '';
   run.history = history;
   // the resolved --max_length (the model's context by default), as ms-swift records what it trained with
-  await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify({ ...a, max_length: a.max_length ?? maxLength }, null, 2)}\n`);
-  const jsonLog = new JsonLog(`${runDir}/logging.jsonl`);
-  const log = { append: async (row: Record<string, unknown>) => { await jsonLog.append(row); opts.onLog?.(row); } };
-  const events = reportTo.includes('none') ? null : await EventWriter.create(runDir);
+  if (lead) await writeFileAtomic(`${runDir}/args.json`, `${JSON.stringify({ ...a, max_length: a.max_length ?? maxLength }, null, 2)}\n`);
+  const jsonLog = lead ? new JsonLog(`${runDir}/logging.jsonl`) : null;
+  const log = { append: async (row: Record<string, unknown>) => { await jsonLog?.append(row); if (lead) opts.onLog?.(row); } };
+  const events = reportTo.includes('none') || !lead ? null : await EventWriter.create(runDir);
   for (const h of history) { await log.append(h); await events?.log(h); }  // a resumed run's earlier rows, so its curves are whole
-  opts.onRunDir?.(runDir);
+  if (lead) opts.onRunDir?.(runDir);
   const orders = new Map<number, number[]>();
   const order = (e: number) => { if (!orders.has(e)) { orders.clear(); orders.set(e, epochOrder(data.train.length, a.seed, e)); } return orders.get(e)!; };
-  const progress = new Progress(total, step);
+  const progress: Pick<Progress, 'update' | 'note' | 'done'> = lead ? new Progress(total, step) : { update() {}, note() {}, done() {} };
   const win = { loss: 0, steps: 0, tokens: 0, t0: performance.now() };
   const record = async (entry: Record<string, unknown>) => { history.push(entry); await log.append(entry); await events?.log(entry); };
   const state = () => ({ global_step: step, epoch: round(epoch + batch / batchesPerEpoch, 4), max_steps: total, num_train_epochs: a.num_train_epochs,
@@ -226,19 +264,34 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   while (step < total) {
     if (stop?.aborted) { interrupted = String(stop.reason); break; }
     // one update: up to GA micro-batches, cut short at the end of an epoch (as Hugging Face does)
-    const micro: (TrainBatch & { tokens: number })[] = [];
+    const micro: (TrainBatch & { tokens: number })[] = [], globalMicro: number[][] = [];
     while (micro.length < GA) {
       if (batch >= batchesPerEpoch) { if (micro.length) break; epoch++; batch = 0; }
-      const idx = order(epoch).slice(batch * B, (batch + 1) * B);
-      micro.push(makeBatch(idx.map((i) => data.train[i]), B, T, data.padId, data.packed));
+      const idx = order(epoch).slice(batch * B * W, (batch + 1) * B * W);
+      globalMicro.push(idx);
+      micro.push(makeBatch(idx.filter((_i, j) => j % W === R).map((i) => data.train[i]), B, T, data.padId, data.packed));
       batch++;
     }
-    const trained = micro.reduce((s, m) => s + trainedTokens(m), 0);
+    // the loss scale is 1 / the trained tokens of the whole global batch; every rank holds the data (checked at the
+    // start), so each counts them itself instead of an all-reduce
+    const trained = W === 1 ? micro.reduce((s, m) => s + trainedTokens(m), 0)
+      : globalMicro.reduce((s, idx) => s + trainedTokens(makeBatch(idx.map((i) => data.train[i]), B * W, T, data.padId, data.packed)), 0);
     trainer.zeroGrad();
     let loss = 0;
     try {
-      for (const m of micro) loss += await trainer.forwardBackward(m, 1 / Math.max(1, trained));
+      for (const m of micro) {
+        // dropout: each rank its own masks (a salt per rank), while the saved counter stays the single-process count
+        const m0 = trainer.micro;
+        trainer.micro = m0 * W + R;
+        loss += await trainer.forwardBackward(m, 1 / Math.max(1, trained));
+        trainer.micro = m0 + 1;
+      }
     } catch (e) { throw limitError(e); }
+    let tokensSeen = micro.reduce((s, m) => s + m.tokens, 0);
+    if (dp) {
+      await dp.syncGrads();
+      [loss, tokensSeen] = await dp.group.sum([loss, tokensSeen]);
+    }
     step++;
     const lr = lrAt(a.lr_scheduler_type, a.learning_rate, step - 1, total, warmup);
     if (!Number.isFinite(loss)) {
@@ -246,10 +299,10 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
         : `an earlier update diverged (learning_rate ${lr.toExponential(2)}): lower --learning_rate or keep --max_grad_norm on`;
       throw new UserError(`training stopped at step ${step}: the loss is ${loss} (${cause})`);
     }
-    const { gradNorm } = await trainer.step({ lr, optim: adamw ? 'adamw' : 'sgd', beta1: a.adam_beta1, beta2: a.adam_beta2, eps: a.adam_epsilon,
+    const { gradNorm } = await (dp ?? trainer).step({ lr, optim: adamw ? 'adamw' : 'sgd', beta1: a.adam_beta1, beta2: a.adam_beta2, eps: a.adam_epsilon,
       weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm });
     if (!Number.isFinite(gradNorm)) throw new UserError(`training stopped at step ${step}: the gradient norm is ${gradNorm} (loss ${loss.toFixed(4)}): lower --learning_rate`);
-    win.loss += loss; win.steps++; win.tokens += micro.reduce((s, m) => s + m.tokens, 0);
+    win.loss += loss; win.steps++; win.tokens += tokensSeen;
     const secs = (performance.now() - win.t0) / 1000, tps = win.tokens / Math.max(secs, 1e-9);
     // the progress line shows the loss logging.jsonl gets: the mean over the logging window so far (HF's logged loss)
     const windowLoss = round(win.loss / win.steps);
@@ -259,20 +312,24 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     opts.onStep?.({ step, total, loss: windowLoss, lr, tokensPerSec: tps });
     if (logged) {
       const mem = (globalThis as { process?: NodeJS.Process }).process?.memoryUsage().rss ?? 0;
+      const perRank = dp ? await memoryPerRank(dp, adamw) : undefined;
       await record({ loss: windowLoss, grad_norm: round(gradNorm), learning_rate: round(lr), 'memory(GiB)': round(mem / 2 ** 30, 3),
+        ...(perRank ? { 'memory_per_rank(MiB)': perRank } : {}),
         'tokens/s': round(tps, 4), epoch: round(epoch + batch / batchesPerEpoch, 4), step, 'global_step/max_steps': `${step}/${total}` });
       Object.assign(win, { loss: 0, steps: 0, tokens: 0, t0: performance.now() });
     }
     const pause = performance.now();  // evaluation and saving do not count against tokens/s
     if (a.eval_steps && data.val.length && (step % a.eval_steps === 0 || step === total) && !stop?.aborted) {
-      const ev = await evaluate(trainer, data);
+      const ev = await evaluate(trainer, data, dp?.group);
       await record({ eval_loss: round(ev.loss), eval_token_acc: ev.acc === null ? null : round(ev.acc), epoch: round(epoch + batch / batchesPerEpoch, 4), step });
       progress.note(`step ${step}: eval_loss ${ev.loss.toFixed(4)}${ev.acc === null ? '' : `, eval_token_acc ${ev.acc.toFixed(4)}`}`);
       if (bestMetric === null || ev.loss < bestMetric) { bestMetric = ev.loss; best = `${runDir}/checkpoint-${step}`; }
     }
     if ((a.save_steps && step % a.save_steps === 0) || step === total) {
+      const view = dp ? await dp.checkpointView() : trainer;  // ZeRO: the moments gathered whole, on every rank
+      if (!lead) { win.t0 += performance.now() - pause; continue; }
       last = `${runDir}/checkpoint-${step}`;
-      await saveCheckpoint(last, { trainer, baseModel: a.model, configJson: hfConfigFor(src.model, 'float32'), tokenizerFiles: src.tokenizerFiles,
+      await saveCheckpoint(last, { trainer: view, baseModel: a.model, configJson: hfConfigFor(src.model, 'float32'), tokenizerFiles: src.tokenizerFiles,
         trainerState: state(), scheduler: { lr_scheduler_type: a.lr_scheduler_type, learning_rate: a.learning_rate, total_steps: total, warmup_steps: warmup, last_step: step },
         rng: { seed: a.seed, epoch, batch }, args: a as unknown as Record<string, unknown>, adamw });
       await pruneCheckpoints(runDir, a.save_total_limit, best);
@@ -281,6 +338,8 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   }
   stop?.removeEventListener('abort', onStop);
   progress.done();
+  group?.close();
+  if (!lead) return { runDir, lastCheckpoint: '', bestCheckpoint: null, logs: history, step, totalSteps: total, interrupted };
   await writeRunImages(runDir, history);
   await log.append({ last_model_checkpoint: last || null, best_model_checkpoint: best,
     ...(interrupted ? { interrupted, 'global_step/max_steps': `${step}/${total}` } : {}) });
