@@ -3,6 +3,7 @@
 //   dist/webtune.mjs        one ESM bundle for Node and Deno (wasm embedded)
 //   dist/edge/worker.mjs    a module Worker; its .wasm files sit beside it and are imported as modules
 //   dist/browser/webtune.mjs  the library for a browser page (wasm embedded, no node: imports)
+//   dist/webui/app.js       the page of `webtune web-ui` (its styles in app.css)
 //   build/test/*.mjs        the test files, bundled the same way (node --test runs them)
 // Usage: node scripts/build.mjs [--tests[=substring]] [--asm=name] [--skip-asm]
 import { execFileSync } from 'node:child_process';
@@ -88,6 +89,11 @@ await esbuild.build({
 });
 await esbuild.build({ bundle: true, logLevel: 'warning', entryPoints: [join(root, 'src/bundle/page/page.css')], outfile: join(root, 'dist/bundle/page.css') });
 copyFileSync(join(root, 'src/bundle/page/index.html'), join(root, 'dist/bundle/index.html'));
+
+// The web UI's page (webtune web-ui serves dist/webui/app.js and app.css: uPlot's styles and the page's)
+await esbuild.build({
+  ...common, platform: 'browser', external: [], entryPoints: { app: join(root, 'src/webui/page/main.ts') }, outdir: join(root, 'dist/webui'),
+});
 
 if (opt('tests') !== undefined) {
   const tests = readdirSync(join(root, 'test')).filter((f) => f.endsWith('.test.ts') && f.includes(opt('tests')))

@@ -10,6 +10,7 @@ import { exportCommand } from './export.ts';
 import { deployCommand } from './deploy.ts';
 import { buildEdgeCommand } from './build-edge.ts';
 import { bundleCommand } from './bundle.ts';
+import { webUiCommand } from './web-ui.ts';
 import { VERSION } from './version.ts';
 import { MODEL_KINDS } from '../../models/load.ts';
 
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   program.addCommand(deployCommand());
   program.addCommand(buildEdgeCommand());
   program.addCommand(bundleCommand());
+  program.addCommand(webUiCommand());
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showSuggestionAfterError(true);
   }
