@@ -23,9 +23,9 @@ const runDirOf = (stdout: string) => stdout.trim().split('\n').pop()!;
 test('LoRA run: args.json, logging.jsonl, loss plots, PEFT checkpoints, trainer state, save_total_limit', async () => {
   const out = tmp();
   const r = await runCli([...base, '--max_steps', '4', '--save_steps', '2', '--eval_steps', '2', '--split_dataset_ratio', '0.2',
-    '--save_total_limit', '1', '--lora_rank', '4', '--output_dir', out]);
+    '--save_total_limit', '1', '--lora_rank', '4', '--device', 'webgpu', '--output_dir', out]);
   assert.equal(r.status, 0, r.stderr);
-  deviceOf(r.stderr);  // trained on WebGPU where one is required
+  deviceOf(r.stderr);  // trained on WebGPU where one is required (auto would pick WASM on lavapipe)
   const dir = runDirOf(r.stdout);
   assert.match(dir, /\/v0-\d{8}-\d{6}$/);
   assert.match(r.stderr, /train 4\/4 .* loss \d+\.\d+ \| lr .* tok\/s/);

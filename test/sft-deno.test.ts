@@ -12,7 +12,7 @@ import { deviceOf } from './gpu.ts';
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
 const args = (out: string) => ['sft', '--model', STORIES, '--dataset', `${DATA}#24`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
   '--model_author', '网调', 'Webtune', '--max_length', '64', '--per_device_train_batch_size', '4', '--learning_rate', '1e-3',
-  '--lora_rank', '8', '--lora_dropout', '0.1', '--logging_steps', '1', '--max_steps', '3', '--save_steps', '3', '--seed', '5', '--output_dir', out];
+  '--lora_rank', '8', '--lora_dropout', '0.1', '--logging_steps', '1', '--max_steps', '3', '--save_steps', '3', '--seed', '5', '--device', 'webgpu', '--output_dir', out];
 
 test('LoRA with dropout trains under Deno as under Node: same loss and gradient norm at every step', async () => {
   const curves = [];
