@@ -110,7 +110,7 @@ test('bad input: unwritable --output_dir fails before training; unknown --target
 
 test('bad input: a batch over a device limit names the limit and what to lower', async () => {
   const d = mkdtempSync(join(tmpdir(), 'webtune-sft-limit-'));
-  const r = await runCli([...base, '--max_steps', '1', '--output_dir', d, '--max_length', '512', '--per_device_train_batch_size', '200']);
+  const r = await runCli([...base, '--max_steps', '1', '--output_dir', d, '--max_length', '512', '--per_device_train_batch_size', '200', '--device', 'webgpu']);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /webtune: error: .*(maxComputeWorkgroupsPerDimension|maxStorageBufferBindingSize).*lower --per_device_train_batch_size \(200\) or --max_length/);
   assert.doesNotMatch(r.stderr, /\n\s+at /);
