@@ -63,7 +63,7 @@ export interface Host {
   /** logical CPUs (the default thread count) */
   cpuCount(): Promise<number>;
   /**
-   * A worker running `source`, plain JS that finds its port as runtime/web-worker.ts's WORKER_PORT describes; null
+   * A worker running `source`, plain JS given a `port` (on(fn) with each message's data, post(m)) by the host; null
    * where the runtime has no workers. A worker blocked in Atomics.wait does not keep the process alive.
    */
   startWorker(source: string): Promise<HostWorker | null>;

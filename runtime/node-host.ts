@@ -67,7 +67,8 @@ export const host: Host = {
   async startWorker(source) {
     if ('Deno' in globalThis) return startWebWorker(source);  // Deno's Workers share memory; no eval workers there
     const { Worker } = await import('node:worker_threads');
-    const worker = new Worker(source, { eval: true });
+    const prelude = "const port = (() => { const p = require('node:worker_threads').parentPort; return { on: (fn) => p.on('message', fn), post: (m) => p.postMessage(m) }; })();\n";
+    const worker = new Worker(prelude + source, { eval: true });
     worker.unref();
     return {
       postMessage: (m) => worker.postMessage(m),

@@ -1,16 +1,9 @@
-// Web Workers (Deno, browsers) as HostWorkers, and the one way a worker's source finds its message port on every
-// runtime, so the same source runs under Node's worker_threads and as a module Worker.
+// Web Workers (Deno, browsers) as HostWorkers. Each host puts its own `port` in front of a worker's source (see
+// host-api.ts startWorker), so the browser build never carries Node's worker_threads prelude.
 import type { HostWorker } from './host-api.ts';
 
-/**
- * JS a worker source starts with: defines `port` with on(fn) (each message's data) and post(m), over Node's
- * parentPort where `require` exists (an eval worker) and over the Worker's global scope elsewhere.
- */
-export const WORKER_PORT = `
-const port = typeof require === 'function'
-  ? (() => { const p = require('node:worker_threads').parentPort; return { on: (fn) => p.on('message', fn), post: (m) => p.postMessage(m) }; })()
-  : { on: (fn) => { self.onmessage = (e) => fn(e.data); }, post: (m) => self.postMessage(m) };
-`;
+/** `port` over a module Worker's global scope */
+const WEB_PORT = 'const port = { on: (fn) => { self.onmessage = (e) => fn(e.data); }, post: (m) => self.postMessage(m) };\n';
 
 type WebWorker = { postMessage(m: unknown): void; terminate(): void; onmessage: ((e: { data: unknown }) => void) | null;
   onerror: ((e: { message?: string }) => void) | null };
@@ -19,7 +12,7 @@ type WebWorker = { postMessage(m: unknown): void; terminate(): void; onmessage: 
 export function startWebWorker(source: string): HostWorker | null {
   const W = (globalThis as { Worker?: new (url: string, o: { type: string }) => WebWorker }).Worker;
   if (typeof W !== 'function') return null;
-  const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+  const url = URL.createObjectURL(new Blob([WEB_PORT + source], { type: 'text/javascript' }));
   const worker = new W(url, { type: 'module' });
   URL.revokeObjectURL(url);
   return {

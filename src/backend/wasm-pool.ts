@@ -12,12 +12,11 @@
 // −1: stop), argument count, arguments. Pointers travel as f64 and convert back to the same i32 bits.
 
 import { host, type HostWorker } from '../../runtime/platform.ts';
-import { WORKER_PORT } from '../../runtime/web-worker.ts';
 
 const SLOTS = 32;
 
-/** The worker's whole program (plain JS after WORKER_PORT: Node's eval worker or a module Worker from a Blob). */
-const WORKER = `${WORKER_PORT}
+/** The worker's whole program (plain JS using the `port` its host defines: Node's eval worker or a module Worker). */
+const WORKER = `
 port.on((d) => {
   const inst = new WebAssembly.Instance(d.module, { env: { memory: d.memory, abort() { throw new Error('kernels aborted'); } } });
   const fns = d.names.map((n) => inst.exports[n]);
