@@ -20,7 +20,7 @@ export interface FlagSchema {
 }
 
 /**
- * ms-swift's web-ui groups (basic / LoRA / optimizer / data / saving). A flag sft gains later, not listed here, goes to
+ * ms-swift's web-ui groups (basic / LoRA / optimizer / data / hardware / saving). A flag sft gains later, not listed here, goes to
  * "other" and still shows.
  */
 const GROUPS: Record<string, string[]> = {
@@ -31,6 +31,7 @@ const GROUPS: Record<string, string[]> = {
     'weight_decay', 'max_grad_norm'],
   data: ['dataset', 'val_dataset', 'max_length', 'ignore_context_limit', 'truncation_strategy', 'loss_scale', 'model_name',
     'model_author', 'dataset_shuffle', 'split_dataset_ratio', 'packing', 'skip_bad_rows', 'debug'],
+  hardware: ['device', 'threads', 'deepspeed'],
   saving: ['output_dir', 'save_steps', 'save_total_limit', 'logging_steps', 'eval_steps', 'report_to', 'resume_from_checkpoint'],
 };
 export const GROUP_ORDER = [...Object.keys(GROUPS), 'other'];
