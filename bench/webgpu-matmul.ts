@@ -1,6 +1,6 @@
 // WebGPU matmul throughput at 1024³ for each strategy, next to a plain JS triple loop measured in the same run.
-// tsx cannot import .wgsl, so bundle first:
-//   npx esbuild bench/webgpu-matmul.ts --bundle --platform=node --format=esm --loader:.wgsl=text --external:webgpu --outfile=build/bench/webgpu-matmul.mjs && node build/bench/webgpu-matmul.mjs
+// Bundle first (scripts/bench.sh does):
+//   npx esbuild bench/webgpu-matmul.ts --bundle --platform=node --format=esm --loader:.wasm=binary --external:webgpu --outfile=build/bench/webgpu-matmul.mjs && node build/bench/webgpu-matmul.mjs
 // (on a machine without a GPU set XDG_RUNTIME_DIR to a writable directory to silence a lavapipe warning)
 import { acquireGPU } from '../runtime/webgpu.ts';
 import { createWebGpuOps, type MatmulStrategy } from '../gpu/webgpu-ops.ts';

@@ -22,7 +22,7 @@ export interface DropMask { salts: Buf; index: number; threshold: number }
 /** The keep threshold of drop probability p (0 ≤ p < 1): a uniform u32 hash below it is dropped. */
 export const dropThreshold = (p: number) => Math.min(2 ** 32 - 1, Math.floor(p * 2 ** 32));
 
-/** Whether element j survives: murmur3's 32-bit finalizer of j + salt against the threshold (gpu/dropout.wgsl: the same). */
+/** Whether element j survives: murmur3's 32-bit finalizer of j + salt against the threshold (gpu/ops/dropout.ts: the same). */
 export function dropKeep(salt: number, j: number, threshold: number): boolean {
   let h = (j + salt) >>> 0;
   h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;

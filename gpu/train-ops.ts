@@ -1,6 +1,6 @@
 /// <reference types="@webgpu/types" />
 // WebGPU TrainOps: the backward kernels and optimizer updates, on WebGpuOps' pipeline/uniform/bind-group caches and
-// its single command encoder. Kernels are the gpu/train-*.wgsl files beside this one.
+// its single command encoder. Kernels: gpu/ops/ (forward and backward of each operator side by side).
 //
 // Choices that shape this file:
 // - One strided GEMM description (WebGpuOps.gemm, gpu/gemm/: operand layouts, offsets, leading dimensions, beta,
@@ -28,28 +28,17 @@ import type { BackendCaps, Buf, DType, RopeFreqs } from '../core/ops.ts';
 import type { AttentionShape, DropMask, TrainOps } from '../core/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
 import { GBuf, WebGpuOps, type GemmCall, type WebGpuOpsOptions } from './webgpu-ops.ts';
-import ropeSrc from './rope.wgsl';
-import dropoutSrc from './dropout.wgsl';
-import dropoutKernelSrc from './train-dropout.wgsl';
 import { nnViaTranspose } from './gemm/policy.ts';
 import { attentionGrid, attentionKernelName, attentionSource, type AttentionKernel } from './attention/kernel.ts';
 import { chooseAttention } from './attention/policy.ts';
-import rmsBackSrc from './train-rmsnorm-backward.wgsl';
-import rmsDwSrc from './train-rmsnorm-dw.wgsl';
-import elementwise4Src from './train-elementwise-vec4.wgsl';
-import transposeSrc from './train-transpose.wgsl';
-import rmsRowsSrc from './train-rmsnorm-rows.wgsl';
-import rmsBackRowsSrc from './train-rmsnorm-backward-rows.wgsl';
-import swigluBackSrc from './train-swiglu-backward.wgsl';
-import embLinksSrc from './train-embedding-links.wgsl';
-import embBackSrc from './train-embedding-backward.wgsl';
-import ceStatsSrc from './train-ce-stats.wgsl';
-import ceFinishSrc from './train-ce-finish.wgsl';
-import ceGradSrc from './train-ce-grad.wgsl';
-import adamwSrc from './train-adamw.wgsl';
-import sgdSrc from './train-sgd.wgsl';
-import scaleSrc from './train-scale.wgsl';
-import sumsqSrc from './train-sumsq.wgsl';
+import { rope } from './ops/rope.ts';
+import { dropKeepFn, dropout } from './ops/dropout.ts';
+import { rmsnormBackward, rmsnormBackwardRows, rmsnormBackwardWeight, rmsnormForwardRows } from './ops/rmsnorm.ts';
+import { elementwiseForwardVec4, swigluBackward } from './ops/elementwise.ts';
+import { transpose } from './ops/transpose.ts';
+import { embeddingBackward, embeddingLinks } from './ops/embedding.ts';
+import { crossEntropyGrad, crossEntropyLoss, crossEntropyStats } from './ops/cross-entropy.ts';
+import { adamwStep, scaleInPlace, sgdStep, sumOfSquares } from './ops/optimizer.ts';
 
 const F32 = new Float32Array(1), U32 = new Uint32Array(F32.buffer);
 const f32bits = (v: number) => { F32[0] = v; return U32[0]; };
@@ -126,9 +115,9 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     return this.gemmPlan(g).mask;
   }
 
-  /** MODE 0: dst = mask(src); MODE 1: dst = beta·dst + mask(src), over n elements (train-dropout.wgsl). */
+  /** MODE 0: dst = mask(src); MODE 1: dst = beta·dst + mask(src), over n elements (ops/dropout.ts). */
   private dropout(dst: Buf, src: Buf, n: number, mask: DropMask, mode: 0 | 1, beta = 0) {
-    this.dispatch(this.kernel('train-dropout', dropoutSrc + dropoutKernelSrc, { MODE: mode }), [n, mask.index, mask.threshold, f32bits(beta)],
+    this.dispatch(this.kernel('train-dropout', dropKeepFn + dropout, { MODE: mode }), [n, mask.index, mask.threshold, f32bits(beta)],
       [dst, src, mask.salts], this.strideGrid(n, 256));
   }
 
@@ -158,7 +147,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (!g.parts && nnViaTranspose(this.gemmProfile, { layout: 'NN', M, N, K, lda: K, ldb: N, ldo: N, aOff: 0, bOff: 0, oOff: 0, dtype, mask: false })) {
       // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (gemm/policy.ts nnViaTranspose)
       const bt = this.scratchBuf('nn-transpose', K * N);
-      this.dispatch(this.kernel('train-transpose', transposeSrc), [K, N], [bt, b], this.strideGrid(K * N, 64));
+      this.dispatch(this.kernel('train-transpose', transpose), [K, N], [bt, b], this.strideGrid(K * N, 64));
       this.gemm({ out, a, b: bt, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta });
       return;
     }
@@ -214,7 +203,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     const input = (name: string, binding: number, aliased: boolean) => (aliased
       ? `fn load_${name}(i: u32) -> vec4<f32> { return dst[i]; }\n`
       : `@group(0) @binding(${binding}) var<storage, read> ${name}: array<vec4<f32>>;\nfn load_${name}(i: u32) -> vec4<f32> { return ${name}[i]; }\n`);
-    const src = input('a', 2, aOut) + input('b', 3, bOut) + elementwise4Src;
+    const src = input('a', 2, aOut) + input('b', 3, bOut) + elementwiseForwardVec4;
     this.dispatch(this.kernel(`train-elementwise-vec4-${+aOut}${+bOut}`, src, { OP }), [n / 4], [out, aOut ? null : a, bOut ? null : b],
       this.strideGrid(n / 4, 64));
     return true;
@@ -227,7 +216,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (this.strategy !== 'register' || out === x || split || g.half) { super.rmsnorm(out, x, w, T, dim, eps); return; }
     check('rmsnorm', [out, T * dim], [x, T * dim], [w, dim]);
     if (T === 0) return;
-    this.dispatch(this.kernel('train-rmsnorm-rows', rmsRowsSrc), [dim, f32bits(eps), T], [out, x, w], this.strideGrid(T, 64));
+    this.dispatch(this.kernel('train-rmsnorm-rows', rmsnormForwardRows), [dim, f32bits(eps), T], [out, x, w], this.strideGrid(T, 64));
   }
 
   rmsnormBackward(dx: Buf, dwAcc: Buf, dy: Buf, x: Buf, w: Buf, rows: number, dim: number, eps: number): void {
@@ -236,13 +225,13 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (rows === 0) return;
     const rstd = this.scratchBuf('rstd', rows);
     if (this.strategy === 'register') {  // CPU adapters: a row per invocation, no barriers
-      this.dispatch(this.kernel('train-rmsnorm-backward-rows', rmsBackRowsSrc), [dim, f32bits(eps), rows], [dx, rstd, dy, x, w],
+      this.dispatch(this.kernel('train-rmsnorm-backward-rows', rmsnormBackwardRows), [dim, f32bits(eps), rows], [dx, rstd, dy, x, w],
         this.strideGrid(rows, 64));
     } else {
-      this.dispatch(this.kernel('train-rmsnorm-backward', rmsBackSrc, { WG: this.config.rmsnormWG }),
+      this.dispatch(this.kernel('train-rmsnorm-backward', rmsnormBackward, { WG: this.config.rmsnormWG }),
         [dim, f32bits(eps), rows], [dx, rstd, dy, x, w], ...this.rowGrid(rows));
     }
-    this.dispatch(this.kernel('train-rmsnorm-dw', rmsDwSrc), [dim, rows], [dwAcc, dy, x, rstd], Math.ceil(dim / 64));
+    this.dispatch(this.kernel('train-rmsnorm-dw', rmsnormBackwardWeight), [dim, rows], [dwAcc, dy, x, rstd], Math.ceil(dim / 64));
   }
 
   ropeBackward(dx: Buf, pos: Buf, rows: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
@@ -250,7 +239,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (headDim % 2) throw new Error(`webgpu: rope needs an even headDim, got ${headDim}`);
     // The forward kernel with the negated frequency table: rotation by −θ is the transpose of rotation by θ.
     const half = headDim / 2;
-    this.dispatch(this.kernel('rope', ropeSrc), [nHeads, half], [dx, pos, this.ropeTable(freqs, headDim, true)],
+    this.dispatch(this.kernel('rope', rope), [nHeads, half], [dx, pos, this.ropeTable(freqs, headDim, true)],
       Math.ceil((nHeads * half) / 64), rows);
   }
 
@@ -301,7 +290,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   swigluBackward(dgate: Buf, dup: Buf, dout: Buf, gate: Buf, up: Buf, n: number): void {
     check('swigluBackward', [dgate, n], [dup, n], [dout, n], [gate, n], [up, n]);
     noAlias('swigluBackward', [dgate, dup], [dout, gate, up]);
-    this.dispatch(this.kernel('train-swiglu-backward', swigluBackSrc), [n], [dgate, dup, dout, gate, up], this.strideGrid(n, 256));
+    this.dispatch(this.kernel('train-swiglu-backward', swigluBackward), [n], [dgate, dup, dout, gate, up], this.strideGrid(n, 256));
   }
 
   embeddingBackward(dtableAcc: Buf, dout: Buf, ids: Buf, rows: number, dim: number): void {
@@ -309,10 +298,10 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     noAlias('embeddingBackward', [dtableAcc], [dout, ids]);
     if (rows === 0) return;
     const links = this.scratchBuf('emb-links', 2 * rows, 'i32');
-    this.dispatch(this.kernel('train-embedding-links', embLinksSrc), [rows, Math.floor(dtableAcc.length / dim)],
+    this.dispatch(this.kernel('train-embedding-links', embeddingLinks), [rows, Math.floor(dtableAcc.length / dim)],
       [links, ids], this.strideGrid(rows, 64));
     for (const p of this.rowPieces(dtableAcc, dim)) {
-      this.dispatch(this.kernel('train-embedding-backward', embBackSrc), [rows, dim, p.start / dim, Math.floor(p.length / dim)],
+      this.dispatch(this.kernel('train-embedding-backward', embeddingBackward), [rows, dim, p.start / dim, Math.floor(p.length / dim)],
         [p.buf, dout, ids, links], Math.ceil(dim / 64), ...this.rowGrid(rows));
     }
   }
@@ -342,13 +331,13 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     for (const c of chunks) {  // pass 1: online logsumexp and the label logit
       const { c0, n } = c;
       chunkLogits(c);
-      this.dispatch(this.kernel('train-ce-stats', ceStatsSrc, { WG: wg }), [C, n, c0, rows], [stats, logits, labels], ...this.rowGrid(rows));
+      this.dispatch(this.kernel('train-ce-stats', crossEntropyStats, { WG: wg }), [C, n, c0, rows], [stats, logits, labels], ...this.rowGrid(rows));
     }
-    this.dispatch(this.kernel('train-ce-finish', ceFinishSrc), [rows, vocab], [lossOut, stats, labels], this.strideGrid(rows, 64));
+    this.dispatch(this.kernel('train-ce-finish', crossEntropyLoss), [rows, vocab], [lossOut, stats, labels], this.strideGrid(rows, 64));
     for (const c of chunks) {  // pass 2: recompute, g = scale·(softmax − onehot), then both products
       const { c0, n } = c;
       if (chunks.length > 1) chunkLogits(c);  // one chunk: its logits are still in the scratch
-      this.dispatch(this.kernel('train-ce-grad', ceGradSrc), [C, n, c0, rows, vocab, f32bits(scale)], [logits, stats, labels],
+      this.dispatch(this.kernel('train-ce-grad', crossEntropyGrad), [C, n, c0, rows, vocab, f32bits(scale)], [logits, stats, labels],
         this.strideGrid(rows * n, 256));
       this.gemm({ out: dhidden, a: logits, b: c.hp.buf, M: rows, N: dim, K: n, layout: 'NN', lda: C, ldb: dim, ldo: dim, bOff: c.hp.off, beta: c0 === 0 ? 0 : 1 });
       if (c.gp) this.gemm({ out: c.gp.buf, a: logits, b: hidden, M: n, N: dim, K: rows, layout: 'TN', lda: C, ldb: dim, ldo: dim, oOff: c.gp.off, beta: 1 });  // frozen head: none
@@ -366,7 +355,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     const hp = this.hyper([1 - lr * weightDecay, beta1, beta2, eps, lr / (1 - beta1 ** step), Math.sqrt(1 - beta2 ** step)]);
     for (const g of this.segments(n, [param, m, v, grad])) {
       const [P, Mo, V, G] = g.at;
-      this.dispatch(this.kernel('train-adamw', adamwSrc), [g.n, P.off, Mo.off, V.off, G.off], [P.buf, Mo.buf, V.buf, G.buf, hp],
+      this.dispatch(this.kernel('train-adamw', adamwStep), [g.n, P.off, Mo.off, V.off, G.off], [P.buf, Mo.buf, V.buf, G.buf, hp],
         this.strideGrid(g.n, 256));
     }
   }
@@ -381,14 +370,14 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
   sgd(param: Buf, grad: Buf, n: number, lr: number): void {
     check('sgd', [param, n], [grad, n]);
     for (const g of this.alike('sgd', n, [param, grad])) {
-      this.dispatch(this.kernel('train-sgd', sgdSrc), [g.n], [g.at[0].buf, g.at[1].buf, this.hyper([lr])], this.strideGrid(g.n, 256));
+      this.dispatch(this.kernel('train-sgd', sgdStep), [g.n], [g.at[0].buf, g.at[1].buf, this.hyper([lr])], this.strideGrid(g.n, 256));
     }
   }
 
   scale(x: Buf, s: number, n: number): void {
     check('scale', [x, n]);
     for (const g of this.alike('scale', n, [x])) {
-      this.dispatch(this.kernel('train-scale', scaleSrc), [g.n], [g.at[0].buf, this.hyper([s])], this.strideGrid(g.n, 256));
+      this.dispatch(this.kernel('train-scale', scaleInPlace), [g.n], [g.at[0].buf, this.hyper([s])], this.strideGrid(g.n, 256));
     }
   }
 
@@ -398,8 +387,8 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       if (g.n === 0) continue;
       const WG = this.config.rmsnormWG, groups = Math.min(Math.ceil(g.n / WG), SUMSQ_GROUPS);
       const part = this.scratchBuf('sumsq', SUMSQ_GROUPS);
-      this.dispatch(this.kernel('train-sumsq', sumsqSrc, { STAGE: 0, WG }), [g.n], [part, g.at[0].buf], groups);
-      this.dispatch(this.kernel('train-sumsq', sumsqSrc, { STAGE: 1, WG }), [groups], [out1, part], 1);
+      this.dispatch(this.kernel('train-sumsq', sumOfSquares, { STAGE: 0, WG }), [g.n], [part, g.at[0].buf], groups);
+      this.dispatch(this.kernel('train-sumsq', sumOfSquares, { STAGE: 1, WG }), [groups], [out1, part], 1);
     }
   }
 }

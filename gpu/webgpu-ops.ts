@@ -1,5 +1,6 @@
 /// <reference types="@webgpu/types" />
-// WebGPU implementation of Ops. Kernels live beside this file as WGSL (imported as text by the bundler).
+// WebGPU implementation of Ops. Kernels: gpu/ops/ (one module per operator, forward and backward side by side),
+// gpu/gemm/ and gpu/attention/ (generated per shape and device).
 //
 // Cost model that shapes this file:
 // - The first dispatch of a pipeline compiles it (can take seconds): pipelines are cached per (kernel, constants).
@@ -25,12 +26,12 @@ import { GPU_TILE_BY_LAYOUT, chooseGemm, type DeviceProfile } from './gemm/polic
 import type { MatvecShape } from './gemm/matvec.ts';
 import type { RegisterTile } from './gemm/register.ts';
 import type { TileConfig } from './gemm/tiled.ts';
-import biasSrc from './bias.wgsl';
-import rmsnormSrc from './rmsnorm.wgsl';
-import ropeSrc from './rope.wgsl';
-import kvstoreSrc from './kvstore.wgsl';
-import embeddingSrc from './embedding.wgsl';
-import elementwiseSrc from './elementwise.wgsl';
+import { biasForward } from './ops/bias.ts';
+import { rmsnormForward } from './ops/rmsnorm.ts';
+import { rope } from './ops/rope.ts';
+import { kvStore } from './ops/kvstore.ts';
+import { embeddingForward } from './ops/embedding.ts';
+import { elementwiseForward } from './ops/elementwise.ts';
 import { attentionGrid, attentionKernelName, attentionSource, type AttentionKernel } from './attention/kernel.ts';
 import { chooseAttention } from './attention/policy.ts';
 
@@ -96,25 +97,6 @@ export class GBuf implements Buf {
   constructor(readonly buffer: GPUBuffer, readonly length: number, readonly dtype: DType, readonly id: number,
     /** f16 storage of an f32 tensor (Ops.upload's half) */
     readonly half = false) {}
-}
-
-/**
- * The f16-storage variant of a kernel's f32 storage array `name` (element type f32 or vec4<f32>): declared as f16
- * and every `name[i]` read widened to f32, so the arithmetic stays f32. Throws if the source does not match.
- */
-const halfVariants = new Map<string, string>();
-export function halfVariant(src: string, name: string): string {
-  const key = `${name}\0${src}`, hit = halfVariants.get(key);
-  if (hit) return hit;
-  const decl = new RegExp(`var<storage, read> ${name}: array<(f32|vec4<f32>)>;`);
-  src = src.replace(/\/\/.*$/gm, '');  // comments may mention name[…] in any form
-  const m = decl.exec(src);
-  if (!m) throw new Error(`webgpu: no f32 storage array ${name} to store as f16`);
-  const out = src.replace(decl, `var<storage, read> ${name}_h: array<${m[1].replace('f32', 'f16')}>;`)
-    .replace(new RegExp(`\\b${name}\\[([^\\[\\]]*)\\]`, 'g'), `${m[1]}(${name}_h[$1])`);
-  if (new RegExp(`\\b${name}\\[`).test(out)) throw new Error(`webgpu: ${name} is indexed in a way the f16 variant cannot rewrite`);
-  halfVariants.set(key, out.startsWith('enable f16;') ? out : `enable f16;\n${out}`);  // two half arrays: one enable
-  return halfVariants.get(key)!;
 }
 
 /** One piece of a (possibly split) tensor: its buffer and the element range it holds. */
@@ -461,7 +443,8 @@ export class WebGpuOps implements Ops {
     const rows = Math.floor(table.length / dim);
     for (const p of this.pieces(table)) {
       if (p.start % dim) throw new Error(`webgpu: embedding table split at element ${p.start}, not a row boundary of ${dim}`);
-      const k = (p.buf as GBuf).half ? this.kernel('embedding-f16', halfVariant(embeddingSrc, 'table')) : this.kernel('embedding', embeddingSrc);
+      const table = (p.buf as GBuf).half ? 'f16' : 'f32';
+      const k = this.kernel(`embedding-${table}`, embeddingForward(table));
       this.dispatch(k, [dim, p.start / dim, Math.floor(p.length / dim), rows], [out, p.buf, ids], Math.ceil(dim / 64), T);
     }
   }
@@ -469,7 +452,7 @@ export class WebGpuOps implements Ops {
   rmsnorm(out: Buf, x: Buf, w: Buf, T: number, dim: number, eps: number): void {
     check('rmsnorm', [out, T * dim], [x, T * dim], [w, dim]);
     const inPlace = out === x;
-    const k = this.kernel(`rmsnorm${inPlace ? '-inplace' : ''}`, aliasableInput('x', 2, inPlace) + rmsnormSrc, { WG: this.config.rmsnormWG });
+    const k = this.kernel(`rmsnorm${inPlace ? '-inplace' : ''}`, aliasableInput('x', 2, inPlace) + rmsnormForward, { WG: this.config.rmsnormWG });
     this.dispatch(k, [dim, f32bits(eps)], [out, inPlace ? null : x, w], T);
   }
 
@@ -538,12 +521,12 @@ export class WebGpuOps implements Ops {
     check('rope', [x, T * nHeads * headDim], [pos, T, 'i32']);
     if (headDim % 2) throw new Error(`webgpu: rope needs an even headDim, got ${headDim}`);
     const half = headDim / 2;
-    this.dispatch(this.kernel('rope', ropeSrc), [nHeads, half], [x, pos, this.ropeTable(freqs, headDim)],
+    this.dispatch(this.kernel('rope', rope), [nHeads, half], [x, pos, this.ropeTable(freqs, headDim)],
       Math.ceil((nHeads * half) / 64), T);
   }
 
   /**
-   * Per-frequency θ/2π (turns per position) as 0.64 fixed point, [high, low] u32 pairs; see rope.wgsl.
+   * Per-frequency θ/2π (turns per position) as 0.64 fixed point, [high, low] u32 pairs; see ops/rope.ts.
    * inverse: the negated fractions (2^64 − f, exact), which rotate by −θ (the backward of RoPE).
    */
   protected ropeTable(freqs: RopeFreqs, headDim: number, inverse = false): GBuf {
@@ -572,8 +555,8 @@ export class WebGpuOps implements Ops {
     check('kvStore', [src, T * width], [pos, T, 'i32']);
     // f16 cache: stored as f16 (shader-f16), or rounded to f16 values in an f32 cache (ROUND) as the other backends do
     const half = (cache as GBuf).half, round = this.roundedCaches.has(cache as GBuf);
-    const src16 = half ? `enable f16;\n${kvstoreSrc.replace('cache: array<f32>', 'cache: array<f16>').replace('cache[o] = v;', 'cache[o] = f16(v);')}` : kvstoreSrc;
-    this.dispatch(this.kernel(`kvstore${half ? '-f16' : ''}`, src16, { ROUND: round ? 1 : 0 }), [width], [cache, src, pos], Math.ceil(width / 64), T);
+    const dtype = half ? 'f16' : 'f32';
+    this.dispatch(this.kernel(`kvstore-${dtype}`, kvStore(dtype), { ROUND: round ? 1 : 0 }), [width], [cache, src, pos], Math.ceil(width / 64), T);
   }
 
   attention(out: Buf, q: Buf, kCache: Buf, vCache: Buf, pos: Buf,
@@ -595,13 +578,13 @@ export class WebGpuOps implements Ops {
   addBias(x: Buf, bias: Buf, rows: number, dim: number): void {
     check('addBias', [x, rows * dim], [bias, dim]);
     const n = rows * dim;
-    this.dispatch(this.kernel('bias', biasSrc), [n, dim], [x, bias], Math.min(Math.ceil(n / 256), this.maxGroups));
+    this.dispatch(this.kernel('bias', biasForward), [n, dim], [x, bias], Math.min(Math.ceil(n / 256), this.maxGroups));
   }
 
   private elementwise(OP: number, out: Buf, a: Buf, b: Buf, n: number) {
     check(OP ? 'swiglu' : 'add', [out, n], [a, n], [b, n]);
     const aOut = a === out, bOut = b === out;
-    const src = aliasableInput('a', 2, aOut) + aliasableInput('b', 3, bOut) + elementwiseSrc;
+    const src = aliasableInput('a', 2, aOut) + aliasableInput('b', 3, bOut) + elementwiseForward;
     this.dispatch(this.kernel(`elementwise-${+aOut}${+bOut}`, src, { OP }), [n], [out, aOut ? null : a, bOut ? null : b],
       Math.min(Math.ceil(n / 256), this.maxGroups));
   }

@@ -42,7 +42,7 @@ if (!args.has('--skip-asm')) {
 const common = {
   bundle: true, format: 'esm', platform: 'neutral', target: 'es2022', logLevel: 'warning',
   mainFields: ['module', 'main'], conditions: ['import'],
-  loader: { '.wgsl': 'text', '.wasm': 'binary' },
+  loader: { '.wasm': 'binary' },
   external: ['webgpu', 'node:*'],
 };
 
@@ -57,7 +57,7 @@ await esbuild.build({
 if (existsSync(join(root, 'src/entry-edge.ts'))) {
   await esbuild.build({
     ...common, entryPoints: [join(root, 'src/entry-edge.ts')], outfile: join(root, 'dist/edge/worker.mjs'),
-    loader: { '.wgsl': 'text', '.wasm': 'copy' }, assetNames: '[name]',
+    loader: { '.wasm': 'copy' }, assetNames: '[name]',
     // the model's data modules, written by `webtune build-edge` beside a copy of the bundle
     external: ['webgpu', 'node:*', './webtune.json', './config.json', './model.safetensors', './tokenizer.dat'],
   });

@@ -9,7 +9,7 @@ P=.gpu-pack
 mkdir -p build/bench
 [ "${1:-}" = --bench-only ] || node scripts/build.mjs --tests=ops.test >/dev/null   # train-ops and webgpu-ops: the kernel checks
 npx esbuild bench/gpu-check.ts --bundle --platform=neutral --main-fields=module,main --format=esm --target=es2022 --log-level=warning \
-  --loader:.wgsl=text --loader:.wasm=binary --external:webgpu '--external:node:*' --external:@huggingface/* --outfile=build/bench/gpu-check.mjs
+  --loader:.wasm=binary --external:webgpu '--external:node:*' --external:@huggingface/* --outfile=build/bench/gpu-check.mjs
 case "${1:-}" in --bundles-only|--bench-only) exit 0;; esac   # gpu-check.sh --local needs no more
 mkdir -p "$P/debs" "$P/webgpu" "$P/tokenizer"
 node=$(readlink -f "$(command -v node)")

@@ -1,2 +1,1 @@
-declare module '*.wgsl' { const source: string; export default source; }
 declare module '*.wasm' { const bytes: Uint8Array; export default bytes; }

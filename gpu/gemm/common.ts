@@ -6,8 +6,8 @@
 // 256-byte aligned as binding offsets would need). Bindings: 0 Params, 1 dst, 2 a, 3 b, 4 the dropout salts.
 // Operands may be stored as f16 (Ops.upload's half) and are widened as they are read: the arithmetic stays f32.
 // The epilogue: beta = 0 overwrites without reading dst (its old contents may be anything, NaN included); a
-// dropout mask on the product (LoRA's, dropout.wgsl) is applied as it is stored.
-import dropoutSrc from '../dropout.wgsl';
+// dropout mask on the product (LoRA's, ops/dropout.ts) is applied as it is stored.
+import { dropKeepFn } from '../ops/dropout.ts';
 
 export type GemmLayout = 'NN' | 'NT' | 'TN' | 'TT';
 export type GemmDtype = 'f32' | 'f16';
@@ -35,7 +35,7 @@ export interface HeaderSpec {
   aWidth: 1 | 4; bWidth: 1 | 4;
   /** dst written a vec4 (four columns) at a time: N, ldo and oOff multiples of 4 */
   out4?: boolean;
-  /** a dropout mask: the salts binding and dropout.wgsl (Params gains dIndex, dThreshold) */
+  /** a dropout mask: the salts binding and ops/dropout.ts (Params gains dIndex, dThreshold) */
   mask?: boolean;
   /** the mask applies to the product as it is stored (store() then takes the salt) */
   maskOut?: boolean;
@@ -50,7 +50,7 @@ export function gemmHeader(h: HeaderSpec): string {
 @group(0) @binding(1) var<storage, read_write> dst: array<${o}>;
 @group(0) @binding(2) var<storage, read> a: array<${elem(h.dtype.a, h.aWidth)}>;
 @group(0) @binding(3) var<storage, read> b: array<${elem(h.dtype.b, h.bWidth)}>;
-${h.mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropoutSrc}` : ''}
+${h.mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropKeepFn}` : ''}
 // beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
 fn store(m: u32, n: u32, v0: ${o}${h.maskOut ? ', salt: u32' : ''}) {
   if (m >= p.M || n >= p.N) { return; }

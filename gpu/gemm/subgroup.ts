@@ -14,7 +14,7 @@
 // - 'TN' (dW += dYᵀ·X): A(m,k) = a[k·lda + m] read one f32 per lane, B(k,n) = b[k·ldb + n] as vec4 along n;
 //   lane l owns columns n0 + 4(l + S·c) .. +3. Needs N, ldb, bOff multiples of 4.
 // Summation over k is sequential in k for every output (within vec4 dots for NT), as in register.ts.
-// mask: LoRA's dropout (dropout.wgsl) applied on the fly, to A as it is loaded (NT), to B as it is loaded (TN) or
+// mask: LoRA's dropout (ops/dropout.ts) applied on the fly, to A as it is loaded (NT), to B as it is loaded (TN) or
 // to the product as it is stored (NN); the mask's salt comes from binding 4 at Params.dIndex.
 // The subgroup of an invocation is taken to be its run of S consecutive local invocation indices (lavapipe's
 // packing, checked by the tests); policy.ts picks these kernels only where min = max subgroup size = S.

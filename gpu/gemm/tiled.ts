@@ -21,7 +21,7 @@
 //   storage.
 // Every product of an output sums over k in order (as the previous kernel), so the default config computes what it
 // computed. Rows, columns and k past M, N, K load as zero (indices clamped in bounds) and are never stored.
-// mask: LoRA's dropout (dropout.wgsl, as subgroup.ts) drawn on the fly: on A as it is loaded (NT), on B
+// mask: LoRA's dropout (ops/dropout.ts, as subgroup.ts) drawn on the fly: on A as it is loaded (NT), on B
 // (TN), on the product as it is stored (NN); the salt from binding 4 at Params.dIndex. dtype: an operand stored
 // as f16 (Ops.upload's half) is widened as it is staged; the arithmetic stays f32.
 import { F32, dtypeName, gemmHeader, rep, widen, type GemmDtypes, type GemmLayout } from './common.ts';

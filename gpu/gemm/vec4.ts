@@ -14,7 +14,7 @@
 //   Needs N, K, lda, ldb, aOff, bOff multiples of 4.
 // Summation over k is sequential in k for every output (as register.ts), within vec4 dots for NT.
 
-// mask ('TN' only): LoRA's dropout (dropout.wgsl) on B as it is loaded, its salt from binding 4 at Params.dIndex.
+// mask ('TN' only): LoRA's dropout (ops/dropout.ts) on B as it is loaded, its salt from binding 4 at Params.dIndex.
 import { F32, gemmHeader, rep } from './common.ts';
 
 export type Vec4Layout = 'TN' | 'NT' | 'NN';
