@@ -303,11 +303,18 @@ export class LlamaTrainer {
   }
 
   /** Global gradient L2 norm; clips to maxGradNorm (as torch.nn.utils.clip_grad_norm_) and takes one AdamW or SGD step. */
-  async step(o: AdamWOptions): Promise<{ gradNorm: number }> {
+  /** The global gradient norm, summed parameter by parameter into one f32 on the device (data-parallel ZeRO-1 calls
+   *  it too, so that its clipping scales the gradients by the very same factor). */
+  async gradNorm(): Promise<number> {
     const ops = this.ops;
     ops.write(this.io.norm2, new Float32Array(1));
     for (const p of this.params) ops.sumSquares(this.io.norm2, p.grad, p.size);
-    const gradNorm = Math.sqrt((await ops.read(this.io.norm2))[0]);
+    return Math.sqrt((await ops.read(this.io.norm2))[0]);
+  }
+
+  async step(o: AdamWOptions): Promise<{ gradNorm: number }> {
+    const ops = this.ops;
+    const gradNorm = await this.gradNorm();
     if (!Number.isFinite(gradNorm)) return { gradNorm };  // the caller stops: nothing is updated
     const coef = o.maxGradNorm ? o.maxGradNorm / (gradNorm + 1e-6) : 1;
     if (coef < 1) for (const p of this.params) ops.scale(p.grad, coef, p.size);

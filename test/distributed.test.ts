@@ -54,7 +54,9 @@ test('Slurm and PyTorchJob environments; Slurm host lists', () => {
 
 test('DDP LoRA: 2 ranks × batch 1 = 1 process × batch 2 (accumulation 2)', () => compare({}, 29611));
 test('DDP full: 2 ranks × batch 1 = 1 process × batch 2', () => compare({ train_type: 'full', learning_rate: 1e-3 }, 29631));
-// TODO (open): ZeRO's losses match but its final weights differ by about 1e-4 (bound 1e-5); not yet found why
+// ZeRO clips with the norm summed as the single process sums it: summed in f64 instead, the weights drifted ~1e-4
+// apart within 3 steps (Adam near its epsilon magnifies a last-bit change of the clipping factor).
 for (const [stage, port] of [['zero1', 29651], ['zero2', 29671]] as const) {
-  test(`${stage} LoRA: the same losses and weights`, { todo: 'ZeRO final weights differ by ~1e-4 (over 1e-5)' }, () => compare({ deepspeed: stage }, port));
+  test(`${stage} LoRA: the same losses and weights`, () => compare({ deepspeed: stage }, port));
+  test(`${stage} full: the same losses and weights`, () => compare({ deepspeed: stage, train_type: 'full', learning_rate: 1e-3 }, port + 10));
 }

@@ -4,7 +4,7 @@
 //   ZeRO-1: all-reduce, but each rank keeps AdamW's moments (and an f32 master copy) for its shard only, steps that
 //           shard, and the updated shards are all-gathered into every rank's weights;
 //   ZeRO-2: reduce-scatter instead: a rank receives only its shard of the summed gradients (half the traffic), and the
-//           gradient norm for clipping is the sum of the shards' squares.
+//           gradient norm for clipping adds up each parameter's squares over the shards.
 // Parameters go in buckets (whole tensors, about bucketFloats each); a rank's shard is chunk `rank` of every bucket.
 // Limits, said plainly: the backward still accumulates into full-size gradient buffers in every mode (the trainer
 // owns them), and ZeRO-3 (parameters sharded, gathered per layer) is not implemented.
@@ -38,7 +38,6 @@ export class DataParallel {
   private segments?: Segment[];
   /** ZeRO: this rank's shard of the summed gradient, per segment (host) */
   private shardGrads: Float32Array[] = [];
-  private fullNorm2 = 0;
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
@@ -59,14 +58,13 @@ export class DataParallel {
   /** Sums the gradients over the ranks (all-reduce; ZeRO-2: reduce-scatter). Call after the last micro-batch's backward. */
   async syncGrads(): Promise<void> {
     const segs = this.stage ? await this.shard() : [];
-    this.shardGrads = []; this.fullNorm2 = 0;
+    this.shardGrads = [];
     for (const [bi, b] of this.buckets.entries()) {
       const flat = await this.bucketOf(b, 'grad');
       if (this.stage === 2) await this.group.reduceScatter(flat);
       else {
         await this.group.allReduce(flat);
         for (const { p, at } of b.params) this.ops.write(p.grad, flat.subarray(at, at + p.size));
-        for (const g of flat) this.fullNorm2 += g * g;
       }
       for (const s of segs) if (s.bucket === bi) this.shardGrads.push(flat.slice(s.at, s.at + s.len));
     }
@@ -100,13 +98,17 @@ export class DataParallel {
   async step(o: AdamWOptions): Promise<{ gradNorm: number }> {
     if (!this.stage) return this.trainer.step(o);
     const { ops, trainer } = this, segs = this.segments!;
-    let norm2 = this.fullNorm2;
-    if (this.stage === 2) {
-      let mine = 0;
-      for (const g of this.shardGrads) for (const x of g) mine += x * x;
-      [norm2] = await this.group.sum([mine]);
+    // The norm is summed as the trainer sums it (one f32 accumulator, parameter by parameter): Adam near its epsilon
+    // turns a last-bit change of the clipping factor into visible weight differences within a few steps.
+    let gradNorm: number;
+    if (this.stage === 1) gradNorm = await trainer.gradNorm();  // the summed gradients are whole on every rank
+    else {  // ZeRO-2: each parameter's squares from the shards that hold it, then the trainer's f32 accumulation
+      const index = new Map(trainer.params.map((p, i) => [p, i])), mine = new Array<number>(trainer.params.length).fill(0);
+      for (const [i, s] of segs.entries()) { let a = 0; for (const x of this.shardGrads[i]) a += x * x; mine[index.get(s.p)!] += a; }
+      let norm2 = 0;
+      for (const x of await this.group.sum(mine)) norm2 = Math.fround(norm2 + x);
+      gradNorm = Math.sqrt(norm2);
     }
-    const gradNorm = Math.sqrt(norm2);
     if (!Number.isFinite(gradNorm)) return { gradNorm };
     const coef = o.maxGradNorm ? o.maxGradNorm / (gradNorm + 1e-6) : 1;
     trainer.steps++;
