@@ -4,7 +4,7 @@
 // configuration's), for LoRA and full training on stories260K and on a ~42M-parameter Llama. Same architecture,
 // batch shape and token ids (a fixed hash of the position, shared with the Python side); weights: stories260K's own
 // here, random in PyTorch (they do not change the work). Not a test. Bundled and run by scripts/bench.sh:
-//   node build/bench/train.mjs [--models stories260K,llama-42M] [--devices webgpu,wasm] [--steps N] [--warmup N] [--B 8] [--T 256] [--no-torch]
+//   node build/bench/train.mjs [--models stories260K,llama-42M] [--devices webgpu,wasm] [--threads N (WASM; default: physical cores)] [--steps N] [--warmup N] [--B 8] [--T 256] [--no-torch]
 //                              [--gradient_checkpointing] [--train_types lora,full] [--profile] [--torch_blas default,openblas]
 // --torch_blas: the BLAS builds PyTorch runs with, one peer row each: `default` is whatever libblas.so.3 the system
 // selects (Debian: the reference BLAS, ~3 GFLOP/s), `openblas` Debian's OpenBLAS unpacked by scripts/fetch-openblas.sh
@@ -18,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
 import { createWebGpuTrainOps } from '../gpu/train-ops.ts';
 import { createWasmTrainOps } from '../src/backend/wasm-train-ops.ts';
+import { defaultThreads } from '../src/backend/wasm-pool.ts';
 import { LlamaTrainer, type TrainBatch } from '../models/llama-train.ts';
 import type { LlamaConfig, LlamaModel } from '../models/llama.ts';
 import { loadModel } from '../models/load.ts';
@@ -36,6 +37,7 @@ const profile = args.includes('--profile');
 const types = flag('train_types', 'lora,full').split(',');
 const blasBuilds = flag('torch_blas', 'default').split(',');
 const devices = flag('devices', 'webgpu,wasm').split(',');
+const threads = Number(flag('threads', String(await defaultThreads())));
 
 // ~11M: the 42M's vocabulary at half the width and depth (a size lavapipe trains in seconds per step)
 const llama11M: LlamaConfig = { hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 64, vocabSize: 32000,
@@ -71,7 +73,7 @@ const backends: Record<string, () => Promise<{ ops: TrainOps; device: string }>>
     if (!gpu.ok) throw new Error('unreachable');
     return { ops: await createWebGpuTrainOps(gpu.gpu), device: gpu.gpu.description };
   },
-  wasm: async () => { const ops = await createWasmTrainOps(); return { ops, device: `wasm: ${ops.caps.device}` }; },
+  wasm: async () => { const ops = await createWasmTrainOps({ threads }); return { ops, device: `wasm: ${ops.caps.device}` }; },
 };
 
 const models: [string, () => Promise<LlamaModel>, number, number][] = [  // name, model, warm-up steps, timed steps

@@ -31,6 +31,6 @@ export const host: Host = {
   filterNativeStderr: async (fn) => fn(),
   async readBuiltWasm(name) { throw new Error(`webtune: ${name}.wasm is not registered (the browser bundle embeds it)`); },
   async openLineReader() { throw new Error('a browser page has no standard input to read lines from'); },
-  cpuCount: async () => globalThis.navigator?.hardwareConcurrency || 1,
+  cpuCount: async () => globalThis.navigator?.hardwareConcurrency || 1,  // logical: a page cannot see cores
   startWorker: async (source) => startWebWorker(source),
 };

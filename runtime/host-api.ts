@@ -60,7 +60,7 @@ export interface Host {
   /** build/NAME.wasm of an unbundled checkout */
   readBuiltWasm(name: string): Promise<Uint8Array>;
   openLineReader(): Promise<LineReader>;
-  /** logical CPUs (the default thread count) */
+  /** physical cores where the host can tell, else logical CPUs (the default WASM thread count) */
   cpuCount(): Promise<number>;
   /**
    * A worker running `source`, plain JS given a `port` (on(fn) with each message's data, post(m)) by the host; null

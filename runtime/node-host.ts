@@ -62,7 +62,19 @@ export const host: Host = {
   },
   async cpuCount() {
     const os = await import('node:os');
-    return os.availableParallelism?.() ?? os.cpus().length;
+    const logical = os.availableParallelism?.() ?? os.cpus().length;
+    // Physical cores: SMT siblings share one core's SIMD units, so a thread each gains little. Linux names each
+    // logical CPU's (package, core); elsewhere, or when unreadable, the logical count stands.
+    try {
+      const info = await (await nodeFs()).readFile('/proc/cpuinfo', 'utf8');
+      const cores = new Set<string>();
+      for (const block of info.split(/\n\s*\n/)) {
+        const pkg = /^physical id\s*:\s*(\d+)/m.exec(block)?.[1], core = /^core id\s*:\s*(\d+)/m.exec(block)?.[1];
+        if (pkg !== undefined && core !== undefined) cores.add(`${pkg}:${core}`);
+      }
+      if (cores.size > 0) return Math.min(cores.size, logical);  // affinity/cgroups may allow fewer
+    } catch { /* not Linux */ }
+    return logical;
   },
   async startWorker(source) {
     if ('Deno' in globalThis) return startWebWorker(source);  // Deno's Workers share memory; no eval workers there

@@ -8,7 +8,7 @@ node scripts/build.mjs >/dev/null
 mkdir -p build/bench
 for f in bench/*.ts; do
   npx esbuild "$f" --bundle --platform=neutral --main-fields=module,main --format=esm --target=es2022 --log-level=warning \
-    --loader:.wasm=binary --external:webgpu --external:puppeteer-core '--external:node:*' --outfile="build/bench/$(basename "${f%.ts}").mjs"
+    --loader:.wasm=binary --external:webgpu --external:puppeteer-core --external:onnxruntime-node '--external:node:*' --outfile="build/bench/$(basename "${f%.ts}").mjs"
 done
 DENO=node_modules/.bin/deno
 for device in webgpu wasm; do

@@ -7,11 +7,11 @@ import { UserError } from '../core/errors.ts';
 import { argv, exit, getEnv, readFile, runtimeName, stat, writeStderr, writeStdout } from '../runtime/platform.ts';
 import { acquireGPU } from '../runtime/webgpu.ts';
 import { bundleSftArgs, latestCheckpoint, openBundle } from './bundle/run.ts';
-import { floatFlag, intFlag } from './cli/options.ts';
+import { floatFlag, intFlag, threadsOption } from './cli/options.ts';
 import { interruptedReport, signalExitCode, stopOnSignals, type StopSignal } from './train/interrupt.ts';
 import { runSft } from './train/sft.ts';
 
-interface Flags { output_dir?: string; resume?: boolean; device?: 'auto' | 'webgpu' | 'wasm'; max_steps?: number; num_train_epochs?: number }
+interface Flags { output_dir?: string; resume?: boolean; device?: 'auto' | 'webgpu' | 'wasm'; threads?: number; max_steps?: number; num_train_epochs?: number }
 
 const root = decodeURIComponent(new URL('.', import.meta.url).pathname).replace(/\/$/, '');
 const note = (s: string) => writeStderr(`webtune: ${s}\n`);
@@ -37,7 +37,7 @@ async function run(f: Flags): Promise<void> {
   const device = f.device ?? args.device ?? 'auto';
   await checkDevice(device);
   const stop = stopOnSignals();
-  const res = await runSft({ ...args, device }, { data: bundle.data, note, stop: stop.signal, onRunDir: stop.graceful }).finally(stop.dispose);
+  const res = await runSft({ ...args, device, ...(f.threads ? { threads: f.threads } : {}) }, { data: bundle.data, note, stop: stop.signal, onRunDir: stop.graceful }).finally(stop.dispose);
   if (res.interrupted) {
     writeStderr(interruptedReport(res));
     writeStdout(`${res.runDir}\n`);
@@ -52,6 +52,7 @@ const program = new Command('train.mjs')
   .option('--output_dir <dir>', 'where vN-YYYYMMDD-HHMMSS/ run directories go (default: output/ in the bundle)')
   .option('--resume', 'continue from the newest checkpoint under --output_dir', false)
   .addOption(new Option('--device <d>', 'auto: a GPU adapter when there is one, else WASM SIMD (faster than a CPU WebGPU adapter) (default: the job\'s --device)').choices(['auto', 'webgpu', 'wasm']))
+  .addOption(threadsOption())
   .option('--max_steps <n>', 'optimizer steps (overrides the job\'s)', intFlag(1))
   .option('--num_train_epochs <n>', 'epochs (overrides the job\'s)', floatFlag(0, 1e6, { minExclusive: true }))
   .exitOverride()

@@ -144,6 +144,24 @@ test('matmul matches the reference (tails, tiles, row blocks)', async () => {
   }
 });
 
+test('matmul on a 3-thread pool gives the 1-thread bits (columns split by 8s, each share its own panel)', async () => {
+  const pooled = await createWasmOps({ threads: 3, poolMinMacs: 0 });
+  assert.equal(pooled.caps.device, 'WebAssembly SIMD (3 threads)');
+  try {
+    for (const [M, N, K] of [[1, 16, 8], [1, 100, 67], [3, 256, 1024], [31, 65, 17], [33, 65, 67], [37, 129, 300], [64, 24, 64]] as const) {
+      const x = randn(M * K, M + K), w = randn(N * K, N + 3 * K);
+      const outs: Float32Array[] = [];
+      for (const o of [wasm, pooled]) {
+        const [xb, wb, ob] = [o.upload(x), o.upload(w), o.alloc(M * N)];
+        o.matmul(ob, xb, wb, M, N, K);
+        outs.push(await o.read(ob));
+        for (const b of [xb, wb, ob]) o.free(b);
+      }
+      assert.deepEqual(outs[1], outs[0], `matmul M=${M} N=${N} K=${K}: 3 threads differ from 1`);
+    }
+  } finally { pooled.destroy(); }
+});
+
 test('rmsnorm matches the reference', async () => {
   for (const T of [1, 3]) for (const dim of [1, 3, 8, 17, 67, 256]) for (const eps of [1e-5, 1e-6]) {
     const x = randn(T * dim, dim + T, 3), w = randn(dim, dim * 3);

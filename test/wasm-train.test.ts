@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createWasmTrainOps, type WasmTrainOps } from '../src/backend/wasm-train-ops.ts';
@@ -155,12 +155,25 @@ for (const [i, c] of cases.entries()) for (const [label, ready] of [['wasm', pre
   });
 }
 
-test('sft --device wasm trains on WASM and says so; auto keeps a model too large for wasm32 on the adapter', async () => {
-  const out = mkdtempSync(join(tmpdir(), 'webtune-wasm-sft-'));
-  const r = await runCli(['sft', '--model', STORIES, '--dataset', `${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#8`, '--template', 'default',
-    '--model_name', 'x', 'X', '--model_author', 'y', 'Y', '--max_length', '64', '--max_steps', '2', '--device', 'wasm', '--output_dir', out]);
-  assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stderr, /^webtune: device: wasm on WebAssembly SIMD \(1 thread\) \(requested with --device wasm\)$/m);
+test('sft --device wasm trains on WASM and says so; --threads 2 and 1 log the same losses; auto keeps a model too large for wasm32 on the adapter', async () => {
+  const losses: number[][] = [];
+  for (const threads of ['2', '1']) {
+    const out = mkdtempSync(join(tmpdir(), 'webtune-wasm-sft-'));
+    const r = await runCli(['sft', '--model', STORIES, '--dataset', `${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#8`, '--template', 'default',
+      '--model_name', 'x', 'X', '--model_author', 'y', 'Y', '--max_length', '64', '--max_steps', '3', '--logging_steps', '1',
+      '--per_device_train_batch_size', '4', '--device', 'wasm', '--threads', threads, '--output_dir', out]);
+    assert.equal(r.status, 0, r.stderr);
+    const n = Number(threads);
+    assert.match(r.stderr, new RegExp(`^webtune: device: wasm on WebAssembly SIMD \\(${n} thread${n > 1 ? 's' : ''}\\) \\(requested with --device wasm\\)$`, 'm'));
+    const runDir = r.stdout.trim().split('\n').pop()!;
+    losses.push(readFileSync(join(runDir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => 'loss' in x).map((x) => x.loss));
+  }
+  assert.equal(losses[0].length, 3);
+  // GEMMs split by rows/columns and attention by kv heads: each output is summed in the same order on any thread.
+  assert.deepEqual(losses[0], losses[1], 'losses with 2 threads equal those with 1');
+  const zero = await runCli(['sft', '--model', STORIES, '--dataset', 'x.jsonl', '--threads', '0']);
+  assert.equal(zero.status, 1);
+  assert.match(zero.stderr, /--threads <n>' argument '0' is invalid/);
   const bad = await runCli(['sft', '--model', STORIES, '--dataset', 'x.jsonl', '--device', 'cpu']);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /--device/);

@@ -102,34 +102,38 @@ function tile3x4(out: usize, x: usize, w: usize, K: i32, N: i32): void {
   store<f32>(out, s20); store<f32>(out, s21, 4); store<f32>(out, s22, 8); store<f32>(out, s23, 12);
 }
 
-/** Small M: dot-product tiles straight from w. Each 4-row weight slice is read from memory once and then
- *  reused from cache by every x row, so there is no packing cost to amortise. */
-function matmulSmall(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32): void {
-  const rs = <usize>K << 2, os = <usize>N << 2, N4 = N & ~3, M3 = M - M % 3;
-  for (let n = 0; n < N4; n += 4) {
+/** Small M: dot-product tiles straight from w, for columns n0..n1 (n0 a multiple of 4). Each 4-row weight slice is
+ *  read from memory once and then reused from cache by every x row, so there is no packing cost to amortise. */
+function matmulSmall(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const rs = <usize>K << 2, os = <usize>N << 2, N4 = n1 & ~3, M3 = M - M % 3;
+  for (let n = n0; n < N4; n += 4) {
     const wn = w + <usize>n * rs, on = out + (<usize>n << 2);
     let m = 0;
     for (; m < M3; m += 3) tile3x4(on + <usize>m * os, x + <usize>m * rs, wn, K, N);
     for (; m < M; m++) tile1x4(on + <usize>m * os, x + <usize>m * rs, wn, K);
   }
-  for (let n = N4; n < N; n++) {
+  for (let n = max(N4, n0); n < n1; n++) {
     for (let m = 0; m < M; m++) store<f32>(out + <usize>m * os + (<usize>n << 2), dot1(x + <usize>m * rs, w + <usize>n * rs, K));
   }
 }
 
-// Packed weight panel, grown on demand and kept between calls.
-let panel: usize = 0;
-let panelBytes: usize = 0;
-function panelFor(K: i32): usize {
-  const need = <usize>K << 5;
-  if (need > panelBytes) {
-    free(panel);
-    panelBytes = max(need, panelBytes * 2);
-    panel = alloc(panelBytes);
-    if (panel == 0) unreachable();
+// The single-threaded matmul's scratch (packed weight panel + edge tile), grown on demand and kept between calls.
+// The threads build shares one memory among instances, so a pooled share gets its scratch from the caller instead.
+let scratch: usize = 0;
+let scratchBytes: usize = 0;
+function scratchFor(K: i32): usize {
+  const need = matmulScratchBytes(K);
+  if (need > scratchBytes) {
+    free(scratch);
+    scratchBytes = max(need, scratchBytes * 2);
+    scratch = alloc(scratchBytes);
+    if (scratch == 0) unreachable();
   }
-  return panel;
+  return scratch;
 }
+
+/** Bytes of scratch a matmulShare over depth K needs: a [K][8] panel and a 4×8 edge tile. */
+export function matmulScratchBytes(K: i32): usize { return (<usize>K << 5) + EDGE_BYTES; }
 
 /** panel[k][j] = w[n + j][k] for j < 8, zero for rows at or past N (so edge tiles need no special loop). */
 function pack(p: usize, w: usize, n: i32, N: i32, K: i32): void {
@@ -160,11 +164,11 @@ function pack(p: usize, w: usize, n: i32, N: i32, K: i32): void {
   }
 }
 
-// Edge tiles are written here first, then only their valid part is copied out.
-const edge = memory.data(4 * 8 * 4, 16);
+// Edge tiles are written to scratch first (after the panel), then only their valid part is copied out.
+const EDGE_BYTES: usize = 4 * 8 * 4;
 
 /** out[m0..m0+rows, n..n+cols] from the packed panel; x rows past `rows` repeat row 0 and are dropped. */
-function tile4x8(out: usize, x: usize, p: usize, K: i32, N: i32, rows: i32, cols: i32): void {
+function tile4x8(out: usize, x: usize, p: usize, K: i32, N: i32, rows: i32, cols: i32, edge: usize): void {
   const rs = <usize>K << 2;
   const x0 = x, x1 = rows > 1 ? x0 + rs : x0, x2 = rows > 2 ? x1 + rs : x0, x3 = rows > 3 ? x2 + rs : x0;
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
@@ -193,18 +197,26 @@ const SMALL_M = 32;
 
 /** out[M,N] = x[M,K] · w[N,K]ᵀ (row-major f32). */
 export function matmul(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32): void {
+  matmulShare(out, x, w, M, N, K, 0, N, M < SMALL_M ? 0 : scratchFor(K));
+}
+
+/**
+ * Columns n0..n1 of out = x · wᵀ: one thread's share (n0 a multiple of 8; scratch: matmulScratchBytes(K), unused when
+ * M < SMALL_M). Every output is computed as the whole-matrix call computes it, so any split gives the same bits.
+ */
+export function matmulShare(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, scratch: usize): void {
   const rs = <usize>K << 2, os = <usize>N << 2;
-  if (M < SMALL_M) { matmulSmall(out, x, w, M, N, K); return; }
-  const p = panelFor(K);
+  if (M < SMALL_M) { matmulSmall(out, x, w, M, N, K, n0, n1); return; }
+  const p = scratch, edge = scratch + (<usize>K << 5);
   // Rows per block: an x block of about 1 MiB (L2-sized), a multiple of the 4-row tile.
   const MB = max(4, ((256 * 1024) / max(K, 1)) & ~3);
   for (let m0 = 0; m0 < M; m0 += MB) {
     const m1 = min(m0 + MB, M);
-    for (let n = 0; n < N; n += 8) {
+    for (let n = n0; n < n1; n += 8) {
       pack(p, w, n, N, K);
-      const cols = min(8, N - n);
+      const cols = min(8, n1 - n);
       for (let m = m0; m < m1; m += 4) {
-        tile4x8(out + <usize>m * os + (<usize>n << 2), x + <usize>m * rs, p, K, N, min(4, m1 - m), cols);
+        tile4x8(out + <usize>m * os + (<usize>n << 2), x + <usize>m * rs, p, K, N, min(4, m1 - m), cols, edge);
       }
     }
   }

@@ -9,6 +9,7 @@ import type { TrainOps } from '../../core/train-ops.ts';
 import type { LlamaModel } from '../../models/llama.ts';
 import { createWasmOps } from './wasm-ops.ts';
 import { createWasmTrainOps } from './wasm-train-ops.ts';
+import { defaultThreads } from './wasm-pool.ts';
 import { createWebGpuOps } from '../../gpu/webgpu-ops.ts';
 import { createWebGpuTrainOps } from '../../gpu/train-ops.ts';
 
@@ -20,15 +21,30 @@ export interface SelectedBackend {
   reason: string;
 }
 
-export async function selectBackend(device: DeviceChoice): Promise<SelectedBackend> {
-  if (device === 'wasm') return { ops: await createWasmOps(), reason: 'device: wasm (requested with --device wasm)' };
+/** How the WASM backend runs where it is chosen: threads (--threads; default: the physical cores, shared among
+ *  the ranks of a distributed job on this host). */
+export interface WasmChoice { threads?: number; ranksOnHost?: number }
+
+/** --threads as given, else this host's physical cores divided among the job's ranks on it (at least 1). */
+export async function wasmThreads(o: WasmChoice = {}): Promise<number> {
+  return o.threads ?? Math.max(1, Math.floor((await defaultThreads()) / Math.max(1, o.ranksOnHost ?? 1)));
+}
+
+const wasmLine = (ops: Ops, why: string) => `device: wasm on ${ops.caps.device} (${why})`;
+
+export async function selectBackend(device: DeviceChoice, wasmOpts: WasmChoice = {}): Promise<SelectedBackend> {
+  const wasm = async (why: string) => {
+    const ops = await createWasmOps({ threads: await wasmThreads(wasmOpts) });
+    return { ops, reason: wasmLine(ops, why) };
+  };
+  if (device === 'wasm') return wasm('requested with --device wasm');
   const gpu = await acquireGPU();
   if (gpu.ok) {
     const why = device === 'webgpu' ? 'requested with --device webgpu' : 'auto: a WebGPU adapter is available';
     return { ops: await createWebGpuOps(gpu.gpu), reason: `device: webgpu on ${gpu.gpu.description} (${why})` };
   }
   if (device === 'webgpu') throw new UserError(`--device webgpu: ${gpu.reason}`);
-  return { ops: await createWasmOps(), reason: `device: wasm (auto: ${gpu.reason})` };
+  return wasm(`auto: ${gpu.reason}`);
 }
 
 /**
@@ -49,10 +65,10 @@ const paramCount = (m: LlamaModel) => [m.weights.embedTokens, m.weights.norm, m.
   ...m.weights.layers.flatMap((l) => Object.values(l))].reduce((n, a) => n + ((a as Float32Array | undefined)?.length ?? 0), 0);
 
 /** The backend `webtune sft` trains on, with its `device:` line; model: what it trains (auto weighs its size). */
-export async function selectTrainBackend(device: DeviceChoice = 'auto', model?: LlamaModel): Promise<{ ops: TrainOps; reason: string }> {
+export async function selectTrainBackend(device: DeviceChoice = 'auto', model?: LlamaModel, wasmOpts: WasmChoice = {}): Promise<{ ops: TrainOps; reason: string }> {
   const wasm = async (why: string) => {
-    const ops = await createWasmTrainOps();
-    return { ops, reason: `device: wasm on ${ops.caps.device} (${why})` };
+    const ops = await createWasmTrainOps({ threads: await wasmThreads(wasmOpts) });
+    return { ops, reason: wasmLine(ops, why) };
   };
   if (device === 'wasm') return wasm('requested with --device wasm');
   const gpu = await acquireGPU();

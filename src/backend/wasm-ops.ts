@@ -3,7 +3,8 @@
 // and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
 // views are always taken fresh from memory.buffer.
 import { roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
-import { instantiateWasm } from '../../runtime/wasm.ts';
+import { instantiateWasm, wasmModule } from '../../runtime/wasm.ts';
+import { createWasmPool, threadsUnavailable, type WasmPool } from './wasm-pool.ts';
 
 /** The raw kernel exports; pointers are byte offsets (u32, arriving in JS as possibly negative i32). */
 export interface Kernels {
@@ -11,6 +12,8 @@ export interface Kernels {
   alloc(bytes: number): number;
   free(ptr: number): void;
   matmul(out: number, x: number, w: number, M: number, N: number, K: number): void;
+  matmulShare(out: number, x: number, w: number, M: number, N: number, K: number, n0: number, n1: number, scratch: number): void;
+  matmulScratchBytes(K: number): number;
   embedding(out: number, table: number, ids: number, T: number, dim: number): void;
   kvStore(cache: number, src: number, pos: number, T: number, width: number): void;
   rmsnorm(out: number, x: number, w: number, T: number, dim: number, eps: number): void;
@@ -28,13 +31,21 @@ class WasmBuf implements Buf {
   constructor(readonly owner: WasmOps, public ptr: number, readonly length: number, readonly dtype: DType) {}
 }
 
+/** Below this many multiply-adds a product is not worth waking the pool for (tests lower it to split small shapes). */
+export const POOL_MIN_MACS = 1 << 18;
+
 export class WasmOps implements Ops {
   readonly name = 'wasm' as const;
   get caps(): BackendCaps {
-    return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: 0xffff0000, device: 'WebAssembly SIMD (1 thread)' };
+    const n = this.threads;
+    return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: 0xffff0000, device: `WebAssembly SIMD (${n} thread${n > 1 ? 's' : ''})` };
   }
   protected readonly ropeTables = new Map<string, number>();
-  constructor(protected k: Kernels) {}
+  /** pool: workers over this instance's shared memory (the threads build), or null for one thread. */
+  constructor(protected k: Kernels, protected readonly pool: WasmPool | null = null, protected readonly poolMinMacs = POOL_MIN_MACS) {}
+
+  /** threads including the calling one */
+  get threads(): number { return this.pool?.threads ?? 1; }
 
   /** Byte address of a live buffer (throws on a freed or foreign one). */
   protected p(b: Buf): number {
@@ -119,6 +130,7 @@ export class WasmOps implements Ops {
   }
 
   destroy(): void {
+    this.pool?.destroy();
     // Dropping the instance releases its memory; make later use fail loudly instead of touching freed state.
     this.k = null as unknown as Kernels;
   }
@@ -134,7 +146,16 @@ export class WasmOps implements Ops {
   }
   matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
     const [o, xp, wp] = this.ptrs([out, M * N], [x, M * K], [w, N * K]);
-    this.k.matmul(o, xp, wp, M, N, K);
+    if (!this.pool || M * N * K < this.poolMinMacs || N < 16) { this.k.matmul(o, xp, wp, M, N, K); return; }
+    // Columns in multiples of 8 per thread; each share computes its outputs exactly as the whole call would.
+    const t = this.threads, per = Math.ceil(N / 8 / t) * 8, bytes = this.k.matmulScratchBytes(K);
+    const scratch = this.k.alloc(t * bytes) >>> 0;
+    if (scratch === 0) throw new Error('webtune wasm: out of memory in matmul');
+    try {
+      const shares: number[][] = [];
+      for (let i = 0; i < t && i * per < N; i++) shares.push([o, xp, wp, M, N, K, i * per, Math.min(N, (i + 1) * per), scratch + i * bytes]);
+      this.pool.run('matmulShare', shares);
+    } finally { this.k.free(scratch); }
   }
   rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
     if (headDim % 2) throw new Error(`webtune wasm: rope needs an even headDim, got ${headDim}`);
@@ -189,7 +210,25 @@ export class WasmOps implements Ops {
   }
 }
 
-export async function createWasmOps(): Promise<Ops> {
-  const instance = await instantiateWasm('kernels');
-  return new WasmOps(instance.exports as unknown as Kernels);
+/** The kernels a thread pool splits (the rest are memory-bound or small and run on the calling thread). */
+const POOLED = ['matmulShare', 'gemm', 'attentionTrain', 'attentionBackward'];
+
+/**
+ * The kernels for `threads` threads: > 1 (where the runtime has threads), the threads build on one shared memory
+ * with a worker pool (wasm-pool.ts); otherwise the single-threaded build and no pool.
+ */
+export async function instantiateKernels(threads = 1): Promise<{ exports: WebAssembly.Exports; pool: WasmPool | null }> {
+  if (Math.floor(threads) > 1 && !threadsUnavailable()) {
+    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
+    const instance = await instantiateWasm('kernels-threads', { env: { memory } });
+    const pool = await createWasmPool(await wasmModule('kernels-threads'), memory, instance.exports, POOLED, Math.floor(threads));
+    if (pool) return { exports: { ...instance.exports, memory }, pool };
+  }
+  return { exports: (await instantiateWasm('kernels')).exports, pool: null };
+}
+
+/** Inference Ops on WASM SIMD; threads > 1 splits the matrix products across a worker pool. */
+export async function createWasmOps(opts: { threads?: number; poolMinMacs?: number } = {}): Promise<WasmOps> {
+  const { exports, pool } = await instantiateKernels(opts.threads);
+  return new WasmOps(exports as unknown as Kernels, pool, opts.poolMinMacs);
 }

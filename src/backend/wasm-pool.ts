@@ -42,7 +42,7 @@ export interface WasmPool {
   destroy(): void;
 }
 
-/** The default thread count: the machine's logical CPUs. */
+/** The default thread count: the host's physical cores (logical CPUs where the host cannot tell). */
 export const defaultThreads = (): Promise<number> => host.cpuCount();
 
 /** Why threads are unavailable on this runtime, or null when they are. */
@@ -51,6 +51,7 @@ export function threadsUnavailable(): string | null {
   if (typeof g.SharedArrayBuffer !== 'function' || typeof g.Atomics !== 'object') return 'no SharedArrayBuffer on this runtime';
   if (g.crossOriginIsolated === false) return 'the page is not cross-origin isolated (COOP/COEP headers)';
   if (typeof g.Worker !== 'function' && !g.process) return 'no Workers on this runtime';
+  if ((g as { document?: unknown }).document !== undefined) return 'a page\'s main thread may not block on Atomics.wait (run in a Worker for threads)';
   return null;
 }
 

@@ -3,9 +3,8 @@
 // the fused cross-entropy streams the vocabulary through it chunk by chunk, as the WebGPU backend does.
 import { ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type RopeFreqs } from '../../core/ops.ts';
 import type { AttentionShape, DropMask, TrainOps } from '../../core/train-ops.ts';
-import { instantiateWasm, wasmModule } from '../../runtime/wasm.ts';
-import { WasmOps, type Kernels } from './wasm-ops.ts';
-import { createWasmPool, threadsUnavailable, type WasmPool } from './wasm-pool.ts';
+import { instantiateKernels, WasmOps, type Kernels } from './wasm-ops.ts';
+import type { WasmPool } from './wasm-pool.ts';
 
 /** The training exports of build/kernels.wasm (pointers are byte offsets). */
 interface TrainKernels extends Kernels {
@@ -39,23 +38,15 @@ const LAYOUT = {
   TN: (M: number, N: number, K: number) => [1, M, N, 1],  // a [K,M], b [K,N]
 } as const;
 
-/** The kernels a thread pool splits (the rest are memory-bound or small and run on the calling thread). */
-const POOLED = ['gemm', 'attentionTrain', 'attentionBackward'];
-/** Below this many multiply-adds a GEMM is not worth waking the pool for (tests lower it to split small shapes). */
-const POOL_MIN_MACS = 1 << 18;
-
 export class WasmTrainOps extends WasmOps implements TrainOps {
-  override get caps(): BackendCaps {
-    const n = this.threads;
-    return { ...super.caps, train: true, device: `WebAssembly SIMD (${n} thread${n > 1 ? 's' : ''})` };
-  }
+  override get caps(): BackendCaps { return { ...super.caps, train: true }; }
   private kt: TrainKernels;
   private readonly negRopeTables = new Map<string, number>();
   /** per-thread GEMM scratch (pool only) */
   private readonly scratch: number[] = [];
 
-  constructor(k: TrainKernels, private readonly pool: WasmPool | null = null, private readonly poolMinMacs = POOL_MIN_MACS) {
-    super(k);
+  constructor(k: TrainKernels, pool: WasmPool | null = null, poolMinMacs?: number) {
+    super(k, pool, poolMinMacs);
     this.kt = k;
     if (pool) {
       for (let t = 0; t < pool.threads; t++) {
@@ -66,10 +57,7 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
     }
   }
 
-  get threads(): number { return this.pool?.threads ?? 1; }
-
   override destroy(): void {
-    this.pool?.destroy();
     super.destroy();
     this.kt = null as unknown as TrainKernels;
   }
@@ -237,18 +225,8 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
   }
 }
 
-/**
- * TrainOps on WASM SIMD. threads > 1: the threads build of the kernels on one shared memory with a worker pool
- * (wasm-pool.ts), where the runtime has threads; otherwise (or threads 1) the single-threaded build.
- */
+/** TrainOps on WASM SIMD; threads > 1 splits GEMMs and attention across a worker pool (see instantiateKernels). */
 export async function createWasmTrainOps(opts: { threads?: number; poolMinMacs?: number } = {}): Promise<WasmTrainOps> {
-  const threads = Math.max(1, Math.floor(opts.threads ?? 1));
-  if (threads > 1 && !threadsUnavailable()) {
-    const memory = new WebAssembly.Memory({ initial: 64, maximum: 65536, shared: true });
-    const instance = await instantiateWasm('kernels-threads', { env: { memory } });
-    const pool = await createWasmPool(await wasmModule('kernels-threads'), memory, instance.exports, POOLED, threads);
-    return new WasmTrainOps(instance.exports as unknown as TrainKernels, pool, opts.poolMinMacs);
-  }
-  const instance = await instantiateWasm('kernels');
-  return new WasmTrainOps(instance.exports as unknown as TrainKernels);
+  const { exports, pool } = await instantiateKernels(opts.threads);
+  return new WasmTrainOps(exports as unknown as TrainKernels, pool, opts.poolMinMacs);
 }

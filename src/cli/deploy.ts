@@ -12,7 +12,7 @@ import { UserError } from '../../core/errors.ts';
 import { createApp } from '../serve/app.ts';
 import { Engine, type ServedModel } from '../serve/engine.ts';
 import { DEFAULT_LIMITS } from '../serve/limits.ts';
-import { floatFlag, intFlag } from './options.ts';
+import { floatFlag, intFlag, threadsOption } from './options.ts';
 
 interface DeployFlags {
   model: string;
@@ -22,6 +22,7 @@ interface DeployFlags {
   port: number;
   api_key?: string;
   device: DeviceChoice;
+  threads?: number;
   max_num_seqs: number;
   torch_dtype: TorchDtype;
   max_queue: number;
@@ -62,6 +63,7 @@ export function deployCommand(): Command {
     .option('--port <port>', 'port to listen on (0: any free port)', intFlag(0, 65535), 8000)
     .option('--api_key <key>', 'require "Authorization: Bearer KEY" on /v1/*')
     .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto').choices(['auto', 'webgpu', 'wasm']).default('auto'))
+    .addOption(threadsOption())
     .option('--max_num_seqs <n>', 'requests generated at once per model (they share the weights; each has its own KV ' +
       'cache); more wait in a FIFO queue',
       intFlag(1, 256), 4)
@@ -75,7 +77,7 @@ export function deployCommand(): Command {
       'connection is closed', floatFlag(0, 86400, { minExclusive: true }), DEFAULT_LIMITS.requestTimeoutS)
     .action(async (flags: DeployFlags) => {
       const models = await loadServedModels(flags);
-      const { ops, reason } = await selectBackend(flags.device);
+      const { ops, reason } = await selectBackend(flags.device, { threads: flags.threads });
       writeStderr(`webtune: ${reason}\n`);
       const storage = weightStorage(flags.torch_dtype, ops);
       if (storage.note) writeStderr(`webtune: ${storage.note}\n`);

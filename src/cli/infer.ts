@@ -11,7 +11,7 @@ import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
 import { UserError } from '../../core/errors.ts';
 import { chatPrompt, runChatArgs } from '../chat-prompt.ts';
 import { BUILTIN_NAMES } from '../data/templates/chat-format.ts';
-import { floatFlag, intFlag } from './options.ts';
+import { floatFlag, intFlag, threadsOption } from './options.ts';
 import { runChat, streamAnswer } from './chat.ts';
 
 interface InferFlags {
@@ -32,6 +32,7 @@ interface InferFlags {
   stop_words?: string[];
   stop?: string[];
   device: DeviceChoice;
+  threads?: number;
   torch_dtype: TorchDtype;
   stats: boolean;
 }
@@ -61,6 +62,7 @@ export function inferCommand(): Command {
     .option('--stop <words...>', 'the same as --stop_words')
     .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto (webgpu when an adapter exists)')
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))
+    .addOption(threadsOption())
     .addOption(new Option('--torch_dtype <t>', 'weight storage: float16/bfloat16 hold the matrices in 16 bits (half the memory and ' +
       'bandwidth; f32 arithmetic); bfloat16 is stored as float16').choices(TORCH_DTYPES).default('float32'))
     .option('--no-stats', 'do not print tokens/s to stderr')
@@ -93,7 +95,7 @@ export function inferCommand(): Command {
         sampling.stopIds = q.stopIds;
       }
       if (!chat) encodePrompt(loaded, prompt); // reject a prompt that cannot fit before starting a device
-      const { ops, reason } = await selectBackend(flags.device);
+      const { ops, reason } = await selectBackend(flags.device, { threads: flags.threads });
       writeStderr(`webtune: ${reason}\n`);
       try {
         const storage = weightStorage(flags.torch_dtype, ops);

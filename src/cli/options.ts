@@ -1,5 +1,5 @@
 // Flag parsers shared by CLI commands: each rejects impossible values with a message naming the flag.
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 
 export function intFlag(min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -27,3 +27,8 @@ export function boolFlag(value: string): boolean {
   if (/^(false|0|no)$/i.test(value)) return false;
   throw new InvalidArgumentError('expected true or false.');
 }
+
+/** --threads: the WASM backend's threads (sft, infer, deploy). */
+export const threadsOption = () => new Option('--threads <n>',
+  'threads of the WASM backend (--device wasm, or auto without a GPU); default: the physical cores (shared among a distributed job\'s ranks on one host)')
+  .argParser(intFlag(1, 256));

@@ -11,7 +11,7 @@ import { SCHEDULERS } from '../train/schedule.ts';
 import { interruptedReport, signalExitCode, stopOnSignals, type StopSignal } from '../train/interrupt.ts';
 import { REPORT_TO, runSft, type SftArgs } from '../train/sft.ts';
 import { addDataFlags, debugPrinter } from './data-flags.ts';
-import { floatFlag, intFlag } from './options.ts';
+import { floatFlag, intFlag, threadsOption } from './options.ts';
 import { MODEL_KINDS } from '../../models/load.ts';
 import { allLoraTargets, supportedModelTypes } from '../../models/families/index.ts';
 
@@ -69,6 +69,7 @@ export function addTrainFlags(cmd: Command): Command {
       .choices(TORCH_DTYPES).default('float32'))
     .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto (a GPU adapter, else WASM SIMD; says which and why)')
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))
+    .addOption(threadsOption())
     .option('--seed <n>', 'seed for data order, LoRA init and dropout', intFlag(0, 0xffffffff), 42)
     .option('--eval_steps <n>', 'evaluate (loss, token accuracy) every n steps and at the end', intFlag(1))
     .option('--logging_steps <n>', 'log every n steps', intFlag(1), 5)

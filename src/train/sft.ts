@@ -44,6 +44,8 @@ export interface SftArgs extends DataArgs {
   report_to?: string[];
   /** the backend to train on (select.ts selectTrainBackend); default auto */
   device?: DeviceChoice;
+  /** WASM backend threads (default: the physical cores, shared among this host's ranks) */
+  threads?: number;
 }
 
 /** --report_to values webtune accepts (ms-swift's others, wandb, swanlab, …, need their services) */
@@ -188,7 +190,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
 
   let ops = opts.ops;
   if (!ops) {
-    const selected = await selectTrainBackend(a.device ?? 'auto', src.model);
+    const selected = await selectTrainBackend(a.device ?? 'auto', src.model, { threads: a.threads, ranksOnHost: dist?.localWorld });
     ops = selected.ops;
     note(selected.reason);
   }

@@ -1,0 +1,107 @@
+// Decode throughput of webtune's WASM backend (1 and N threads) next to onnxruntime-node's CPU provider on the same
+// model: the ONNX file `webtune export` writes from it. Greedy, from BOS, with each engine's KV cache; median of 3.
+// Models: stories260K and a ~58M-parameter Llama with random weights. Each engine runs in its own child process so
+// that its max RSS is its own. Not a test. Bundled and run by scripts/bench.sh:
+//   node build/bench/decode-ort.mjs [--tokens 128] [--threads 2] [--models stories260K,llama-58M]
+import '../runtime/wasm-embedded.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createWasmOps } from '../src/backend/wasm-ops.ts';
+import { LlamaRunner, type LlamaConfig, type LlamaModel } from '../models/llama.ts';
+import { loadModel } from '../models/load.ts';
+import { exportLlamaOnnx } from '../models/onnx/export-llama.ts';
+import { tinyRandomWeights } from '../models/tiny-random.ts';
+import { argmax } from '../src/sampling.ts';
+import { argv, exit } from '../runtime/platform.ts';
+
+const args = argv();
+const flag = (name: string, fallback: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
+const tokens = Number(flag('tokens', '128')), threads = Number(flag('threads', '2'));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+// ~58M: 8 layers of width 640 over Llama 2's 32000-token vocabulary, tied embeddings
+const llama58M: LlamaConfig = { hiddenSize: 640, intermediateSize: 1728, numLayers: 8, numHeads: 10, numKvHeads: 10, headDim: 64,
+  vocabSize: 32000, maxPositionEmbeddings: 1024, rmsNormEps: 1e-5, ropeTheta: 10000, tieWordEmbeddings: true };
+const MODELS: Record<string, () => Promise<LlamaModel>> = {
+  'stories260K': async () => (await loadModel('../shared/models/stories260K')).model,
+  'llama-58M': async () => tinyRandomWeights(llama58M, 1),
+};
+const paramCount = (m: LlamaModel) => [m.weights.embedTokens, m.weights.norm, m.weights.lmHead ?? new Float32Array(0),
+  ...m.weights.layers.flatMap((l) => Object.values(l).filter(Boolean) as Float32Array[])].reduce((n, a) => n + a.length, 0);
+
+/** tokens/s (median of 3 runs of `tokens` greedy steps after 8 warm-up steps) and the generated ids. */
+async function timeLoop(step: (tok: number, pos: number) => Promise<number>, reset: () => void): Promise<{ rate: number; ids: number[] }> {
+  let tok = 1;
+  for (let p = 0; p < 8; p++) tok = await step(tok, p);
+  const rates: number[] = [];
+  let ids: number[] = [];
+  for (let rep = 0; rep < 3; rep++) {
+    reset();
+    ids = [];
+    tok = 1;
+    const t0 = performance.now();
+    for (let p = 0; p < tokens; p++) { tok = await step(tok, p); ids.push(tok); }
+    rates.push(tokens / ((performance.now() - t0) / 1000));
+  }
+  return { rate: median(rates), ids };
+}
+
+async function webtune(model: LlamaModel, n: number) {
+  const ops = await createWasmOps({ threads: n });
+  let runner = new LlamaRunner(ops, model);
+  const r = await timeLoop(async (tok, pos) => argmax(await runner.forward([tok], [pos])), () => { runner = new LlamaRunner(ops, model); });
+  return { engine: `webtune wasm (${ops.caps.device})`, ...r };
+}
+
+async function onnxruntime(dir: string, c: LlamaConfig, n: number) {
+  const ort = await import('onnxruntime-node');
+  const session = await ort.InferenceSession.create(join(dir, 'model.onnx'), { intraOpNumThreads: n, interOpNumThreads: 1, executionProviders: ['cpu'] });
+  type Feeds = Record<string, InstanceType<typeof ort.Tensor>>;
+  const i64 = (v: number[], dims: number[]) => new ort.Tensor('int64', BigInt64Array.from(v.map(BigInt)), dims);
+  const empty = (): Feeds => Object.fromEntries(Array.from({ length: c.numLayers }, (_, i) => ['key', 'value'].map((kv) =>
+    [`past_key_values.${i}.${kv}`, new ort.Tensor('float32', new Float32Array(0), [1, c.numKvHeads, 0, c.headDim])])).flat());
+  let past = empty();
+  const r = await timeLoop(async (tok, pos) => {
+    const out = await session.run({ input_ids: i64([tok], [1, 1]), attention_mask: i64(new Array(pos + 1).fill(1), [1, pos + 1]),
+      position_ids: i64([pos], [1, 1]), ...past });
+    past = {};
+    for (let i = 0; i < c.numLayers; i++) for (const kv of ['key', 'value']) past[`past_key_values.${i}.${kv}`] = out[`present.${i}.${kv}`] as InstanceType<typeof ort.Tensor>;
+    return argmax(out.logits.data as Float32Array);
+  }, () => { past = empty(); });
+  return { engine: `onnxruntime-node ${ort.env.versions.common} cpu (${n} intra-op thread${n > 1 ? 's' : ''})`, ...r };
+}
+
+const only = flag('engine', '');
+if (only) {  // child: one engine on one model, one JSON line
+  const model = await MODELS[flag('models', '')]();
+  const [kind, n] = only.split(':');
+  const r = kind === 'ort' ? await onnxruntime(flag('dir', ''), model.config, Number(n)) : await webtune(model, Number(n));
+  console.log(JSON.stringify({ ...r, max_rss_bytes: process.resourceUsage().maxRSS * 1024 }));
+  await exit(0);
+}
+
+const self = new URL(import.meta.url).pathname;
+for (const name of flag('models', 'stories260K,llama-58M').split(',')) {
+  const model = await MODELS[name](), dir = mkdtempSync(join(tmpdir(), 'webtune-decode-ort-'));
+  try {
+    const onnx = exportLlamaOnnx(model, 'model.onnx_data');
+    writeFileSync(join(dir, 'model.onnx'), onnx.model);
+    for (const f of onnx.files) writeFileSync(join(dir, f.name), f.bytes);
+    const runs: Record<string, { engine: string; rate: number; ids: number[]; max_rss_bytes: number }> = {};
+    for (const engine of ['wasm:1', `wasm:${threads}`, 'ort:1', `ort:${threads}`]) {
+      if (runs[engine]) continue;
+      const p = spawnSync(process.execPath, [self, '--engine', engine, '--models', name, '--dir', dir, '--tokens', String(tokens)], { encoding: 'utf8' });
+      if (p.status !== 0) throw new Error(`${engine} on ${name} failed:\n${p.stderr}`);
+      runs[engine] = JSON.parse(p.stdout.trim().split('\n').pop()!);
+    }
+    const ours = runs[`wasm:${threads}`], peer = runs[`ort:${threads}`];
+    const same = ours.ids.findIndex((t, i) => t !== peer.ids[i]);
+    console.log(JSON.stringify({ bench: 'decode-vs-onnxruntime', model: name, params: paramCount(model), tokens,
+      ...Object.fromEntries(Object.entries(runs).map(([k, r]) => [k, { engine: r.engine, tokens_per_s: +r.rate.toFixed(1), max_rss_mib: Math.round(r.max_rss_bytes / 2 ** 20) }])),
+      [`ratio_${threads}_threads`]: +(ours.rate / peer.rate).toFixed(2), ratio_1_thread: +(runs['wasm:1'].rate / runs['ort:1'].rate).toFixed(2),
+      greedy_ids_agree: same < 0 ? tokens : same }));
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+}
+await exit(0);
