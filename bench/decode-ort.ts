@@ -2,10 +2,11 @@
 // model: the ONNX file `webtune export` writes from it. Greedy, from BOS, with each engine's KV cache; median of 3.
 // Models: stories260K and a ~58M-parameter Llama with random weights. Each engine runs in its own child process so
 // that its max RSS is its own. Not a test. Bundled and run by scripts/bench.sh:
-//   node build/bench/decode-ort.mjs [--tokens 128] [--threads 2] [--models stories260K,llama-58M]
+//   node build/bench/decode-ort.mjs [--tokens 128] [--threads 2] [--rounds 3] [--models stories260K,llama-58M]
 import '../runtime/wasm-embedded.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createWasmOps } from '../src/backend/wasm-ops.ts';
@@ -75,10 +76,13 @@ async function onnxruntime(dir: string, c: LlamaConfig, n: number) {
 
 const only = flag('engine', '');
 if (only) {  // child: one engine on one model, one JSON line
-  const model = await MODELS[flag('models', '')]();
-  const [kind, n] = only.split(':');
-  const r = kind === 'ort' ? await onnxruntime(flag('dir', ''), model.config, Number(n)) : await webtune(model, Number(n));
-  console.log(JSON.stringify({ ...r, max_rss_bytes: process.resourceUsage().maxRSS * 1024 }));
+  const name = flag('models', ''), [kind, n] = only.split(':');
+  // onnxruntime reads the weights from the file alone; webtune's process also holds the host copy it uploads from
+  const r = kind === 'ort' ? await onnxruntime(flag('dir', ''), name === 'llama-58M' ? llama58M : (await MODELS[name]()).config, Number(n))
+    : await webtune(await MODELS[name](), Number(n));
+  // VmHWM: this process image's peak (getrusage's maxRSS on Linux keeps the pre-exec peak of the parent that forked it)
+  const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile('/proc/self/status', 'utf8').catch(() => ''))?.[1];
+  console.log(JSON.stringify({ ...r, max_rss_bytes: hwm ? Number(hwm) * 1024 : process.resourceUsage().maxRSS * 1024 }));
   await exit(0);
 }
 
@@ -89,13 +93,16 @@ for (const name of flag('models', 'stories260K,llama-58M').split(',')) {
     const onnx = exportLlamaOnnx(model, 'model.onnx_data');
     writeFileSync(join(dir, 'model.onnx'), onnx.model);
     for (const f of onnx.files) writeFileSync(join(dir, f.name), f.bytes);
-    const runs: Record<string, { engine: string; rate: number; ids: number[]; max_rss_bytes: number }> = {};
-    for (const engine of ['wasm:1', `wasm:${threads}`, 'ort:1', `ort:${threads}`]) {
-      if (runs[engine]) continue;
+    // rounds of every engine in turn, each figure the median over the rounds (this VM's speed drifts over minutes)
+    const engines = [...new Set(['wasm:1', `wasm:${threads}`, 'ort:1', `ort:${threads}`])], rounds = Number(flag('rounds', '3'));
+    const all: Record<string, { engine: string; rate: number; ids: number[]; max_rss_bytes: number }[]> = {};
+    for (let round = 0; round < rounds; round++) for (const engine of engines) {
       const p = spawnSync(process.execPath, [self, '--engine', engine, '--models', name, '--dir', dir, '--tokens', String(tokens)], { encoding: 'utf8' });
       if (p.status !== 0) throw new Error(`${engine} on ${name} failed:\n${p.stderr}`);
-      runs[engine] = JSON.parse(p.stdout.trim().split('\n').pop()!);
+      (all[engine] ??= []).push(JSON.parse(p.stdout.trim().split('\n').pop()!));
     }
+    const runs = Object.fromEntries(engines.map((e) => [e, { ...all[e][0], rate: median(all[e].map((r) => r.rate)),
+      max_rss_bytes: Math.max(...all[e].map((r) => r.max_rss_bytes)) }]));
     const ours = runs[`wasm:${threads}`], peer = runs[`ort:${threads}`];
     const same = ours.ids.findIndex((t, i) => t !== peer.ids[i]);
     console.log(JSON.stringify({ bench: 'decode-vs-onnxruntime', model: name, params: paramCount(model), tokens,

@@ -1,7 +1,8 @@
 // out[M,N] = x[M,K] · w[N,K]ᵀ with f32x4 SIMD.
-// M < 32 (decode is M = 1, a memory-bound matvec): dot-product tiles of 3 (or 1) x rows × 4 weight rows read
-// straight from w; lanes hold partial sums along K, reduced once per output. Each 4-row weight slice is
-// streamed from memory once and reused from cache by all x rows.
+// M = 1 (decode, a memory-bound matvec): one weight row after another, a single sequential stream.
+// 1 < M < 32: dot-product tiles of 3 (or 1) x rows × 4 weight rows read straight from w; lanes hold partial sums
+// along K, reduced once per output. Each 4-row weight slice is streamed from memory once and reused from cache by
+// all x rows.
 // M >= 32: register tiles of 4 x rows × 8 outputs in outer-product form. A panel of 8 weight rows is packed
 // k-major ([K][8]) once per row block, so each step is 2 vector loads of w, 4 splatted x values and
 // 8 multiply-adds into 8 accumulators (no horizontal sums, few registers). Row blocks keep the x block in
@@ -26,6 +27,23 @@ function dot1(x: usize, w: usize, K: i32): f32 {
   }
   if (k + 4 <= K) { const o = <usize>k << 2; a = madd(a, v128.load(x + o), v128.load(w + o)); k += 4; }
   let s = hsum(f32x4.add(a, b));
+  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(w + (<usize>k << 2));
+  return s;
+}
+
+/** One dot product of length K streamed with four accumulators (one weight stream: prefetch-friendly). */
+function dotStream(x: usize, w: usize, K: i32): f32 {
+  let a = f32x4.splat(0), b = a, c = a, d = a;
+  let k = 0;
+  for (; k + 16 <= K; k += 16) {
+    const o = <usize>k << 2;
+    a = madd(a, v128.load(x + o), v128.load(w + o));
+    b = madd(b, v128.load(x + o, 16), v128.load(w + o, 16));
+    c = madd(c, v128.load(x + o, 32), v128.load(w + o, 32));
+    d = madd(d, v128.load(x + o, 48), v128.load(w + o, 48));
+  }
+  for (; k + 4 <= K; k += 4) { const o = <usize>k << 2; a = madd(a, v128.load(x + o), v128.load(w + o)); }
+  let s = hsum(f32x4.add(f32x4.add(a, b), f32x4.add(c, d)));
   for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(w + (<usize>k << 2));
   return s;
 }
@@ -106,6 +124,10 @@ function tile3x4(out: usize, x: usize, w: usize, K: i32, N: i32): void {
  *  read from memory once and then reused from cache by every x row, so there is no packing cost to amortise. */
 function matmulSmall(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
   const rs = <usize>K << 2, os = <usize>N << 2, N4 = n1 & ~3, M3 = M - M % 3;
+  // Decode (M = 1): row after row, so the weights are one sequential stream. Measured (bench/decode-ort.ts's shapes):
+  // 2–3× the bandwidth of the 4-row tiles on rows of 640–1728 floats, whose four strided streams the prefetcher
+  // follows badly; short rows (stories260K's 64–172) keep the tiles, where the per-row reduction would dominate.
+  if (M == 1 && K >= STREAM_MIN_K) { for (let n = n0; n < n1; n++) store<f32>(out + (<usize>n << 2), dotStream(x, w + <usize>n * rs, K)); return; }
   for (let n = n0; n < N4; n += 4) {
     const wn = w + <usize>n * rs, on = out + (<usize>n << 2);
     let m = 0;
@@ -194,6 +216,8 @@ function tile4x8(out: usize, x: usize, p: usize, K: i32, N: i32, rows: i32, cols
 
 // Below this many rows, packing the weights costs about as much as the outer-product tiles save (measured).
 const SMALL_M = 32;
+// Rows at least this long stream one at a time in decode (see matmulSmall).
+const STREAM_MIN_K = 256;
 
 /** out[M,N] = x[M,K] · w[N,K]ᵀ (row-major f32). */
 export function matmul(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32): void {

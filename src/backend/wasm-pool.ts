@@ -14,6 +14,8 @@
 import { host, type HostWorker } from '../../runtime/platform.ts';
 
 const SLOTS = 32;
+/** How long a thread polls for the next share (or the workers' end) before it sleeps on Atomics.wait. */
+const SPIN_MS = 0.2;
 
 /** The worker's whole program (plain JS using the `port` its host defines: Node's eval worker or a module Worker). */
 const WORKER = `
@@ -24,6 +26,8 @@ port.on((d) => {
   port.post('ready');
   let round = 0;
   for (;;) {
+    // spin a little before sleeping: decode hands out ~60 shares a token, and a futex wake costs tens of µs
+    for (const until = performance.now() + ${SPIN_MS}; Atomics.load(ctl, 0) === round && performance.now() < until;);
     Atomics.wait(ctl, 0, round);
     round = Atomics.load(ctl, 0);
     const id = job[0];
@@ -93,6 +97,7 @@ export async function createWasmPool(module: WebAssembly.Module, memory: WebAsse
       try {
         if (shares[0]) (main[name] as (...a: number[]) => void)(...shares[0]);
       } finally {  // the workers' shares finish before anything else touches their memory
+        for (const until = performance.now() + SPIN_MS; Atomics.load(ctl, 1) !== 0 && performance.now() < until;);
         for (let left; (left = Atomics.load(ctl, 1)) !== 0;) Atomics.wait(ctl, 1, left);
       }
       if (Atomics.load(ctl, 2)) throw new Error(`webtune wasm: ${name} failed on a worker thread`);
