@@ -3,14 +3,15 @@
 // DDP and ZeRO-1/2; the launchers' environments; a rank that disappears is named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runSft, type SftArgs } from '../src/train/sft.ts';
 import { ReferenceTrainOps } from '../src/backend/reference-train-ops.ts';
 import { distEnvFrom, expandNodelist } from '../src/dist/env.ts';
 import { readSafetensors } from '../models/safetensors.ts';
-import { SHARED, STORIES } from './helpers.ts';
+import { CLI, PYTHON, SHARED, STORIES, runCli } from './helpers.ts';
 
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
 const args = (o: Partial<SftArgs>): SftArgs => ({
@@ -59,4 +60,34 @@ test('DDP full: 2 ranks × batch 1 = 1 process × batch 2', () => compare({ trai
 for (const [stage, port] of [['zero1', 29651], ['zero2', 29671]] as const) {
   test(`${stage} LoRA: the same losses and weights`, () => compare({ deepspeed: stage }, port));
   test(`${stage} full: the same losses and weights`, () => compare({ deepspeed: stage, train_type: 'full', learning_rate: 1e-3 }, port + 10));
+}
+
+// The real launcher: torchrun (Debian's PyTorch) starts two `webtune sft` processes with --no-python; they find each
+// other from its variables and train as one process with the doubled batch does (WASM kernels, one thread each).
+const cliFlags = ['--model', STORIES, '--dataset', `${DATA}#16`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
+  '--model_author', '网调', 'Webtune', '--max_length', '48', '--split_dataset_ratio', '0', '--lora_rank', '4', '--lora_dropout', '0',
+  '--max_steps', '3', '--gradient_accumulation_steps', '2', '--learning_rate', '1e-2', '--seed', '5', '--logging_steps', '1',
+  '--report_to', 'none', '--device', 'wasm', '--threads', '1'];
+const runDirIn = (out: string) => join(out, readdirSync(out).find((d) => d.startsWith('v'))!);
+const logged = (runDir: string) => readFileSync(join(runDir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => 'loss' in r);
+
+for (const [mode, port] of [['DDP', 29691], ['zero2', 29711]] as const) {
+  test(`torchrun --nproc_per_node 2 --no-python, ${mode}: two processes train as one with the doubled batch`, async () => {
+    const single = mkdtempSync(join(tmpdir(), 'webtune-dist-')), multi = mkdtempSync(join(tmpdir(), 'webtune-dist-'));
+    const one = await runCli(['sft', ...cliFlags, '--per_device_train_batch_size', '2', '--output_dir', single]);
+    assert.equal(one.status, 0, one.stderr);
+    const extra = mode === 'DDP' ? [] : ['--deepspeed', mode];
+    const r = spawnSync(PYTHON, ['-m', 'torch.distributed.run', '--nnodes', '1', '--nproc_per_node', '2', '--master_port', String(port), '--no-python',
+      process.execPath, CLI, 'sft', ...cliFlags, ...extra, '--per_device_train_batch_size', '1', '--output_dir', multi], { encoding: 'utf8', timeout: 240_000 });
+    assert.equal(r.status, 0, `torchrun: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`distributed: 2 ranks \\(torchrun\\), ${mode === 'DDP' ? 'DDP' : 'ZeRO-2'}`));
+    const want = logged(runDirIn(single)), got = logged(runDirIn(multi));
+    assert.equal(got.length, 3);
+    got.forEach((row, i) => assert.ok(Math.abs(row.loss - want[i].loss) <= 1e-4 * Math.abs(want[i].loss), `step ${i + 1}: ${row.loss} vs ${want[i].loss}`));
+    const ck = (dir: string) => join(runDirIn(dir), 'checkpoint-3');
+    const a = weightsOf(ck(single), true), b = weightsOf(ck(multi), true);
+    let worst = 0;
+    for (const [k, t] of a) { const u = b.get(k)!.data; t.data.forEach((x, i) => { worst = Math.max(worst, Math.abs(x - u[i])); }); }
+    assert.ok(worst <= 1e-5, `final weights differ by ${worst}`);
+  });
 }
