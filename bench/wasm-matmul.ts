@@ -1,28 +1,64 @@
-// Prints the WASM backend's matmul throughput: a square 1024³ product (prefill/training shape) and an
-// M=1 4096×4096 matvec (the decode hot path, memory bound). Not a test.
-// Run: node scripts/build.mjs --asm=kernels && npx tsx bench/wasm-matmul.ts
+// The WASM backend's matmul throughput on 1 and N threads: a square 1024³ product (prefill/training shape), the
+// M=1 4096×4096 matvec (the decode hot path, memory bound) and 64×4096×4096; next to numpy on Debian's OpenBLAS
+// (scripts/fetch-openblas.sh; the physical ceiling of this machine) with the same thread counts. Best of repeated
+// runs. Not a test. Bundled and run by scripts/bench.sh: node build/bench/wasm-matmul.mjs [--threads 2]
+import '../runtime/wasm-embedded.ts';
+import { spawnSync } from 'node:child_process';
 import { createWasmOps } from '../src/backend/wasm-ops.ts';
+import { defaultThreads } from '../src/backend/wasm-pool.ts';
+import { argv, exit } from '../runtime/platform.ts';
 
-const ops = await createWasmOps();
+const args = argv();
+const threads = Number(args[args.indexOf('--threads') + 1] || (await defaultThreads()));
+const SHAPES: [number, number, number][] = [[1024, 1024, 1024], [1, 4096, 4096], [64, 4096, 4096]];
 
-function bench(M: number, N: number, K: number, minMs = 2000): void {
-  const rand = (n: number) => Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
-  const x = ops.upload(rand(M * K)), w = ops.upload(rand(N * K)), out = ops.alloc(M * N);
-  ops.matmul(out, x, w, M, N, K); // warm up (tier-up, page faults)
-  // Best of repeated runs: the least disturbed by other load on the machine.
+function best(run: () => void, minMs = 2000): number {
+  run();  // warm up (tier-up, page faults)
   let ms = Infinity;
   for (const t0 = performance.now(); performance.now() - t0 < minMs;) {
     const t = performance.now();
-    ops.matmul(out, x, w, M, N, K);
+    run();
     ms = Math.min(ms, performance.now() - t);
   }
-  const gflops = (2 * M * N * K) / (ms * 1e6);
-  const gbs = (4 * N * K) / (ms * 1e6);
-  console.log(`matmul M=${M} N=${N} K=${K}: ${ms.toFixed(2)} ms, ${gflops.toFixed(2)} GFLOP/s` +
-    (M === 1 ? `, weights streamed at ${gbs.toFixed(1)} GB/s` : ''));
-  for (const b of [x, w, out]) ops.free(b);
+  return ms;
 }
 
-bench(1024, 1024, 1024);
-bench(1, 4096, 4096);
-bench(64, 4096, 4096);
+const rows: Record<string, Record<string, number>> = {};
+for (const n of [...new Set([1, threads])]) {
+  const ops = await createWasmOps({ threads: n });
+  for (const [M, N, K] of SHAPES) {
+    const rand = (len: number) => Float32Array.from({ length: len }, () => Math.random() * 2 - 1);
+    const x = ops.upload(rand(M * K)), w = ops.upload(rand(N * K)), out = ops.alloc(M * N);
+    const ms = best(() => ops.matmul(out, x, w, M, N, K));
+    (rows[`${M}x${N}x${K}`] ??= {})[`webtune_${n}t_gflops`] = +((2 * M * N * K) / (ms * 1e6)).toFixed(2);
+    for (const b of [x, w, out]) ops.free(b);
+  }
+  ops.destroy();
+}
+
+// numpy's float32 matmul on OpenBLAS, the same shapes and thread counts
+const lib = spawnSync('bash', ['scripts/fetch-openblas.sh'], { encoding: 'utf8' });
+if (lib.status === 0) {
+  const py = `
+import json, sys, time, numpy as np
+out = {}
+for M, N, K in ${JSON.stringify(SHAPES)}:
+    x = np.random.rand(M, K).astype(np.float32); w = np.random.rand(N, K).astype(np.float32)
+    x @ w.T
+    best, t0 = 1e9, time.perf_counter()
+    while time.perf_counter() - t0 < 2:
+        t = time.perf_counter(); x @ w.T; best = min(best, time.perf_counter() - t)
+    out[f"{M}x{N}x{K}"] = 2 * M * N * K / best / 1e9
+print(json.dumps(out))`;
+  for (const n of [...new Set([1, threads])]) {
+    const r = spawnSync('/usr/bin/python3', ['-c', py], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: lib.stdout.trim(), OPENBLAS_NUM_THREADS: String(n) } });
+    if (r.status !== 0) { console.error(`numpy peer failed: ${r.stderr}`); break; }
+    for (const [shape, g] of Object.entries(JSON.parse(r.stdout) as Record<string, number>)) rows[shape][`numpy_openblas_${n}t_gflops`] = +g.toFixed(2);
+  }
+} else console.error(`scripts/fetch-openblas.sh failed (no peer): ${lib.stderr}`);
+
+for (const [shape, r] of Object.entries(rows)) {
+  const ratio = r[`numpy_openblas_${threads}t_gflops`] ? { [`fraction_of_openblas_${threads}t`]: +(r[`webtune_${threads}t_gflops`] / r[`numpy_openblas_${threads}t_gflops`]).toFixed(2) } : {};
+  console.log(JSON.stringify({ bench: 'matmul', shape, ...r, ...ratio }));
+}
+await exit(0);

@@ -62,22 +62,27 @@ for (const [stage, port] of [['zero1', 29651], ['zero2', 29671]] as const) {
   test(`${stage} full: the same losses and weights`, () => compare({ deepspeed: stage, train_type: 'full', learning_rate: 1e-3 }, port + 10));
 }
 
-// The real launcher: torchrun (Debian's PyTorch) starts two `webtune sft` processes with --no-python; they find each
+// The real launcher: torchrun (Debian's PyTorch) starts two `webtune sft` processes with --no_python (1.13's spelling); they find each
 // other from its variables and train as one process with the doubled batch does (WASM kernels, one thread each).
+// SGD: the WASM GEMMs sum in f32, so two ranks' gradients differ from one process's in the last bits, and AdamW near its
+// epsilon magnifies that to ~1e-4 in 3 steps; SGD keeps it at rounding level, so 1e-5 still catches a wrong data split
+// or reduction (AdamW's equivalence is tested above on the reference kernels, which sum in f64).
 const cliFlags = ['--model', STORIES, '--dataset', `${DATA}#16`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
   '--model_author', '网调', 'Webtune', '--max_length', '48', '--split_dataset_ratio', '0', '--lora_rank', '4', '--lora_dropout', '0',
-  '--max_steps', '3', '--gradient_accumulation_steps', '2', '--learning_rate', '1e-2', '--seed', '5', '--logging_steps', '1',
-  '--report_to', 'none', '--device', 'wasm', '--threads', '1'];
+  '--max_steps', '3', '--gradient_accumulation_steps', '2', '--seed', '5', '--logging_steps', '1',
+  '--report_to', 'none', '--device', 'wasm', '--threads', '1', '--optim', 'sgd', '--learning_rate', '0.5'];
 const runDirIn = (out: string) => join(out, readdirSync(out).find((d) => d.startsWith('v'))!);
 const logged = (runDir: string) => readFileSync(join(runDir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => 'loss' in r);
 
 for (const [mode, port] of [['DDP', 29691], ['zero2', 29711]] as const) {
-  test(`torchrun --nproc_per_node 2 --no-python, ${mode}: two processes train as one with the doubled batch`, async () => {
+  test(`torchrun --nproc_per_node 2 --no_python, ${mode}: two processes train as one with the doubled batch`, async () => {
     const single = mkdtempSync(join(tmpdir(), 'webtune-dist-')), multi = mkdtempSync(join(tmpdir(), 'webtune-dist-'));
     const one = await runCli(['sft', ...cliFlags, '--per_device_train_batch_size', '2', '--output_dir', single]);
     assert.equal(one.status, 0, one.stderr);
     const extra = mode === 'DDP' ? [] : ['--deepspeed', mode];
-    const r = spawnSync(PYTHON, ['-m', 'torch.distributed.run', '--nnodes', '1', '--nproc_per_node', '2', '--master_port', String(port), '--no-python',
+    // --redirects/--tee 1: Debian 12's torch 1.13 on Python 3.11 parses their default "0" as None and fails to start
+    const r = spawnSync(PYTHON, ['-m', 'torch.distributed.run', '--nnodes', '1', '--nproc_per_node', '2', '--master_port', String(port),
+      '--redirects', '1', '--tee', '1', '--log_dir', mkdtempSync(join(tmpdir(), 'webtune-torchrun-')), '--no_python',
       process.execPath, CLI, 'sft', ...cliFlags, ...extra, '--per_device_train_batch_size', '1', '--output_dir', multi], { encoding: 'utf8', timeout: 240_000 });
     assert.equal(r.status, 0, `torchrun: ${r.stderr}`);
     assert.match(r.stderr, new RegExp(`distributed: 2 ranks \\(torchrun\\), ${mode === 'DDP' ? 'DDP' : 'ZeRO-2'}`));
