@@ -24,12 +24,12 @@ export interface FlagSchema {
  * "other" and still shows.
  */
 const GROUPS: Record<string, string[]> = {
-  basic: ['model', 'train_type', 'template', 'system', 'num_train_epochs', 'max_steps', 'per_device_train_batch_size',
+  basic: ['model', 'dataset', 'train_type', 'template', 'system', 'num_train_epochs', 'max_steps', 'per_device_train_batch_size',
     'gradient_accumulation_steps', 'learning_rate', 'seed', 'torch_dtype', 'gradient_checkpointing'],
   lora: ['lora_rank', 'lora_alpha', 'lora_dropout', 'target_modules'],
   optimizer: ['optim', 'lr_scheduler_type', 'warmup_ratio', 'warmup_steps', 'adam_beta1', 'adam_beta2', 'adam_epsilon',
     'weight_decay', 'max_grad_norm'],
-  data: ['dataset', 'val_dataset', 'max_length', 'ignore_context_limit', 'truncation_strategy', 'loss_scale', 'model_name',
+  data: ['val_dataset', 'max_length', 'ignore_context_limit', 'truncation_strategy', 'loss_scale', 'model_name',
     'model_author', 'dataset_shuffle', 'split_dataset_ratio', 'packing', 'skip_bad_rows', 'debug'],
   hardware: ['device', 'threads', 'deepspeed'],
   saving: ['output_dir', 'save_steps', 'save_total_limit', 'logging_steps', 'eval_steps', 'report_to', 'resume_from_checkpoint'],
@@ -50,7 +50,8 @@ function kindOf(o: Option): FlagKind {
   if (!o.parseArg) return 'text';
   const accepts = (v: string) => { try { return o.parseArg!(v, undefined); } catch { return undefined; } };
   if (typeof accepts('true') === 'boolean') return 'bool';
-  if (typeof accepts('1') === 'number') return o.optional ? 'optional-int' : accepts('0.5') === undefined ? 'int' : 'float';
+  if (typeof accepts('0.5') === 'number') return 'float';  // probed below 1: some fractions stop short of it (dropout)
+  if (typeof accepts('1') === 'number') return o.optional ? 'optional-int' : 'int';
   return 'text';
 }
 
@@ -111,6 +112,10 @@ export async function validateSft(argv: string[]): Promise<Record<string, unknow
 
 /** The command line a user would type, quoted for a POSIX shell. */
 export function commandLine(argv: string[]): string {
-  const q = (s: string) => (/^[\w@%+=:,./#-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-  return ['webtune', 'sft', ...argv.map(q)].join(' ');
+  const q = (s: string) => (/^[\p{L}\p{N}_@%+=:,./#-]+$/u.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  // --flag=value (how the argv keeps a value that starts with "-") is shown as --flag value where that reads the same
+  return ['webtune', 'sft', ...argv.flatMap((a) => {
+    const m = /^(--\w+)=(.*)$/s.exec(a);
+    return (m && !m[2].startsWith('-') ? [m[1], m[2]] : [a]).map(q);
+  })].join(' ');
 }
