@@ -11,6 +11,7 @@ import { fileSystem, readDir, readFile, stat, writeAtomic } from '../../runtime/
 import { loadModelSource } from '../train/model-source.ts';
 import { sftData, type SftArgs, type SftOptions } from '../train/sft.ts';
 import { BUNDLE_FORMAT, fileEntry, JOB_FILE, type JobManifest } from './job.ts';
+import { DATA_INPUT, DATA_MODULE, encodeDataInput } from './data-input.ts';
 import { encodeShard } from './shards.ts';
 
 /** Where the bundle's data and model live inside it. */
@@ -35,7 +36,9 @@ export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleR
   const runtime = (await stat(o.runtimeDir))?.isDirectory ? await readDir(o.runtimeDir) : [];
   if (!runtime.includes('train.mjs')) throw new UserError(`webtune bundle: no train.mjs in ${o.runtimeDir} (build it: node scripts/build.mjs)`);
   const src = await loadModelSource(a.model);
-  const { data, maxLength } = await sftData(a, src, note, o.onRow);
+  // the WASI data stage (data.wasm) runs llama2.c tokenizers; tokenizer.json ones still need the JS set-up of the engine
+  const wasi = src.kind === 'llama2c' && runtime.includes(DATA_MODULE);
+  const { data, maxLength } = await sftData(a, src, note, o.onRow, wasi);
   for (const line of data.summary) note(line);
   for (const w of data.warnings) note(`warning: ${w}`);
 
@@ -46,6 +49,12 @@ export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleR
   for (const f of src.tokenizerFiles) if ((await stat(f))?.isFile) files.set(`${BUNDLE_PATHS.model}/${f.replace(/^.*\//, '')}`, await readFile(f));
   files.set(BUNDLE_PATHS.train, encodeShard(data.train));
   if (data.val.length) files.set(BUNDLE_PATHS.val, encodeShard(data.val));
+  const tokFile = src.tokenizerFiles.find((f) => /\.bin$/i.test(f));
+  if (wasi && data.rows && tokFile) {
+    files.set(DATA_INPUT, encodeDataInput({ tok: src.tok, tokenizerPath: `${BUNDLE_PATHS.model}/${tokFile.replace(/^.*\//, '')}`,
+      vocabSize: src.model.config.vocabSize, maxLength, truncation: a.truncation_strategy, packing: data.packed, padId: data.padId,
+      splits: [{ path: BUNDLE_PATHS.train, rows: data.rows.train }, ...(data.val.length ? [{ path: BUNDLE_PATHS.val, rows: data.rows.val }] : [])] }));
+  }
   for (const f of runtime) if ((await stat(`${o.runtimeDir}/${f}`))?.isFile) files.set(f, await readFile(`${o.runtimeDir}/${f}`));
 
   const args: Record<string, unknown> = { ...a, model: BUNDLE_PATHS.model, model_source: a.model, max_length: a.max_length ?? maxLength };
@@ -53,7 +62,7 @@ export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleR
   const manifest: JobManifest = {
     format: BUNDLE_FORMAT, webtune_version: o.version, created: new Date().toISOString(), args, model: BUNDLE_PATHS.model,
     data: { train: BUNDLE_PATHS.train, val: data.val.length ? BUNDLE_PATHS.val : null, T: data.T, pad_id: data.padId, packed: data.packed,
-      summary: data.summary, warnings: data.warnings },
+      summary: data.summary, warnings: data.warnings, wasi: files.has(DATA_INPUT) ? { module: DATA_MODULE, input: DATA_INPUT } : null },
     files: {},
   };
   for (const [rel, bytes] of files) manifest.files[rel] = await fileEntry(bytes);
