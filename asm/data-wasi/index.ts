@@ -6,7 +6,7 @@
 // Phase 1 (reading, tokenizing) allocates with the runtime; phase 2 (packing, shards) only from the collator's arena,
 // which starts above everything phase 1 allocated.
 import { args, resolve, join, readAll, readLength, writeAtomic, say, sayBytes, sayInt, endLine, Place } from './wasi';
-import { Reader, Ints, readRow, setTokenizer, addAddedToken } from './rows';
+import { Reader, Ints, readRow, setSpecials, loadLlama2cFile, loadHf, readAddedTokens } from './rows';
 import { packPlan, packFill } from '../collate/pack';
 import { alloc, reset, arenaFloor } from '../collate/arena';
 import { encodeShard, shardLength } from './shard';
@@ -38,13 +38,19 @@ function main(): void {
   checkMagic(input, inputLen, inputPlace);
   const r = new Reader(input, inputLen, INPUT);
   r.at += 8;
-  const maxLength = r.i32(), strategy = r.i32(), packing = r.i32(), padId = r.i32(), bos = r.i32(), eos = r.i32(), vocabSize = r.i32();
-  const tokPath = r.bytes(), tokLen = r.lastLen;
-  const tokPlace = join(job, String.UTF8.decodeUnsafe(tokPath, <usize>tokLen));
-  const tok = readAll(tokPlace);
-  setTokenizer(tok, readLength, vocabSize, bos, eos, tokPath, tokLen);
-  const nAdded = r.u32();
-  for (let i: u32 = 0; i < nAdded; i++) { const id = r.i32(); const p = r.bytes(); addAddedToken(id, p, r.lastLen); }
+  const maxLength = r.i32(), strategy = r.i32(), packing = r.i32(), padId = r.i32();
+  setSpecials(r.i32(), r.i32());
+  const kind = r.i32();
+  if (kind == 0) {
+    const tokPath = r.bytes(), tokLen = r.lastLen, vocabSize = r.i32();
+    const tok = readAll(join(job, String.UTF8.decodeUnsafe(tokPath, <usize>tokLen)));
+    loadLlama2cFile(tok, readLength, vocabSize, tokPath, tokLen);
+  } else if (kind == 1) {
+    loadHf(r);
+  } else {
+    say(INPUT); say(': tokenizer kind '); sayInt(kind); say(' (0 llama2.c, 1 tokenizer.json)'); endLine(1);
+  }
+  readAddedTokens(r);
   const nSplits = r.u32();
   const splits = new Array<Split>();
   for (let i: u32 = 0; i < nSplits; i++) {

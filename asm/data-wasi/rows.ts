@@ -1,13 +1,15 @@
 // The data stage's input (data/rows.bin, written by src/bundle/data-input.ts: its layout is documented there) read
-// and tokenized row by row with the llama2.c engine of asm/tokenizer, as src/data does it in JS:
-//   chat rows   the rendered text as pieces, trained or not: ids of the whole text (the chat tokenizer splits the
-//               added tokens out first: src/data/model-tokenizer.ts llama2cChatTokenizer) and the trained mask
-//               by src/data/encode-spans.ts encodeWithSpans's rule for turning a text boundary into a token index;
+// and tokenized row by row with the engine of asm/tokenizer (llama2.c or tokenizer.json), as src/data does it in JS:
+//   chat rows   the rendered text as pieces, trained or not: ids of the whole text (a llama2.c chat tokenizer splits
+//               the added tokens out first: src/data/model-tokenizer.ts llama2cChatTokenizer; the tokenizer.json
+//               engine does that itself) and the trained mask by src/data/encode-spans.ts encodeWithSpans's rule
+//               for turning a text boundary into a token index;
 //   text rows   pretraining text: BOS, the text, EOS (encodeText);
 //   token rows  ids and mask as they are (pre-tokenized datasets);
 // then --max_length / --truncation_strategy (src/data/truncate.ts). The JS side decided which rows are kept and
 // their order (templates, mixing, shuffling, the validation split), so every row read is kept.
-import { loadLlama2c, encode, scratchPtr, outPtr } from '../tokenizer/index';
+import { loadLlama2c, encode, scratchPtr, outPtr, hfLoadModel, hfAddedReset, hfAddedAdd, hfEncode, hfIdsPtr, normalizerClear,
+  normalizerPush, pretokenizerClear, pretokenizerPush } from '../tokenizer/index';
 import { say, sayBytes, sayInt, endLine } from './wasi';
 
 const IGNORE: i32 = -100;
@@ -50,14 +52,45 @@ export class Ints {
 class Added { constructor(public id: i32, public ptr: usize, public len: i32) {} }
 const added = new Array<Added>();
 let bos: i32 = -1, eos: i32 = -1;
+/** the tokenizer.json engine (else llama2.c's) */
+let hf = false;
 
-export function setTokenizer(file: usize, fileLen: i32, vocabSize: i32, bosId: i32, eosId: i32, name: usize, nameLen: i32): void {
+export function setSpecials(bosId: i32, eosId: i32): void { bos = bosId; eos = eosId; }
+
+export function loadLlama2cFile(file: usize, fileLen: i32, vocabSize: i32, name: usize, nameLen: i32): void {
   const code = loadLlama2c(file, fileLen, vocabSize);
   if (code != 0) { sayBytes(name, nameLen); say(': not a llama2.c tokenizer of '); sayInt(vocabSize); say(' pieces (engine code '); sayInt(code); say(')'); endLine(1); }
-  bos = bosId; eos = eosId;
 }
 
-export function addAddedToken(id: i32, ptr: usize, len: i32): void {
+/** The tokenizer.json engine's set-up as models/hf/hf-tokenizer.ts createHfTokenizer makes it, from the input. */
+export function loadHf(r: Reader): void {
+  hf = true;
+  normalizerClear();
+  pretokenizerClear();
+  const pushes = r.u32();
+  for (let i: u32 = 0; i < pushes; i++) {
+    const stage = r.i32(), kind = r.i32();
+    const a = r.bytes(), aLen = r.lastLen, b = r.bytes(), bLen = r.lastLen, flags = r.i32();
+    const code = stage == 0 ? normalizerPush(kind, a, aLen, b, bLen, flags) : pretokenizerPush(kind, a, aLen, b, bLen, flags);
+    if (code < 0) { say(r.name); say(': the tokenizer pipeline step '); sayInt(i); say(' was refused (code '); sayInt(code); say(')'); endLine(1); }
+  }
+  const model = r.bytes(), modelLen = r.lastLen;
+  const code = hfLoadModel(model, modelLen);
+  if (code != 0) { say(r.name); say(': corrupt packed tokenizer model (at byte '); sayInt(code - 1); say(')'); endLine(1); }
+}
+
+/** Registers the n added tokens that follow in the input (with their engine flags, for tokenizer.json). */
+export function readAddedTokens(r: Reader): void {
+  const n = r.u32();
+  if (hf) hfAddedReset(<i32>n);
+  for (let i: u32 = 0; i < n; i++) {
+    const id = r.i32(), flags = r.i32(), p = r.bytes(), len = r.lastLen;
+    if (hf) hfAddedAdd(<i32>i, id, flags, p, len);
+    if (len > 0) addAddedToken(id, p, len);
+  }
+}
+
+function addAddedToken(id: i32, ptr: usize, len: i32): void {
   // longest first, as encodeWithSpans's alternation tries them
   added.push(new Added(id, ptr, len));
   for (let i = added.length - 1; i > 0 && added[i - 1].len < len; i--) { const t = added[i]; added[i] = added[i - 1]; added[i - 1] = t; }
@@ -82,8 +115,17 @@ function engineEncode(p: usize, n: i32, out: Ints): void {
   for (let i = 0; i < count; i++) out.push(load<i32>(o + (<usize>i << 2)));
 }
 
-/** The chat tokenizer's encode(text): added tokens become their ids, the text between them goes to the engine. */
+/** The chat tokenizer's encode(text) (no special tokens added). llama2.c: added tokens become their ids, the text
+ *  between them goes to the engine; tokenizer.json: the engine takes the whole text. */
 function chatEncode(p: usize, n: i32, out: Ints): void {
+  if (hf) {
+    const s = scratchPtr(<usize>max(n, 1));
+    memory.copy(s, p, <usize>n);
+    const count = hfEncode(s, n);
+    const o = hfIdsPtr();
+    for (let i = 0; i < count; i++) out.push(load<i32>(o + (<usize>i << 2)));
+    return;
+  }
   const end = p + <usize>n;
   let from = p;
   for (let q = p; q < end;) {

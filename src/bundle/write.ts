@@ -8,10 +8,11 @@ import { hfConfigFor, modelToHfTensors } from '../../models/hf-llama.ts';
 import { checkOutputDir } from '../../models/model-dir.ts';
 import { writeSafetensors } from '../../models/safetensors.ts';
 import { fileSystem, readDir, readFile, stat, writeAtomic } from '../../runtime/platform.ts';
-import { loadModelSource } from '../train/model-source.ts';
+import { loadModelSource, type ModelSource } from '../train/model-source.ts';
 import { sftData, type SftArgs, type SftOptions } from '../train/sft.ts';
 import { BUNDLE_FORMAT, fileEntry, JOB_FILE, type JobManifest } from './job.ts';
-import { DATA_INPUT, DATA_MODULE, encodeDataInput } from './data-input.ts';
+import { readTokenizerSpec } from '../../models/hf/tokenizer-json.ts';
+import { DATA_INPUT, DATA_MODULE, encodeDataInput, type DataTokenizer } from './data-input.ts';
 import { encodeShard } from './shards.ts';
 
 /** Where the bundle's data and model live inside it. */
@@ -30,14 +31,23 @@ export interface BundleOptions {
 
 export interface BundleResult { dir: string; manifest: JobManifest; bytes: number }
 
+/** The tokenizer data.wasm runs: the llama2.c file the bundle carries, or the spec of its tokenizer.json. */
+async function dataTokenizer(src: ModelSource): Promise<DataTokenizer> {
+  const file = (re: RegExp) => src.tokenizerFiles.find((f) => re.test(f));
+  const bin = file(/\.bin$/i);
+  if (src.kind === 'llama2c' && bin) return { kind: 'llama2c', path: `${BUNDLE_PATHS.model}/${bin.replace(/^.*\//, '')}`, vocabSize: src.model.config.vocabSize };
+  const json = file(/(^|\/)tokenizer\.json$/);
+  if (!json) throw new UserError(`webtune bundle: ${src.tokenizerFiles.join(', ')}: no tokenizer file data.wasm can run`);
+  return { kind: 'hf', spec: await readTokenizerSpec(json) };
+}
+
 export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleResult> {
   const note = o.note ?? (() => {});
   const dir = await checkOutputDir(a.output_dir);
   const runtime = (await stat(o.runtimeDir))?.isDirectory ? await readDir(o.runtimeDir) : [];
   if (!runtime.includes('train.mjs')) throw new UserError(`webtune bundle: no train.mjs in ${o.runtimeDir} (build it: node scripts/build.mjs)`);
   const src = await loadModelSource(a.model);
-  // the WASI data stage (data.wasm) runs llama2.c tokenizers; tokenizer.json ones still need the JS set-up of the engine
-  const wasi = src.kind === 'llama2c' && runtime.includes(DATA_MODULE);
+  const wasi = runtime.includes(DATA_MODULE);
   const { data, maxLength } = await sftData(a, src, note, o.onRow, wasi);
   for (const line of data.summary) note(line);
   for (const w of data.warnings) note(`warning: ${w}`);
@@ -49,10 +59,9 @@ export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleR
   for (const f of src.tokenizerFiles) if ((await stat(f))?.isFile) files.set(`${BUNDLE_PATHS.model}/${f.replace(/^.*\//, '')}`, await readFile(f));
   files.set(BUNDLE_PATHS.train, encodeShard(data.train));
   if (data.val.length) files.set(BUNDLE_PATHS.val, encodeShard(data.val));
-  const tokFile = src.tokenizerFiles.find((f) => /\.bin$/i.test(f));
-  if (wasi && data.rows && tokFile) {
-    files.set(DATA_INPUT, encodeDataInput({ tok: src.tok, tokenizerPath: `${BUNDLE_PATHS.model}/${tokFile.replace(/^.*\//, '')}`,
-      vocabSize: src.model.config.vocabSize, maxLength, truncation: a.truncation_strategy, packing: data.packed, padId: data.padId,
+  if (wasi && data.rows) {
+    files.set(DATA_INPUT, encodeDataInput({ tok: src.tok, tokenizer: await dataTokenizer(src), maxLength, truncation: a.truncation_strategy,
+      packing: data.packed, padId: data.padId,
       splits: [{ path: BUNDLE_PATHS.train, rows: data.rows.train }, ...(data.val.length ? [{ path: BUNDLE_PATHS.val, rows: data.rows.val }] : [])] }));
   }
   for (const f of runtime) if ((await stat(`${o.runtimeDir}/${f}`))?.isFile) files.set(f, await readFile(`${o.runtimeDir}/${f}`));
