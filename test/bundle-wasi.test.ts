@@ -108,20 +108,25 @@ for (const name of Object.keys(JOBS)) {
   });
 }
 
+// the other hosts on a llama2.c job and a tokenizer.json one
+const OTHER_HOST_JOBS = ['packed, text and token rows, left cuts, val split', 'tokenizer.json: Qwen3 and its own chat template, tools, packing'];
+
 test('Deno runs prepare-data.mjs (its node:wasi) to the same shards', async () => {
-  const job = await bundle('packed, text and token rows, left cuts, val split');
-  const out = tmp('deno');
-  const r = await run(DENO, ['run', '-A', join(job, 'prepare-data.mjs'), out]);
-  assert.equal(r.status, 0, r.stderr);
-  assertSameShards(job, out, 'deno');
+  for (const name of OTHER_HOST_JOBS) {
+    const job = await bundle(name), out = tmp('deno');
+    const r = await run(DENO, ['run', '-A', join(job, 'prepare-data.mjs'), out]);
+    assert.equal(r.status, 0, r.stderr);
+    assertSameShards(job, out, `deno, ${name}`);
+  }
 });
 
 test('Wasmtime runs data.wasm to the same shards', { skip: !hasWasmtime && `no wasmtime module in ${WASMTIME_PYTHON} (set WEBTUNE_WASMTIME_PYTHON)` }, async () => {
-  const job = await bundle('packed, text and token rows, left cuts, val split');
-  const out = tmp('wasmtime');
-  const r = await run(WASMTIME_PYTHON, [resolve(ROOT, 'scripts/data-wasi-wasmtime.py'), job, out]);
-  assert.equal(r.status, 0, r.stderr);
-  assertSameShards(job, out, 'wasmtime');
+  for (const name of OTHER_HOST_JOBS) {
+    const job = await bundle(name), out = tmp('wasmtime');
+    const r = await run(WASMTIME_PYTHON, [resolve(ROOT, 'scripts/data-wasi-wasmtime.py'), job, out]);
+    assert.equal(r.status, 0, r.stderr);
+    assertSameShards(job, out, `wasmtime, ${name}`);
+  }
 });
 
 test('a tampered data.wasm is refused before it runs; a truncated input is one line naming it', async () => {

@@ -19,7 +19,7 @@ export interface DataEntry {
   summary: string[];
   warnings: string[];
   /** the WASI data stage: data.wasm rewrites the shards from this input on any WASI host (prepare-data.mjs runs it
-   *  under node:wasi); null where the tokenizer is not one it runs (tokenizer.json) */
+   *  under node:wasi); null where the bundle has none (a model without a tokenizer file) */
   wasi?: { module: string; input: string } | null;
 }
 

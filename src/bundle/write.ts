@@ -31,14 +31,14 @@ export interface BundleOptions {
 
 export interface BundleResult { dir: string; manifest: JobManifest; bytes: number }
 
-/** The tokenizer data.wasm runs: the llama2.c file the bundle carries, or the spec of its tokenizer.json. */
-async function dataTokenizer(src: ModelSource): Promise<DataTokenizer> {
+/** The tokenizer data.wasm runs: the llama2.c file the bundle carries, or the spec of its tokenizer.json; none for a
+ *  model without a tokenizer file (the embedded tiny-random model). */
+async function dataTokenizer(src: ModelSource): Promise<DataTokenizer | undefined> {
   const file = (re: RegExp) => src.tokenizerFiles.find((f) => re.test(f));
-  const bin = file(/\.bin$/i);
+  const bin = file(/\.bin$/i), json = file(/(^|\/)tokenizer\.json$/);
   if (src.kind === 'llama2c' && bin) return { kind: 'llama2c', path: `${BUNDLE_PATHS.model}/${bin.replace(/^.*\//, '')}`, vocabSize: src.model.config.vocabSize };
-  const json = file(/(^|\/)tokenizer\.json$/);
-  if (!json) throw new UserError(`webtune bundle: ${src.tokenizerFiles.join(', ')}: no tokenizer file data.wasm can run`);
-  return { kind: 'hf', spec: await readTokenizerSpec(json) };
+  if (src.kind === 'hf' && json) return { kind: 'hf', spec: await readTokenizerSpec(json) };
+  return undefined;
 }
 
 export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleResult> {
@@ -59,10 +59,12 @@ export async function writeBundle(a: SftArgs, o: BundleOptions): Promise<BundleR
   for (const f of src.tokenizerFiles) if ((await stat(f))?.isFile) files.set(`${BUNDLE_PATHS.model}/${f.replace(/^.*\//, '')}`, await readFile(f));
   files.set(BUNDLE_PATHS.train, encodeShard(data.train));
   if (data.val.length) files.set(BUNDLE_PATHS.val, encodeShard(data.val));
-  if (wasi && data.rows) {
-    files.set(DATA_INPUT, encodeDataInput({ tok: src.tok, tokenizer: await dataTokenizer(src), maxLength, truncation: a.truncation_strategy,
-      packing: data.packed, padId: data.padId,
-      splits: [{ path: BUNDLE_PATHS.train, rows: data.rows.train }, ...(data.val.length ? [{ path: BUNDLE_PATHS.val, rows: data.rows.val }] : [])] }));
+  const tokenizer = wasi && data.rows ? await dataTokenizer(src) : undefined;
+  if (tokenizer && data.rows) {
+    files.set(DATA_INPUT, encodeDataInput({ tok: src.tok, tokenizer, maxLength, truncation: a.truncation_strategy, packing: data.packed,
+      padId: data.padId, splits: [{ path: BUNDLE_PATHS.train, rows: data.rows.train }, ...(data.val.length ? [{ path: BUNDLE_PATHS.val, rows: data.rows.val }] : [])] }));
+  } else if (wasi) {
+    note(`no ${DATA_INPUT} for ${DATA_MODULE}: the model has no tokenizer file it can run`);
   }
   for (const f of runtime) if ((await stat(`${o.runtimeDir}/${f}`))?.isFile) files.set(f, await readFile(`${o.runtimeDir}/${f}`));
 
