@@ -1,10 +1,11 @@
 // data.wasm: a bundle's data stage as a WASI command module, so any WASI host can prepare a bundle's training data.
 //   data.wasm JOB [OUT]     (guest paths inside preopened folders; OUT defaults to JOB)
-// reads JOB/data/rows.bin (the rows `webtune bundle` rendered with the chat template, in training order, see
-// src/bundle/data-input.ts) and the tokenizer it names, tokenizes them with asm/tokenizer, packs them with
-// asm/collate when the job packs, and writes OUT/data/train.shard (and val.shard): the files `webtune bundle` wrote.
-// Phase 1 (reading, tokenizing) allocates with the runtime; phase 2 (packing, shards) only from the collator's arena,
-// which starts above everything phase 1 allocated.
+// reads JOB/data/rows.bin (the rows `webtune bundle` rendered with the chat template, in training order, and the
+// tokenizer: the llama2.c file it names or a tokenizer.json engine set-up; see src/bundle/data-input.ts), tokenizes
+// the rows with asm/tokenizer, packs them with asm/collate when the job packs, and writes OUT/data/train.shard (and
+// val.shard): the files `webtune bundle` wrote.
+// Phase 1 (reading, tokenizing) allocates with the runtime; phase 2 (packing, shards, writing) only from the
+// collator's arena, which starts above everything phase 1 allocated, and allocates nothing with the runtime.
 import { args, resolve, join, readAll, readLength, writeAtomic, say, sayBytes, sayInt, endLine, Place } from './wasi';
 import { Reader, Ints, readRow, setSpecials, loadLlama2cFile, loadHf, readAddedTokens } from './rows';
 import { packPlan, packFill } from '../collate/pack';

@@ -72,8 +72,8 @@ export function endLine(code: u32): void {
   lineLen = 0;
   if (code != 0) proc_exit(code);
 }
-function failAt(what: string, p: Place, errno: u16): void {
-  say(what); say(' '); sayBytes(p.path, p.len);
+function failAt(what: string, path: usize, len: i32, errno: u16): void {
+  say(what); say(' '); sayBytes(path, len);
   if (errno == ERRNO_NOENT) say(': no such file or folder'); else { say(': WASI errno '); sayInt(errno); }
   endLine(1);
 }
@@ -130,17 +130,17 @@ export function join(dir: Place, rel: string): Place {
 export let readLength: i32 = 0;
 export function readAll(f: Place): usize {
   const e = path_open(f.fd, 1, f.path, <usize>f.len, 0, READ_RIGHTS, 0, 0, io);
-  if (e != 0) failAt('cannot open', f, e);
+  if (e != 0) failAt('cannot open', f.path, f.len, e);
   const fd = load<u32>(io);
   const se = fd_filestat_get(fd, io);
-  if (se != 0) failAt('cannot stat', f, se);
+  if (se != 0) failAt('cannot stat', f.path, f.len, se);
   const size = <i32>load<u64>(io + 32);
   const buf = heap.alloc(<usize>size + 1);
   let got = 0;
   while (got < size) {
     store<u32>(io, <u32>(buf + <usize>got)); store<u32>(io + 4, <u32>(size - got));
     const re = fd_read(fd, io, 1, io + 8);
-    if (re != 0) failAt('cannot read', f, re);
+    if (re != 0) failAt('cannot read', f.path, f.len, re);
     const n = <i32>load<u32>(io + 8);
     if (n == 0) break;
     got += n;
@@ -155,29 +155,30 @@ function makeParents(fd: u32, rel: usize, n: i32): void {
   for (let i = 1; i < n; i++) {
     if (load<u8>(rel + <usize>i) != 47) continue;
     const e = path_create_directory(fd, rel, <usize>i);
-    if (e != 0 && e != ERRNO_EXIST) failAt('cannot create the folder of', new Place(fd, rel, n), e);
+    if (e != 0 && e != ERRNO_EXIST) failAt('cannot create the folder of', rel, n, e);
   }
 }
 
-/** Writes `n` bytes at `data` to f through f + ".tmp" renamed over f (tmp: a caller's buffer of f.len + 4 bytes). */
+/** Writes `n` bytes at `data` to f through f + ".tmp" renamed over f (tmp: a caller's buffer of f.len + 4 bytes).
+ *  Allocates nothing (it runs in phase 2, see index.ts). */
 export function writeAtomic(f: Place, data: usize, n: usize, tmp: usize): void {
   makeParents(f.fd, f.path, f.len);
   memory.copy(tmp, f.path, <usize>f.len);
   store<u32>(tmp + <usize>f.len, 0x706d742e);  // ".tmp"
-  const t = new Place(f.fd, tmp, f.len + 4);
-  const e = path_open(t.fd, 1, t.path, <usize>t.len, O_CREAT | O_TRUNC, WRITE_RIGHTS, 0, 0, io);
-  if (e != 0) failAt('cannot create', t, e);
+  const tmpLen = f.len + 4;
+  const e = path_open(f.fd, 1, tmp, <usize>tmpLen, O_CREAT | O_TRUNC, WRITE_RIGHTS, 0, 0, io);
+  if (e != 0) failAt('cannot create', tmp, tmpLen, e);
   const fd = load<u32>(io);
   let put: usize = 0;
   while (put < n) {
     store<u32>(io, <u32>(data + put)); store<u32>(io + 4, <u32>(n - put));
     const we = fd_write(fd, io, 1, io + 8);
-    if (we != 0) failAt('cannot write', t, we);
+    if (we != 0) failAt('cannot write', tmp, tmpLen, we);
     put += <usize>load<u32>(io + 8);
   }
   fd_close(fd);
-  const re = path_rename(t.fd, t.path, <usize>t.len, f.fd, f.path, <usize>f.len);
-  if (re != 0) failAt('cannot rename into place', f, re);
+  const re = path_rename(f.fd, tmp, <usize>tmpLen, f.fd, f.path, <usize>f.len);
+  if (re != 0) failAt('cannot rename into place', f.path, f.len, re);
 }
 
 /** The abort handler (asc --use abort=…): one line naming the source position, exit status 70. */
