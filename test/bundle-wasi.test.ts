@@ -4,10 +4,10 @@
 // installed. Jobs cover llama2.c and tokenizer.json (Qwen3, GPT-2) tokenizers, chat rows (default, chatml with tools,
 // llama3, Qwen3's own template), pretraining text, pre-tokenized rows, packing, a validation split and every
 // truncation strategy.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { WASI } from 'node:wasi';
@@ -17,7 +17,9 @@ import { writeSafetensors } from '../models/safetensors.ts';
 import { tinyRandomConfig, tinyRandomWeights } from '../models/tiny-random.ts';
 
 const D = resolve(SHARED, 'datasets');
-const tmp = (name: string) => mkdtempSync(join(tmpdir(), `webtune-wasi-${name}-`));
+const made: string[] = [];
+const tmp = (name: string) => { const d = mkdtempSync(join(tmpdir(), `webtune-wasi-${name}-`)); made.push(d); return d; };
+after(() => { for (const d of made) rmSync(d, { recursive: true, force: true }); });
 const WASMTIME_PYTHON = process.env.WEBTUNE_WASMTIME_PYTHON || 'python3';
 const hasWasmtime = spawnSync(WASMTIME_PYTHON, ['-c', 'import wasmtime'], { stdio: 'ignore' }).status === 0;
 

@@ -13,11 +13,13 @@
 //     u32 0 (chat), u32 pieces, pieces × (u32 trained, str text)   the rendered text cut at the trained spans' ends
 //     u32 1 (text), str text                                        pretraining text: BOS text EOS, all trained
 //     u32 2 (tokens), u32 n, i32 ids[n], i32 mask[n]               a pre-tokenized row, and rows only JS can
-//       encode: a tokenizer.json's pretraining text (its post-processor adds the special tokens) and text with lone
-//       surrogates for a tokenizer that is not byte-level (they go to the engine as WTF-8)
+//       encode: a tokenizer.json's pretraining text (its post-processor adds the special tokens), text with lone
+//       surrogates for a tokenizer that is not byte-level (they go to the engine as WTF-8), and a trained span
+//       ending inside a surrogate pair (the pieces' UTF-8 would not be the text's)
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
-import type { EncodedRow } from '../data/row-encoder.ts';
+import type { EncodedRow, RowText } from '../data/row-encoder.ts';
 import type { TruncationStrategy } from '../data/truncate.ts';
+import { LONE_SURROGATE } from '../../models/hf/hf-tokenizer.ts';
 import { configurePipeline, type PipelineEngine } from '../../models/hf/pipeline-config.ts';
 import type { HfSpec } from '../../models/hf/spec.ts';
 
@@ -76,6 +78,12 @@ function pieces(text: string, spans: readonly [number, number][]): [boolean, str
   return out;
 }
 
+/** Whether a trained span's end falls inside a surrogate pair (its halves would go to UTF-8 apart, as U+FFFD). */
+function splitsPair(t: RowText): boolean {
+  const low = (i: number) => (t.text.charCodeAt(i) & 0xfc00) === 0xdc00, high = (i: number) => (t.text.charCodeAt(i) & 0xfc00) === 0xd800;
+  return (t.spans ?? []).some((span) => span.some((c) => c > 0 && high(c - 1) && low(c)));
+}
+
 /** The pushes configurePipeline makes, recorded instead of run (the bundle's JS tokenizer already ran them). */
 function pipelinePushes(spec: HfSpec): [number, number, Uint8Array, Uint8Array, number][] {
   const out: [number, number, Uint8Array, Uint8Array, number][] = [];
@@ -90,8 +98,6 @@ function pipelinePushes(spec: HfSpec): [number, number, Uint8Array, Uint8Array, 
   configurePipeline(recorder, spec.normalizer, spec.preTokenizer, spec.name);
   return out;
 }
-
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 export function encodeDataInput(o: DataInputOptions): Uint8Array {
   const w = new Writer();
@@ -111,7 +117,7 @@ export function encodeDataInput(o: DataInputOptions): Uint8Array {
     for (const a of t.spec.added) { w.i32(a.id); w.i32(a.flags); w.str(a.content); }
   }
   // rows whose ids only the JS tokenizer gives (see the layout above)
-  const jsOnly = (r: EncodedRow) => t.kind === 'hf' && (r.text!.spans === null || (!t.spec.byteLevel && LONE_SURROGATE.test(r.text!.text)));
+  const jsOnly = (r: EncodedRow) => splitsPair(r.text!) || (t.kind === 'hf' && (r.text!.spans === null || (!t.spec.byteLevel && LONE_SURROGATE.test(r.text!.text))));
   w.i32(o.splits.length);
   for (const s of o.splits) { w.str(s.path); w.i32(s.rows.length); }
   for (const s of o.splits) {
