@@ -17,7 +17,8 @@ const opt = (name) => { const a = argv.find((x) => x === `--${name}` || x.starts
 const args = new Set(argv);
 mkdirSync(join(root, 'build'), { recursive: true });
 
-// AssemblyScript modules: each asm/<name>/index.ts with its own flags in asm/<name>/asconfig.json if present.
+// AssemblyScript modules: each asm/<name>/index.ts with its own flags in asm/<name>/asconfig.json if present
+// (asm/data-wasi: the data stage as a WASI command module, copied into dist/bundle/ as data.wasm below).
 if (!args.has('--skip-asm')) {
   for (const name of readdirSync(join(root, 'asm'))) {
     const entry = join(root, 'asm', name, 'index.ts');
@@ -27,7 +28,7 @@ if (!args.has('--skip-asm')) {
     const flags = existsSync(cfg) ? ['--config', cfg] : [];
     const asc = (from, to, more = []) => execFileSync(process.execPath, [join(root, 'node_modules/assemblyscript/bin/asc.js'), from, '-o', to,
       '--optimizeLevel', '3', '--shrinkLevel', '0', '--noAssert', '--enable', 'simd', '--runtime', 'stub', ...flags, ...more],
-    { stdio: 'inherit' });
+    { stdio: 'inherit', cwd: root });  // cwd: asconfig.json's `use` names elements by their path from the root
     asc(entry, out);
     // the kernels again over an imported shared memory, for the worker pool (src/backend/wasm-pool.ts)
     if (name === 'kernels') {
@@ -89,6 +90,9 @@ await esbuild.build({
 });
 await esbuild.build({ bundle: true, logLevel: 'warning', entryPoints: [join(root, 'src/bundle/page/page.css')], outfile: join(root, 'dist/bundle/page.css') });
 copyFileSync(join(root, 'src/bundle/page/index.html'), join(root, 'dist/bundle/index.html'));
+// The bundle's WASI data stage (asm/data-wasi) and its node:wasi runner
+if (existsSync(join(root, 'build/data-wasi.wasm'))) copyFileSync(join(root, 'build/data-wasi.wasm'), join(root, 'dist/bundle/data.wasm'));
+await esbuild.build({ ...common, platform: 'node', entryPoints: [join(root, 'src/entry-data-wasi.ts')], outfile: join(root, 'dist/bundle/prepare-data.mjs') });
 
 // The web UI's page (webtune web-ui serves dist/webui/app.js and app.css: uPlot's styles and the page's)
 await esbuild.build({

@@ -2,8 +2,16 @@
 // allocates the outputs. 16-byte aligned; returns 0 when memory cannot grow.
 
 let top: usize = 0;
+let floor: usize = 0;
 
-@inline function base(): usize { return (__heap_base + 15) & ~<usize>15; }
+@inline function base(): usize { return ((floor ? floor : __heap_base) + 15) & ~<usize>15; }
+
+/** Starts the arena at p instead of the heap base: a module that also allocates with the runtime (asm/data-wasi)
+ *  puts it above everything the runtime gave out, and allocates no more with the runtime afterwards. */
+export function arenaFloor(p: usize): void {
+  floor = p;
+  top = 0;
+}
 
 export function reset(): void {
   top = base();

@@ -233,7 +233,8 @@ export class HfTokenizer implements Tokenizer {
   }
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** A lone surrogate: such text goes to a character-level engine as WTF-8 (see run()). */
+export const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const LONE_SPLIT = new RegExp(`(${LONE_SURROGATE.source})`);
 
 /** UTF-8, except that a lone surrogate gets the 3-byte form UTF-8 would give its code point (WTF-8). */

@@ -18,6 +18,9 @@ export interface DataEntry {
   /** the data summary webtune bundle printed (rows kept and dropped, tokens, trained share) */
   summary: string[];
   warnings: string[];
+  /** the WASI data stage: data.wasm rewrites the shards from this input on any WASI host (prepare-data.mjs runs it
+   *  under node:wasi); null where the bundle has none (a model without a tokenizer file) */
+  wasi?: { module: string; input: string } | null;
 }
 
 export interface JobManifest {

@@ -25,10 +25,17 @@ export interface EncodeOptions {
   skipBadRows?: boolean;
   /** The model's vocabulary size: pre-tokenized rows with an id outside it are bad rows. */
   vocabSize?: number;
+  /** Keep each row's rendered text on it (`webtune bundle` hands it to the WASI data stage, src/bundle/data-input.ts). */
+  keepText?: boolean;
 }
+
+/** The text a row was encoded from: the rendered chat with its trained character spans, or (spans null) pretraining text. */
+export interface RowText { text: string; spans: readonly [number, number][] | null }
 
 export interface EncodedRow extends Encoded {
   origin: RowOrigin;
+  /** with keepText; absent for pre-tokenized rows */
+  text?: RowText;
 }
 
 export class RowEncoder {
@@ -49,10 +56,10 @@ export class RowEncoder {
   }
 
   /** Encodes a conversation: ids and trained mask, before truncation. */
-  encodeConversation(conv: Conversation, origin: RowOrigin): Encoded {
-    if (conv.text !== undefined) return encodeText(this.tok, conv.text);
+  encodeConversation(conv: Conversation, origin: RowOrigin): Encoded & { text: RowText } {
+    if (conv.text !== undefined) return { ...encodeText(this.tok, conv.text), text: { text: conv.text, spans: null } };
     const r = renderConversation(this.format, conv, this.opts.lossScale ?? 'default', origin);
-    return encodeWithSpans(this.tok, r.text, r.spans, this.stats);
+    return { ...encodeWithSpans(this.tok, r.text, r.spans, this.stats), text: r };
   }
 
   /** A read item → its encoded rows (a packed pre-tokenized line holds several), none when skipped or dropped (and counted). */
@@ -90,7 +97,7 @@ export class RowEncoder {
   }
 
   /** --max_length and --truncation_strategy on one encoded row; counted in the stats either way. */
-  private keep(enc: Encoded, origin: RowOrigin, file: FileStats): EncodedRow | undefined {
+  private keep(enc: Encoded & { text?: RowText }, origin: RowOrigin, file: FileStats): EncodedRow | undefined {
     this.stats.longest = Math.max(this.stats.longest, enc.ids.length);
     const t = truncate(enc, this.opts.maxLength, this.opts.truncationStrategy ?? 'delete');
     if (!t.row) { this.stats.droppedTooLong++; return undefined; }
@@ -99,7 +106,7 @@ export class RowEncoder {
       if (!t.row.mask.includes(1)) { this.stats.droppedUntrained++; return undefined; }
     }
     file.kept++;
-    return { ids: t.row.ids, mask: t.row.mask, origin };
+    return { ids: t.row.ids, mask: t.row.mask, origin, ...(this.opts.keepText && enc.text ? { text: enc.text } : {}) };
   }
 
   private bad(e: RowError): [] {

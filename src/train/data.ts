@@ -34,6 +34,8 @@ export interface TrainData {
   /** preprocess's summary lines (rows per file and format, bad rows, length cuts, tokens, trained share) */
   summary: string[];
   warnings: string[];
+  /** With keepText: the rows behind train and val, in their order (before packing), for the WASI data stage. */
+  rows?: { train: EncodedRow[]; val: EncodedRow[] };
 }
 
 function examples(c: Collator, rows: EncodedRow[], o: DataOptions, padId: number): Example[] {
@@ -78,7 +80,8 @@ export async function loadTrainData(tok: ChatTokenizer, o: DataOptions): Promise
   const limit: LengthLimit = { maxLength: o.maxLength, strategy: o.truncationStrategy ?? 'delete', ...o.lengthLimit };
   const summary = summaryLines(stats, { train: totalsOf(train), val: val.length ? totalsOf(val) : undefined,
     packed: o.packing ? { sequences: ex.train.length, seqLen: o.maxLength! } : undefined }, limit);
-  return { ...ex, T: Math.ceil(longest / 8) * 8, padId, packed: o.packing, stats, summary, warnings: dataWarnings(stats, limit) };
+  return { ...ex, T: Math.ceil(longest / 8) * 8, padId, packed: o.packing, stats, summary, warnings: dataWarnings(stats, limit),
+    ...(o.keepText ? { rows: { train, val } } : {}) };
 }
 
 /** The order of epoch `epoch`'s examples (HF: a RandomSampler seeded per epoch). */

@@ -141,13 +141,13 @@ export type SftData = Omit<TrainData, 'stats'>;
  * then preprocess's pipeline. Shared by sft and `webtune bundle`, so a bundle trains on exactly what sft would.
  */
 export async function sftData(a: SftArgs, src: ModelSource, note: (s: string) => void,
-  onRow?: SftOptions['onRow']): Promise<{ data: TrainData; maxLength: number | undefined }> {
+  onRow?: SftOptions['onRow'], keepText = false): Promise<{ data: TrainData; maxLength: number | undefined }> {
   const context = src.model.config.maxPositionEmbeddings;
   const len = resolveMaxLength({ maxLength: a.max_length, context, ignoreContextLimit: a.ignore_context_limit, model: a.model });
   if (len.warning) note(`warning: ${len.warning}`);
   const data = await loadTrainData(src.tok, { ...encodeOptionsOf(a), maxLength: len.maxLength, vocabSize: src.model.config.vocabSize,
     lengthLimit: { defaultFrom: len.defaultFrom, context }, datasets: a.dataset, valDatasets: a.val_dataset,
-    splitDatasetRatio: a.split_dataset_ratio, packing: a.packing, seed: a.seed, shuffle: a.dataset_shuffle,
+    splitDatasetRatio: a.split_dataset_ratio, packing: a.packing, seed: a.seed, shuffle: a.dataset_shuffle, keepText,
     onRow: onRow && ((r, i) => onRow(src.tok, r, i)) });
   return { data, maxLength: len.maxLength };
 }
