@@ -3,7 +3,8 @@
 // (data-flags.ts), and so is the data summary printed before training.
 import { Command, Option } from 'commander';
 import { exit, getEnv, writeStderr, writeStdout } from '../../runtime/platform.ts';
-import { distEnvFrom } from '../dist/env.ts';
+import { distEnvFrom, localLaunchFrom } from '../dist/env.ts';
+import { launchLocalRanks } from './local-ranks.ts';
 import { DEEPSPEED_STAGES } from '../dist/data-parallel.ts';
 import { UserError } from '../../core/errors.ts';
 import { TORCH_DTYPES } from '../backend/dtype.ts';
@@ -27,6 +28,8 @@ export function sftCommand(): Command {
     .action(async (flags: SftArgs) => {
       if (!flags.model) throw new UserError('sft: --model is required');
       if (!flags.dataset?.length) throw new UserError('sft: --dataset is required');
+      const launch = localLaunchFrom(getEnv);
+      if (launch) { await exit(await launchLocalRanks(launch)); return; }
       const dist = distEnvFrom(getEnv);
       const timeout = Number(getEnv('WEBTUNE_DIST_TIMEOUT') || 600);
       const stop = stopOnSignals();
@@ -37,6 +40,7 @@ export function sftCommand(): Command {
         writeStdout(`${res.runDir}\n`);
         await exit(signalExitCode(res.interrupted as StopSignal));
       }
+      if (dist && dist.rank !== 0) return;  // rank 0 alone wrote the run directory and says where it is
       writeStderr(`webtune: last checkpoint ${res.lastCheckpoint}${res.bestCheckpoint ? `, best ${res.bestCheckpoint}` : ''}\n`);
       writeStdout(`${res.runDir}\n`);
     });

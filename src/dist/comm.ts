@@ -65,7 +65,15 @@ class Peer {
     new DataView(head.buffer).setUint32(0, body.length, true);
     head[4] = kind;
     this.sock.write(head);
-    if (!this.sock.write(body)) await new Promise<void>((r) => this.sock.once('drain', () => r()));
+    // a socket closed under us (torchrun's store drops a stranger's bytes) never drains: wait for whichever comes first
+    if (!this.sock.write(body)) await new Promise<void>((ok, fail) => {
+      const done = () => {
+        this.sock.off('drain', done); this.sock.off('close', done);
+        if (this.sock.destroyed) fail(this.failure ?? new Error(`${this.name} disconnected`)); else ok();
+      };
+      this.sock.on('drain', done); this.sock.on('close', done);
+      if (this.sock.destroyed) done();
+    });
   }
 
   recv(timeoutMs: number): Promise<{ kind: number; body: Uint8Array }> {

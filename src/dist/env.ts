@@ -87,3 +87,22 @@ export function distEnvFrom(env: Env): DistEnv | null {
   }
   return null;
 }
+
+/** ms-swift's self-launch: `NPROC_PER_NODE=P webtune sft …` starts P local ranks (NNODES, NODE_RANK, MASTER_ADDR, MASTER_PORT as torchrun takes them). */
+export interface LocalLaunch { nproc: number; nnodes: number; nodeRank: number; masterAddr: string; masterPort: number }
+
+/** The self-launch asked for, or null: none asked, or this process is already a launched rank. */
+export function localLaunchFrom(env: Env): LocalLaunch | null {
+  if (!env('NPROC_PER_NODE') || distEnvFrom(env)) return null;
+  const nnodes = intVar(env, 'NNODES', 1, 1), nodeRank = intVar(env, 'NODE_RANK', 0, 0);
+  if (nodeRank >= nnodes) throw new UserError(`NODE_RANK=${nodeRank} is not below NNODES=${nnodes}`);
+  const masterAddr = env('MASTER_ADDR') || '127.0.0.1';
+  if (nnodes > 1 && !env('MASTER_ADDR')) throw new UserError(`NNODES=${nnodes}: set MASTER_ADDR to node 0's address on every node`);
+  return { nproc: intVar(env, 'NPROC_PER_NODE', 1), nnodes, nodeRank, masterAddr, masterPort: intVar(env, 'MASTER_PORT', 1, DEFAULT_MASTER_PORT) };
+}
+
+/** The variables local rank `local` gets (torchrun's names, so distEnvFrom reads them back). */
+export function rankVariables(l: LocalLaunch, local: number): Record<string, string> {
+  return { RANK: String(l.nodeRank * l.nproc + local), WORLD_SIZE: String(l.nnodes * l.nproc), LOCAL_RANK: String(local),
+    LOCAL_WORLD_SIZE: String(l.nproc), GROUP_RANK: String(l.nodeRank), MASTER_ADDR: l.masterAddr, MASTER_PORT: String(l.masterPort) };
+}
