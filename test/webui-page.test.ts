@@ -116,6 +116,9 @@ test('Runs: a run started from the form charts its loss live and logs the losses
   await new Promise((r) => setTimeout(r, 500));
   await shot('runs');
   const runDir = await page.$eval('.run-head .run-title .mono', (e) => e.textContent!);
+  const figures = await page.$$eval('.run-head .figures > div', (ds) => Object.fromEntries(ds.map((d) => [d.querySelector('label')!.textContent, d.querySelector('span')!.textContent])));
+  assert.match(figures['elapsed < left']!, /^\d+:\d\d<0:00$/, 'the progress line\'s time, finished');
+  assert.equal(figures.step, '8/8');
   const cli = await runCli(['sft', '--model', STORIES, '--dataset', DATA, '--template', 'default', '--model_name', '小黄', 'Xiao Huang',
     '--model_author', '魔搭', 'ModelScope', '--max_length', '128', '--packing', '--per_device_train_batch_size', '4', '--learning_rate', '0.003',
     '--warmup_steps', '2', '--max_steps', '8', '--logging_steps', '1', '--save_steps', '4', '--device', 'wasm', '--output_dir', join(root, 'cli')]);

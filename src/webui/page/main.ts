@@ -213,15 +213,23 @@ const runHead = h('div', { class: 'run-head' });
 const logBox = h('pre', { class: 'log' });
 const chartsBox = h('div', { class: 'charts' });
 
+const pickedCheckpoint = new Map<string, string>();
+/** elapsed<remaining of the selected run, from its last progress line (sft prints it at each logging step) */
+let timing = '';
+
 function renderRunHead(run: RunInfo): void {
   const last = run.last ?? {};
   const live = run.status === 'running' || run.status === 'queued';
   const ckptSelect = h('select', {}, ...run.checkpoints.map((c) => h('option', { value: c }, c.split('/').slice(-1)[0])));
+  // the one picked survives re-rendering (every progress line re-renders); otherwise the latest, as resuming wants
+  const picked = pickedCheckpoint.get(run.id);
+  if (run.checkpoints.length) (ckptSelect as HTMLSelectElement).value = picked && run.checkpoints.includes(picked) ? picked : run.checkpoints[run.checkpoints.length - 1];
+  ckptSelect.addEventListener('change', () => pickedCheckpoint.set(run.id, (ckptSelect as HTMLSelectElement).value));
   runHead.replaceChildren(...[
     h('div', { class: 'run-title' }, h('span', { class: `status ${run.status}` }, run.status), h('span', { class: 'mono' }, run.run_dir ?? run.id)),
     h('div', { class: 'figures' },
       ...[['step', last['global_step/max_steps'] ?? last.step], ['loss', last.loss], ['learning rate', last.learning_rate], ['grad norm', last.grad_norm],
-        ['tokens/s', last['tokens/s']], ['epoch', last.epoch]].map(([k, v]) => h('div', {}, h('label', {}, String(k)), h('span', {}, fmt(v))))),
+        ['tokens/s', last['tokens/s']], ['epoch', last.epoch], ['elapsed < left', timing || '–']].map(([k, v]) => h('div', {}, h('label', {}, String(k)), h('span', {}, fmt(v))))),
     run.error ? h('div', { class: 'field-error' }, run.error) : null,
     h('pre', { class: 'command' }, run.command),
     h('div', { class: 'actions' },
@@ -246,12 +254,15 @@ function watchRun(run: RunInfo): void {
   watching = { id: run.id, stop };
   const charts = new RunCharts(chartsBox);
   logBox.textContent = '';
+  timing = '';
   renderRunHead(run);
   const lines: string[] = [];
   events('GET', `/api/runs/${run.id}/events`, undefined, (event, data) => {
     if (watching?.id !== run.id) return;  // a stream being closed may still deliver what it had read
     if (event === 'row') charts.add(JSON.parse(data));
     else if (event === 'log') {
+      const t = /\| (\d+:\d\d(?::\d\d)?<[\d:?]+)\s*$/.exec(data)?.[1];
+      if (t && t !== timing) { timing = t; const info = runsCache.find((r) => r.id === run.id); if (info) renderRunHead(info); }
       lines.push(data);
       if (lines.length > 400) lines.splice(0, lines.length - 400);
       const atEnd = logBox.scrollTop + logBox.clientHeight >= logBox.scrollHeight - 4;
