@@ -3,7 +3,7 @@
 // DDP and ZeRO-1/2; the launchers' environments; a rank that disappears is named.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -130,4 +130,66 @@ test('MASTER_PORT held by a server that hangs up: the ranks still meet', async (
     assert.deepEqual([...x[0]], [11, 22]);
     groups.forEach((g) => g.close());
   } finally { store.close(); }
+});
+
+// A zero2 run of 2 ranks, saved at step 2, resumed on 1 rank (batch 2: the same global batch, so exactly the same
+// steps 3–4) and on 3 ranks (batch 1: a global batch of 3, so the curve goes on from the same weights and moments)
+test('zero2: 2 ranks saved at step 2 resume on 1 rank and on 3 ranks', async () => {
+  const o: Partial<SftArgs> = { deepspeed: 'zero2', max_steps: 4, save_steps: 2 };
+  const dist = (rank: number, world: number, port: number) => ({ rank, world, localRank: rank, localWorld: world, masterAddr: '127.0.0.1', masterPort: port,
+    launcher: 'torchrun' as const, timeoutMs: 30_000, bucketFloats: 3000 });
+  const out = mkdtempSync(join(tmpdir(), 'webtune-dist-'));
+  const [full] = await Promise.all([0, 1].map((r) => runSft(args({ ...o, output_dir: out }), { ops: new ReferenceTrainOps(), dist: dist(r, 2, 29771) })));
+  const ck2 = join(full.runDir, 'checkpoint-2');
+  const one = await runSft(args({ ...o, output_dir: out, per_device_train_batch_size: 2, resume_from_checkpoint: ck2 }), { ops: new ReferenceTrainOps() });
+  const after = (r: { logs: Record<string, unknown>[] }) => r.logs.filter((l) => 'loss' in l && (l.step as number) > 2).map((l) => l.loss as number);
+  assert.equal(after(one).length, 2);
+  after(one).forEach((l, i) => assert.ok(Math.abs(l - after(full)[i]) <= 1e-4 * after(full)[i], `1 rank, step ${i + 3}: ${l} vs ${after(full)[i]}`));
+  const lora = true, a = weightsOf(full.lastCheckpoint, lora), b = weightsOf(one.lastCheckpoint, lora);
+  let worst = 0;
+  for (const [k, t] of a) { const u = b.get(k)!.data; t.data.forEach((x, i) => { worst = Math.max(worst, Math.abs(x - u[i])); }); }
+  assert.ok(worst <= 1e-5, `1 rank: final weights differ by ${worst}`);
+
+  const notes: string[] = [];
+  const [three] = await Promise.all([0, 1, 2].map((r) => runSft(args({ ...o, output_dir: out, resume_from_checkpoint: ck2 }),
+    { ops: new ReferenceTrainOps(), dist: dist(r, 3, 29791), note: (s) => notes.push(s) })));
+  assert.ok(notes.some((n) => /resumed from .*checkpoint-2 at step 2/.test(n)), notes.join('\n'));
+  assert.ok(notes.some((n) => /stopped 8 sequences into epoch 0, inside a global micro-batch of 3 .* 2 sequences are trained on again/.test(n)), notes.join('\n'));
+  const got = after(three), want = after(full);
+  assert.deepEqual(three.logs.filter((l) => 'loss' in l).map((l) => l.step), [1, 2, 3, 4], 'the curve: steps 1–2 from the checkpoint, 3–4 trained');
+  // other sequences in each batch: close to the 2-rank curve, not equal to it
+  got.forEach((l, i) => assert.ok(Number.isFinite(l) && Math.abs(l - want[i]) <= 0.25 * want[i], `3 ranks, step ${i + 3}: ${l} vs ${want[i]}`));
+});
+
+// torchrun --max_restarts: a rank killed mid-run makes torchrun restart both; they resume from the newest checkpoint
+// by themselves (TORCHELASTIC_RESTART_COUNT → --resume_from_checkpoint auto) and finish the run.
+test('torchrun --max_restarts 1: a rank killed mid-run, the restarted ranks resume from the last checkpoint and finish', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'webtune-dist-'));
+  const steps = 150;
+  const child = spawn(PYTHON, ['-m', 'torch.distributed.run', '--nnodes', '1', '--nproc_per_node', '2', '--master_port', '29811', '--max_restarts', '1',
+    '--redirects', '1', '--tee', '1', '--log_dir', mkdtempSync(join(tmpdir(), 'webtune-torchrun-')), '--no_python',
+    process.execPath, CLI, 'sft', ...cliFlags, '--max_steps', String(steps), '--save_steps', '10', '--output_dir', out], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  // the first checkpoint written: kill one worker (SIGKILL: no cleanup, as a crash or an OOM kill)
+  const firstCheckpoint = () => readdirSync(out).some((d) => d.startsWith('v') && readdirSync(join(out, d)).some((c) => /^checkpoint-\d+$/.test(c)));
+  for (let i = 0; i < 3000 && !firstCheckpoint(); i++) await new Promise((r) => setTimeout(r, 10));
+  const workers = spawnSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' }).stdout.trim().split(/\s+/).map(Number);
+  assert.equal(workers.length, 2, `torchrun's workers: ${workers}`);
+  process.kill(workers[1], 'SIGKILL');
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const code = await Promise.race([exited, new Promise<'timeout'>((r) => { timer = setTimeout(() => r('timeout'), 200_000); })]);
+  clearTimeout(timer);
+  if (code === 'timeout') child.kill('SIGKILL');
+  assert.equal(code, 0, stderr);
+  assert.match(stderr, /torchrun restart 1: resuming with --resume_from_checkpoint auto/);
+  const from = /resumed from (\S+checkpoint-(\d+)) at step (\d+)/.exec(stderr);
+  assert.ok(from, stderr);
+  assert.ok(Number(from[2]) < steps, `resumed at step ${from[2]}: the kill came after the end`);
+  const runs = readdirSync(out).filter((d) => d.startsWith('v')).sort((x, y) => parseInt(x.slice(1)) - parseInt(y.slice(1)));
+  assert.equal(runs.length, 2, 'the first attempt\'s run (kept: it holds checkpoints) and the restarted one');
+  const rows = logged(join(out, runs[1]));
+  assert.deepEqual(rows.map((r) => r.step), Array.from({ length: steps }, (_x, i) => i + 1), 'the whole curve: the saved steps, then the rest');
+  assert.ok(readdirSync(join(out, runs[1])).includes(`checkpoint-${steps}`));
 });

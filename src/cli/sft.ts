@@ -21,7 +21,7 @@ export function sftCommand(): Command {
     .description('supervised fine-tuning (LoRA or full) of a Llama-family model on WebGPU or WASM')
     .option('--model <path>', `the model (model_type ${supportedModelTypes().join(', ')}): ${MODEL_KINDS}`);
   return addTrainFlags(cmd)
-    .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG)')
+    .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG); auto: the newest under --output_dir, if any')
     .option('--output_dir <dir>', 'where vN-YYYYMMDD-HHMMSS/ run directories go', 'output')
     .addOption(new Option('--deepspeed <stage>', 'under torchrun/Slurm: shard the optimizer state (zero1) and also gradients (zero2) across ranks; without: DDP')
       .choices(Object.keys(DEEPSPEED_STAGES)))
@@ -31,6 +31,12 @@ export function sftCommand(): Command {
       const launch = localLaunchFrom(getEnv);
       if (launch) { await exit(await launchLocalRanks(launch)); return; }
       const dist = distEnvFrom(getEnv);
+      // torchrun --max_restarts: a restarted attempt goes on from the last checkpoint by itself
+      const restart = Number(getEnv('TORCHELASTIC_RESTART_COUNT') || 0);
+      if (dist && restart > 0 && !flags.resume_from_checkpoint) {
+        flags = { ...flags, resume_from_checkpoint: 'auto' };
+        if (dist.rank === 0) writeStderr(`webtune: torchrun restart ${restart}: resuming with --resume_from_checkpoint auto\n`);
+      }
       const timeout = Number(getEnv('WEBTUNE_DIST_TIMEOUT') || 600);
       const stop = stopOnSignals();
       const res = await runSft(flags, { dist: dist ? { ...dist, timeoutMs: timeout * 1000 } : undefined, note: (s) => writeStderr(`webtune: ${s}\n`), onRow: debugPrinter(flags), stop: stop.signal, onRunDir: stop.graceful })

@@ -15,7 +15,7 @@ type NetServer = import('node:net').Server;
 const MAGIC = 'webtune-dist-1';
 /** how many ports above MASTER_PORT rank 0 may end up on (torchrun's store, a stale job) */
 const PORT_TRIES = 16;
-const KIND = { data: 1, json: 2, abort: 3 } as const;
+const KIND = { data: 1, json: 2, abort: 3, bye: 4 } as const;
 
 /** One rank's connection to another: length-prefixed frames, each read with a deadline. */
 class Peer {
@@ -25,13 +25,19 @@ class Peer {
   private waiting?: { ok: (f: { kind: number; body: Uint8Array }) => void; fail: (e: Error) => void; timer: ReturnType<typeof setTimeout> };
   private failure?: Error;
   closing = false;
+  /** the peer said bye: it finished every collective, so its hang-up is no failure (unless this rank still waits on it) */
+  private finished = false;
 
   /** group: told of a failure; a quiet one while the peer is not yet known to be a webtune rank */
   constructor(readonly sock: NetSocket, public name: string, public group: { fail(msg: string): void }) {
     sock.setNoDelay(true);
     sock.on('data', (d: Uint8Array) => this.onData(d));
     sock.on('error', () => {});  // 'close' follows and says who
-    sock.on('close', () => { if (!this.closing) this.group.fail(`${this.name} disconnected (it exited or was killed)`); });
+    sock.on('close', () => {
+      if (this.closing) return;
+      if (!this.finished) this.group.fail(`${this.name} disconnected (it exited or was killed)`);
+      else if (this.waiting) this.group.fail(`${this.name} finished while this rank still waited for it (ranks out of step)`);
+    });
   }
 
   private onData(d: Uint8Array): void {
@@ -42,6 +48,7 @@ class Peer {
       this.take(5);
       const f = { kind: head[4], body: this.take(len) };
       if (f.kind === KIND.abort) { this.group.fail(new TextDecoder().decode(f.body)); continue; }
+      if (f.kind === KIND.bye) { this.finished = true; continue; }
       if (this.waiting) { const w = this.waiting; this.waiting = undefined; clearTimeout(w.timer); w.ok(f); } else this.frames.push(f);
     }
   }
@@ -90,6 +97,15 @@ class Peer {
   abort(e: Error): void {
     this.failure ??= e;
     if (this.waiting) { clearTimeout(this.waiting.timer); this.waiting.fail(e); this.waiting = undefined; }
+  }
+
+  /** A clean end: bye, then the queued frames flush before the socket closes. */
+  finish(): void {
+    if (this.closing) return;
+    this.send(KIND.bye, new Uint8Array(0)).catch(() => {});
+    this.closing = true;
+    if (this.waiting) { clearTimeout(this.waiting.timer); this.waiting = undefined; }
+    this.sock.end();
   }
 
   close(): void {
@@ -255,7 +271,7 @@ export class Group {
     if (this.failure) return;
     this.failure = new UserError(msg);
     for (const p of this.peers) { p.send(KIND.abort, new TextEncoder().encode(msg)).catch(() => {}); p.abort(this.failure); }
-    setTimeout(() => this.close(), 200);  // let the abort frames go out
+    setTimeout(() => this.shut((p) => p.close()), 200);  // let the abort frames go out
   }
 
   private check(): void { if (this.failure) throw this.failure; }
@@ -332,8 +348,12 @@ export class Group {
     if (dist < w - 1) await this.ringStep(x, () => {}, 0);
   }
 
-  close(): void {
-    for (const p of this.peers) p.close();
+  /** Ends this rank's part: each neighbour is told, so a rank that finishes first does not look like one that died
+   * to the ranks still taking in the last collective's pieces. */
+  close(): void { this.shut((p) => p.finish()); }
+
+  private shut(each: (p: Peer) => void): void {
+    for (const p of this.peers) each(p);
     this.server?.close();
   }
 }

@@ -61,6 +61,17 @@ export async function checkpointsIn(dir: string): Promise<{ name: string; step: 
     .map((x) => ({ name: `${dir}/${x.name}`, step: Number(x.m![1]) })).sort((a, b) => a.step - b.step);
 }
 
+/** --resume_from_checkpoint auto: the newest run directory under outputDir that holds a checkpoint, and its last one. */
+export async function latestCheckpoint(outputDir: string): Promise<string | null> {
+  const runs = (await readDir(outputDir).catch(() => [] as string[])).map((d) => ({ d, m: /^v(\d+)-/.exec(d) })).filter((x) => x.m)
+    .sort((a, b) => Number(b.m![1]) - Number(a.m![1]));
+  for (const { d } of runs) {
+    const cks = await checkpointsIn(`${outputDir.replace(/\/$/, '')}/${d}`).catch(() => []);
+    if (cks.length) return cks[cks.length - 1].name;
+  }
+  return null;
+}
+
 /** --save_total_limit: removes the oldest checkpoints beyond the limit, never the best one. */
 export async function pruneCheckpoints(dir: string, limit: number | undefined, best: string | null): Promise<void> {
   if (!limit) return;

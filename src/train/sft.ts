@@ -17,7 +17,7 @@ import { hfConfigFor } from '../../models/hf-llama.ts';
 import { epochOrder, loadTrainData, makeBatch, trainedTokens, type TrainData } from './data.ts';
 import { loadModelSource, type ModelSource } from './model-source.ts';
 import { writeRunImages } from './images.ts';
-import { checkOutputDir, JsonLog, makeRunDir, pruneCheckpoints, removeRunDirIfEmpty } from './output.ts';
+import { checkOutputDir, JsonLog, latestCheckpoint, makeRunDir, pruneCheckpoints, removeRunDirIfEmpty } from './output.ts';
 import { Progress } from './progress.ts';
 import { lrAt, warmupSteps, type SchedulerType } from './schedule.ts';
 import { EventWriter } from './tensorboard.ts';
@@ -182,6 +182,12 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   if (badReport) throw new UserError(`--report_to ${badReport} is not supported; valid: ${REPORT_TO.join(', ')}`);
   if (lead) await checkOutputDir(a.output_dir);  // before anything slow: an unwritable output fails first
   a = await absoluteModel(a);
+  if (a.resume_from_checkpoint === 'auto') {
+    // an elastic restart (or a rerun) goes on from where the last attempt saved, or starts when it saved nothing
+    const found = await latestCheckpoint(a.output_dir);
+    note(found ? `--resume_from_checkpoint auto: ${found}` : `--resume_from_checkpoint auto: no checkpoint under ${a.output_dir} yet, starting at step 0`);
+    a = { ...a, resume_from_checkpoint: found ?? undefined };
+  }
   const src = await loadModelSource(a.model);
   const { data, maxLength } = opts.data ? { data: opts.data, maxLength: a.max_length! } : await sftData(a, src, note, opts.onRow);
   for (const line of data.summary) note(line);
@@ -235,7 +241,12 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   const history: Record<string, unknown>[] = [];
   if (a.resume_from_checkpoint) {
     const ck = await loadCheckpoint(a.resume_from_checkpoint, trainer, adamw);
-    step = Number(ck.state.global_step); epoch = Number(ck.rng.epoch); batch = Number(ck.rng.batch);
+    step = Number(ck.state.global_step); epoch = Number(ck.rng.epoch);
+    // the data position in sequences, so that a run resumes on another world size or batch: the next global
+    // micro-batch starts where the saved run stopped (rounded down when that falls inside one: those are seen again)
+    const seen = ck.rng.sequences === undefined ? Number(ck.rng.batch) * B * W : Number(ck.rng.sequences);
+    batch = Math.floor(seen / (B * W));
+    if (seen % (B * W)) note(`warning: the checkpoint stopped ${seen} sequences into epoch ${epoch}, inside a global micro-batch of ${B * W} (${W} rank(s) × batch ${B}): ${seen % (B * W)} sequences are trained on again`);
     bestMetric = (ck.state.best_metric as number | null) ?? null; best = (ck.state.best_model_checkpoint as string | null) ?? null;
     history.push(...((ck.state.log_history as Record<string, unknown>[]) ?? []));
     note(`resumed from ${a.resume_from_checkpoint} at step ${step} (epoch ${epoch}, batch ${batch})`);
@@ -333,7 +344,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
       last = `${runDir}/checkpoint-${step}`;
       await saveCheckpoint(last, { trainer: view, baseModel: a.model, configJson: hfConfigFor(src.model, 'float32'), tokenizerFiles: src.tokenizerFiles,
         trainerState: state(), scheduler: { lr_scheduler_type: a.lr_scheduler_type, learning_rate: a.learning_rate, total_steps: total, warmup_steps: warmup, last_step: step },
-        rng: { seed: a.seed, epoch, batch }, args: a as unknown as Record<string, unknown>, adamw });
+        rng: { seed: a.seed, epoch, batch, sequences: batch * B * W }, args: a as unknown as Record<string, unknown>, adamw });
       await pruneCheckpoints(runDir, a.save_total_limit, best);
     }
     win.t0 += performance.now() - pause;
