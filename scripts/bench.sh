@@ -24,3 +24,5 @@ node build/bench/train.mjs --torch_blas default,openblas 2>/dev/null | grep '^{'
 # serve: 64 concurrent streaming completions against `webtune deploy` (WASM); a table, then its JSON line
 node build/bench/serve-load.mjs --device wasm --requests 64 --max_tokens 64 --rounds 3
 node build/bench/bundle-runtimes.mjs 2>/dev/null | grep '^{'
+node build/bench/edge-decode.mjs
+node build/bench/dist-scaling.mjs
