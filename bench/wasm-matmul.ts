@@ -2,14 +2,17 @@
 // M=1 4096×4096 matvec (the decode hot path, memory bound) and 64×4096×4096; next to numpy on Debian's OpenBLAS
 // (scripts/fetch-openblas.sh; the physical ceiling of this machine) with the same thread counts. Best of repeated
 // runs. Not a test. Bundled and run by scripts/bench.sh: node build/bench/wasm-matmul.mjs [--threads 2]
+// (WEBTUNE_WASM_RELAXED=0: the plain-SIMD kernels instead of the fused multiply-add build; each row names which ran)
 import '../runtime/wasm-embedded.ts';
 import { spawnSync } from 'node:child_process';
 import { createWasmOps } from '../src/backend/wasm-ops.ts';
 import { defaultThreads } from '../src/backend/wasm-pool.ts';
 import { argv, exit } from '../runtime/platform.ts';
+import { kernelsRelaxed } from '../runtime/wasm.ts';
 
 const args = argv();
-const threads = Number(args[args.indexOf('--threads') + 1] || (await defaultThreads()));
+const at = args.indexOf('--threads'), threads = at >= 0 ? Number(args[at + 1]) : await defaultThreads();
+if (!Number.isInteger(threads) || threads < 1) { console.error('usage: wasm-matmul.mjs [--threads N] (N ≥ 1)'); exit(2); }
 const SHAPES: [number, number, number][] = [[1024, 1024, 1024], [1, 4096, 4096], [64, 4096, 4096]];
 
 function best(run: () => void, minMs = 2000): number {
@@ -59,6 +62,6 @@ print(json.dumps(out))`;
 
 for (const [shape, r] of Object.entries(rows)) {
   const ratio = r[`numpy_openblas_${threads}t_gflops`] ? { [`fraction_of_openblas_${threads}t`]: +(r[`webtune_${threads}t_gflops`] / r[`numpy_openblas_${threads}t_gflops`]).toFixed(2) } : {};
-  console.log(JSON.stringify({ bench: 'matmul', shape, ...r, ...ratio }));
+  console.log(JSON.stringify({ bench: 'matmul', shape, simd: kernelsRelaxed() ? 'relaxed (FMA)' : 'plain', ...r, ...ratio }));
 }
 await exit(0);

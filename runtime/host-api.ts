@@ -59,6 +59,8 @@ export interface Host {
   filterNativeStderr<T>(fn: () => T, drop: RegExp): Promise<T>;
   /** build/NAME.wasm of an unbundled checkout */
   readBuiltWasm(name: string): Promise<Uint8Array>;
+  /** turns on the runtime's relaxed-SIMD support where it is behind a flag (Node 20's V8); absent where it cannot */
+  enableRelaxedSimd?(): Promise<void>;
   openLineReader(): Promise<LineReader>;
   /** physical cores where the host can tell, else logical CPUs (the default WASM thread count) */
   cpuCount(): Promise<number>;

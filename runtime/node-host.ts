@@ -60,6 +60,11 @@ export const host: Host = {
     }
     throw new Error(`webtune: ${name}.wasm not found; run "npm run build" first`);
   },
+  async enableRelaxedSimd() {
+    // V8 11.3 (Node 20) validates relaxed SIMD only behind this flag; it ships on by default from V8 11.4 (Node 22,
+    // Deno, Chrome 114). Set before the first compile, it applies to every module compiled after, workers included.
+    try { (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd'); } catch { /* a host without node:v8 */ }
+  },
   async cpuCount() {
     const os = await import('node:os');
     const logical = os.availableParallelism?.() ?? os.cpus().length;

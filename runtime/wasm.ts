@@ -2,10 +2,10 @@
 // Bundles register the module bytes (Node/Deno: embedded by esbuild) or a precompiled
 // WebAssembly.Module (edge workers import .wasm as modules and forbid runtime compilation).
 // Unbundled code (tests, tsx) falls back to reading build/NAME.wasm from the repository.
-export type WasmName = 'kernels' | 'kernels-threads' | 'tokenizer' | 'collate';
+export type WasmName = 'kernels' | 'kernels-threads' | 'kernels-relaxed' | 'kernels-threads-relaxed' | 'tokenizer' | 'collate';
 export type WasmSource = Uint8Array | WebAssembly.Module;
 
-import { host } from './platform.ts';
+import { getEnv, host } from './platform.ts';
 
 const sources = new Map<WasmName, WasmSource>();
 const modules = new Map<WasmName, Promise<WebAssembly.Module>>();
@@ -15,11 +15,35 @@ export function registerWasm(name: WasmName, source: WasmSource): void {
   modules.delete(name);
 }
 
+// The kernels are also built with relaxed SIMD (fused multiply-add: asm/kernels/simd.ts). Asking for `kernels` gets
+// that build wherever the runtime validates it (V8 ≥ 11.4; Node 20 after enableRelaxedSimd), unless
+// WEBTUNE_WASM_RELAXED=0; edge bundles register only the plain build.
+const RELAXED: Partial<Record<WasmName, WasmName>> = { kernels: 'kernels-relaxed', 'kernels-threads': 'kernels-threads-relaxed' };
+let relaxedInUse = false;
+/** whether the kernels compiled so far are the relaxed-SIMD build */
+export const kernelsRelaxed = (): boolean => relaxedInUse;
+
+const sourceOf = async (name: WasmName): Promise<WasmSource> => sources.get(name) ?? await host.readBuiltWasm(name);
+
+async function relaxedBuild(name: WasmName): Promise<WasmSource | null> {
+  const alt = RELAXED[name];
+  if (!alt || getEnv('WEBTUNE_WASM_RELAXED') === '0') return null;
+  const src = await sourceOf(alt).catch(() => null);
+  if (!src || src instanceof WebAssembly.Module) return src;
+  if (!WebAssembly.validate(src as BufferSource)) {
+    await host.enableRelaxedSimd?.();
+    if (!WebAssembly.validate(src as BufferSource)) return null;
+  }
+  return src;
+}
+
 function compile(name: WasmName): Promise<WebAssembly.Module> {
   let m = modules.get(name);
   if (!m) {
     m = (async () => {
-      const src = sources.get(name) ?? await host.readBuiltWasm(name);
+      const relaxed = await relaxedBuild(name);
+      if (relaxed) relaxedInUse = true;
+      const src = relaxed ?? await sourceOf(name);
       return src instanceof WebAssembly.Module ? src : WebAssembly.compile(src as BufferSource);
     })();
     modules.set(name, m);

@@ -31,8 +31,12 @@ if (!args.has('--skip-asm')) {
     { stdio: 'inherit', cwd: root });  // cwd: asconfig.json's `use` names elements by their path from the root
     asc(entry, out);
     // the kernels again over an imported shared memory, for the worker pool (src/backend/wasm-pool.ts)
+    // and both once more with relaxed SIMD (fused multiply-add), which runtime/wasm.ts prefers where it validates
     if (name === 'kernels') {
-      asc(entry, join(root, 'build', 'kernels-threads.wasm'), ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536']);
+      const threads = ['--enable', 'threads', '--importMemory', '--sharedMemory', '--maximumMemory', '65536'];
+      asc(entry, join(root, 'build', 'kernels-threads.wasm'), threads);
+      asc(entry, join(root, 'build', 'kernels-relaxed.wasm'), ['--enable', 'relaxed-simd']);
+      asc(entry, join(root, 'build', 'kernels-threads-relaxed.wasm'), [...threads, '--enable', 'relaxed-simd']);
     }
     // asm/<name>/test-entry.ts: the module plus exports only tests use, built with the tests as build/<name>-test.wasm
     const testEntry = join(root, 'asm', name, 'test-entry.ts');

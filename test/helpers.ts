@@ -19,10 +19,10 @@ export interface RunResult { status: number | null; stdout: string; stderr: stri
 const env = () => ({ ...process.env, XDG_RUNTIME_DIR: process.env.XDG_RUNTIME_DIR ?? '/tmp' });
 
 /** Runs `webtune ARGS` under node (default) or deno, asynchronously so tests can run side by side. */
-export function runCli(args: string[], runtime: 'node' | 'deno' = 'node', timeoutMs = 300_000): Promise<RunResult> {
+export function runCli(args: string[], runtime: 'node' | 'deno' = 'node', timeoutMs = 300_000, extraEnv: Record<string, string> = {}): Promise<RunResult> {
   const [cmd, pre] = runtime === 'node' ? [process.execPath, [CLI]] : [DENO, ['run', '-A', CLI]];
   return new Promise((done) => {
-    const child = spawn(cmd, [...pre, ...args], { env: env(), timeout: timeoutMs });
+    const child = spawn(cmd, [...pre, ...args], { env: { ...env(), ...extraEnv }, timeout: timeoutMs });
     let stdout = '', stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d) => (stderr += d));

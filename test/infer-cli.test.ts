@@ -8,11 +8,12 @@ const story = ['infer', '--model', STORIES, '--prompt', '', '--max_new_tokens', 
 
 for (const [runtime, device] of [['node', 'webgpu'], ['deno', 'webgpu'], ['node', 'wasm'], ['deno', 'wasm']] as const) {
   test(`${runtime} + ${device}: greedy story equals llama2.c's exactly`, async () => {
-    // WASM on a 2-thread pool (the same bits as 1 thread: test/wasm-ops.test.ts)
+    // WASM on a 2-thread pool (the same bits as 1 thread: test/wasm-ops.test.ts), fused multiply-adds: Node 20 after
+    // setting V8's flag, Deno by default
     const r = await runCli([...story, '--device', device, ...(device === 'wasm' ? ['--threads', '2'] : [])], runtime);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(continuation(r.stdout), expectedStory());
-    assert.match(r.stderr, new RegExp(`device: ${device === 'wasm' ? 'wasm on WebAssembly SIMD \\(2 threads\\)' : device}`));
+    assert.match(r.stderr, new RegExp(`device: ${device === 'wasm' ? 'wasm on WebAssembly relaxed SIMD \\(fused multiply-add\\) \\(2 threads\\)' : device}`));
   });
 }
 

@@ -146,7 +146,7 @@ test('matmul matches the reference (tails, tiles, row blocks)', async () => {
 
 test('matmul on a 3-thread pool gives the 1-thread bits (columns split by 8s, each share its own panel)', async () => {
   const pooled = await createWasmOps({ threads: 3, poolMinMacs: 0 });
-  assert.equal(pooled.caps.device, 'WebAssembly SIMD (3 threads)');
+  assert.equal(pooled.caps.device, 'WebAssembly relaxed SIMD (fused multiply-add) (3 threads)');
   try {
     for (const [M, N, K] of [[1, 16, 8], [1, 100, 67], [3, 256, 1024], [31, 65, 17], [33, 65, 67], [37, 129, 300], [64, 24, 64]] as const) {
       const x = randn(M * K, M + K), w = randn(N * K, N + 3 * K);

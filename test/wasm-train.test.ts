@@ -23,7 +23,7 @@ const ops = await createWasmTrainOps(), ops1 = ops;
 assert.equal(ops.caps.train, true);
 // a pool of 3 threads that splits every GEMM, however small (rows by 4s, or columns by 8s when rows are few)
 const pooled = await createWasmTrainOps({ threads: 3, poolMinMacs: 0 });
-assert.equal(pooled.caps.device, 'WebAssembly SIMD (3 threads)');
+assert.equal(pooled.caps.device, 'WebAssembly relaxed SIMD (fused multiply-add) (3 threads)');
 
 // ---- GEMM ----
 type Layout = 'NT' | 'NN' | 'TN';
@@ -164,7 +164,7 @@ test('sft --device wasm trains on WASM and says so; --threads 2 and 1 log the sa
       '--per_device_train_batch_size', '4', '--device', 'wasm', '--threads', threads, '--output_dir', out]);
     assert.equal(r.status, 0, r.stderr);
     const n = Number(threads);
-    assert.match(r.stderr, new RegExp(`^webtune: device: wasm on WebAssembly SIMD \\(${n} thread${n > 1 ? 's' : ''}\\) \\(requested with --device wasm\\)$`, 'm'));
+    assert.match(r.stderr, new RegExp(`^webtune: device: wasm on WebAssembly relaxed SIMD \\(fused multiply-add\\) \\(${n} thread${n > 1 ? 's' : ''}\\) \\(requested with --device wasm\\)$`, 'm'));
     const runDir = r.stdout.trim().split('\n').pop()!;
     losses.push(readFileSync(join(runDir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => 'loss' in x).map((x) => x.loss));
   }
@@ -179,4 +179,22 @@ test('sft --device wasm trains on WASM and says so; --threads 2 and 1 log the sa
   assert.match(bad.stderr, /--device/);
   assert.equal(wasmTrainsBetter(42e6).wasm, true);
   assert.deepEqual(wasmTrainsBetter(1e9), { wasm: false, why: 'its f32 weights (3.7 GiB) do not fit WASM\'s 4 GiB memory' });
+});
+
+// The kernels built with relaxed SIMD (fused multiply-adds, the default wherever the runtime validates them) against
+// the plain build (WEBTUNE_WASM_RELAXED=0): one rounding instead of two per multiply-add, so the losses agree to
+// float32 rounding, not bit for bit; each run names its kernels on stderr.
+test('relaxed-SIMD kernels (default) and the plain build (WEBTUNE_WASM_RELAXED=0) log the same losses to 1e-5', async () => {
+  const losses: number[][] = [];
+  for (const relaxed of ['1', '0']) {
+    const out = mkdtempSync(join(tmpdir(), 'webtune-wasm-sft-'));
+    const r = await runCli(['sft', '--model', STORIES, '--dataset', `${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#8`, '--template', 'default',
+      '--model_name', 'x', 'X', '--model_author', 'y', 'Y', '--max_length', '64', '--max_steps', '3', '--logging_steps', '1',
+      '--per_device_train_batch_size', '4', '--device', 'wasm', '--threads', '1', '--output_dir', out], 'node', 300_000, { WEBTUNE_WASM_RELAXED: relaxed });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, relaxed === '1' ? /device: wasm on WebAssembly relaxed SIMD \(fused multiply-add\) \(1 thread\)/ : /device: wasm on WebAssembly SIMD \(1 thread\)/);
+    losses.push(readFileSync(join(r.stdout.trim().split('\n').pop()!, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => 'loss' in x).map((x) => x.loss));
+  }
+  assert.equal(losses[0].length, 3);
+  losses[0].forEach((l, i) => assert.ok(Math.abs(l - losses[1][i]) <= 1e-5 * Math.abs(losses[1][i]), `step ${i + 1}: relaxed ${l}, plain ${losses[1][i]}`));
 });

@@ -2,6 +2,7 @@
 // scores = q·k / sqrt(headDim) for cache rows 0..pos[t], softmax in f32 with the max subtracted
 // (the normaliser summed in f64), then out = Σ p·v accumulated in f32x4 lanes.
 import { alloc, free } from './alloc';
+import { hsum, madd } from './simd';
 
 // Scores scratch, grown on demand and kept between calls.
 let scratch: usize = 0;
@@ -17,17 +18,13 @@ function scores(len: i32): usize {
   return scratch;
 }
 
-@inline function hsum(v: v128): f32 {
-  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  return f32x4.extract_lane(f32x4.add(s, v128.shuffle<f32>(s, s, 1, 0, 3, 2)), 0);
-}
 
 function dot(a: usize, b: usize, n: i32): f32 {
   let acc = f32x4.splat(0);
   let d = 0;
   for (; d + 4 <= n; d += 4) {
     const o = <usize>d << 2;
-    acc = f32x4.add(acc, f32x4.mul(v128.load(a + o), v128.load(b + o)));
+    acc = madd(acc, v128.load(a + o), v128.load(b + o));
   }
   let s = hsum(acc);
   for (; d < n; d++) s += load<f32>(a + (<usize>d << 2)) * load<f32>(b + (<usize>d << 2));
@@ -69,7 +66,7 @@ export function attention(out: usize, q: usize, kCache: usize, vCache: usize, po
         let d = 0;
         for (; d < hd4; d += 4) {
           const o = <usize>d << 2;
-          v128.store(oh + o, f32x4.add(v128.load(oh + o), f32x4.mul(pv, v128.load(v + o))));
+          v128.store(oh + o, madd(v128.load(oh + o), pv, v128.load(v + o)));
         }
         for (; d < headDim; d++) {
           const o = <usize>d << 2;

@@ -5,8 +5,8 @@
 // transposes cost one scalar pass over the data (1/(4·MB) of the multiply-adds). LoRA's dropout (a DropMask of
 // core/train-ops.ts) is applied while packing A or B, or on the product when C is stored.
 import { alloc, free } from './alloc';
+import { madd } from './simd';
 
-@inline function madd(acc: v128, a: v128, b: v128): v128 { return f32x4.add(acc, f32x4.mul(a, b)); }
 
 /** core/train-ops.ts dropKeep: murmur3's 32-bit finalizer of j + salt against the threshold. */
 @inline export function keep(salt: u32, j: u32, threshold: u32): bool {

@@ -8,13 +8,9 @@
 // 8 multiply-adds into 8 accumulators (no horizontal sums, few registers). Row blocks keep the x block in
 // L2 while the panel is reused by every tile in it, so each weight row is loaded once per block.
 import { alloc, free } from './alloc';
+import { hsum, madd } from './simd';
 
-@inline function hsum(v: v128): f32 {
-  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  return f32x4.extract_lane(f32x4.add(s, v128.shuffle<f32>(s, s, 1, 0, 3, 2)), 0);
-}
 
-@inline function madd(acc: v128, a: v128, b: v128): v128 { return f32x4.add(acc, f32x4.mul(a, b)); }
 
 /** One dot product of length K. */
 function dot1(x: usize, w: usize, K: i32): f32 {

@@ -2,12 +2,8 @@
 // optimizer updates. Formulas as in core/train-ops.ts; src/backend/wasm-train-ops.ts wraps them as TrainOps.
 // Sums over a row use f32x4 lanes; transcendental and optimizer arithmetic is f64 per element (memory-bound anyway).
 import { alloc, free } from './alloc';
+import { hsum, madd } from './simd';
 
-@inline function hsum(v: v128): f32 {
-  const s = f32x4.add(v, v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-  return f32x4.extract_lane(f32x4.add(s, v128.shuffle<f32>(s, s, 1, 0, 3, 2)), 0);
-}
-@inline function madd(acc: v128, a: v128, b: v128): v128 { return f32x4.add(acc, f32x4.mul(a, b)); }
 @inline function at(p: usize, j: i32): usize { return p + (<usize>j << 2); }
 
 function dot(a: usize, b: usize, n: i32): f32 {

@@ -3,7 +3,7 @@
 // and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
 // views are always taken fresh from memory.buffer.
 import { roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
-import { instantiateWasm, wasmModule } from '../../runtime/wasm.ts';
+import { instantiateWasm, kernelsRelaxed, wasmModule } from '../../runtime/wasm.ts';
 import { createWasmPool, threadsUnavailable, type WasmPool } from './wasm-pool.ts';
 
 /** The raw kernel exports; pointers are byte offsets (u32, arriving in JS as possibly negative i32). */
@@ -38,7 +38,7 @@ export class WasmOps implements Ops {
   readonly name = 'wasm' as const;
   get caps(): BackendCaps {
     const n = this.threads;
-    return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: 0xffff0000, device: `WebAssembly SIMD (${n} thread${n > 1 ? 's' : ''})` };
+    return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: 0xffff0000, device: `WebAssembly ${kernelsRelaxed() ? 'relaxed SIMD (fused multiply-add)' : 'SIMD'} (${n} thread${n > 1 ? 's' : ''})` };
   }
   protected readonly ropeTables = new Map<string, number>();
   /** pool: workers over this instance's shared memory (the threads build), or null for one thread. */
