@@ -1,10 +1,10 @@
 // Data-parallel scaling on this host: tokens/s of `webtune sft` launched with NPROC_PER_NODE = 1, 2 and 4 (WASM
 // kernels; each rank gets the host's physical cores divided among the ranks, at least one thread), for DDP and
-// ZeRO-2, LoRA and full, at a fixed global batch (the per-device batch is global/W), so the figures compare the same
+// ZeRO-2/3, LoRA and full, at a fixed global batch (the per-device batch is global/W), so the figures compare the same
 // work. Model: a ~11M-parameter Llama with random weights over stories260K's 512-token vocabulary; data: packed
 // Alpaca rows. Figure: the median of the logged tokens/s (the whole group's tokens) over the steps after the first
-// two. Not a test. Bundled and run by scripts/bench.sh:
-//   node build/bench/dist-scaling.mjs [--ranks 1,2,4] [--steps 6] [--global_batch 8] [--max_length 256] [--modes ddp,zero2] [--train_types lora,full]
+// two; beside it, what rank 0 holds for weights, gradients and optimizer state (logged memory_per_rank). Not a test. Bundled and run by scripts/bench.sh:
+//   node build/bench/dist-scaling.mjs [--ranks 1,2,4] [--steps 6] [--global_batch 8] [--max_length 256] [--modes ddp,zero2,zero3] [--train_types lora,full]
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { tinyRandomWeights } from '../models/tiny-random.ts';
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
 const ranks = flag('ranks', '1,2,4').split(',').map(Number), steps = Number(flag('steps', '6')), globalBatch = Number(flag('global_batch', '8'));
-const maxLength = flag('max_length', '256'), modes = flag('modes', 'ddp,zero2').split(','), types = flag('train_types', 'lora,full').split(',');
+const maxLength = flag('max_length', '256'), modes = flag('modes', 'ddp,zero2,zero3').split(','), types = flag('train_types', 'lora,full').split(',');
 const SHARED = resolve('../shared'), CLI = resolve('dist/webtune.mjs');
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -39,7 +39,7 @@ for (const type of types) for (const mode of modes) {
     const r = spawnSync(process.execPath, [CLI, 'sft', '--model', model, '--dataset', join(SHARED, 'datasets/llamafactory/alpaca_en_demo.json'),
       '--template', 'default', '--packing', '--max_length', maxLength, '--train_type', type, '--per_device_train_batch_size', String(globalBatch / W),
       '--max_steps', String(steps), '--logging_steps', '1', '--save_steps', '100000', '--report_to', 'none', '--device', 'wasm',
-      ...(mode === 'zero2' && W > 1 ? ['--deepspeed', 'zero2'] : []), '--output_dir', out],
+      ...(mode !== 'ddp' && W > 1 ? ['--deepspeed', mode] : []), '--output_dir', out],
     { encoding: 'utf8', env: { ...process.env, NPROC_PER_NODE: String(W), MASTER_PORT: '29851' } });
     if (r.status !== 0) { console.error(r.stderr); process.exit(1); }
     const run = join(out, readdirSync(out).find((d) => d.startsWith('v'))!);
@@ -47,8 +47,10 @@ for (const type of types) for (const mode of modes) {
     const tps = median(rows.slice(2).map((x) => x['tokens/s'] as number));
     if (W === ranks[0]) base.push(tps);
     const threads = /\((\d+) threads?\)/.exec(r.stderr)?.[1];
+    const mem = (rows.at(-1)!['memory_per_rank(MiB)'] as Record<string, number>[] | undefined)?.[0];
     console.log(JSON.stringify({ train_type: type, mode: W > 1 ? mode : 'single', ranks: W, per_device_batch: globalBatch / W, threads_per_rank: Number(threads),
-      'tokens/s': Math.round(tps), 'vs 1 rank': +(tps / base[0]).toFixed(2) }));
+      'tokens/s': Math.round(tps), 'vs 1 rank': +(tps / base[0]).toFixed(2),
+      ...(mem ? { 'rank 0 MiB (weights/grads/optimizer)': `${mem.weights}/${mem.grads}/${mem.optimizer}` } : {}) }));
     rmSync(out, { recursive: true, force: true });
   }
 }

@@ -7,6 +7,9 @@
 // recomputes that layer's activations into one shared set just before the layer's own backward (the same kernels on
 // the same inputs, so the gradients are bitwise those without it). Cost: one more forward of every layer but the
 // down projection. LoRA adapters keep their small saved [rows, rank] tensors (and dropout inputs) either way.
+// Parameter residency (ZeRO-3, src/dist/data-parallel.ts): the trainable parameters come in groups (embedding, each
+// layer, final norm and head); with a `residency` set, the trainer asks for a group before using its values, forward
+// and backward, and hands it back after, so that only the groups in use are whole in memory.
 import type { Buf } from '../core/ops.ts';
 import type { TrainOps } from '../core/train-ops.ts';
 import { ropeInvFreq, validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
@@ -31,11 +34,23 @@ export interface AdamWOptions {
   optim?: 'adamw' | 'sgd';
 }
 
+/**
+ * ZeRO-3's hook. The trainer calls fetch(g, phase) before it reads group g's values (phase 'backward': and fresh zero
+ * gradients for it) and release(g, phase) when it is done with them ('backward': its gradients for this micro-batch
+ * are complete). Parameters' value/grad buffers may change between calls, so the trainer reads them from Param.
+ */
+export interface ParamResidency {
+  fetch(group: number, phase: 'forward' | 'backward'): Promise<void>;
+  release(group: number, phase: 'forward' | 'backward'): Promise<void>;
+}
+
 const LINEARS: readonly LinearKey[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
+/** A weight and, when trained, its gradient: read at each use (trained: from its Param, see ParamResidency). */
+interface Ref { readonly w: Buf; readonly g?: Buf }
 /** A linear layer: frozen or trainable weight, optional bias (Qwen2 q/k/v) and LoRA adapter. */
-interface Lin { N: number; K: number; w: Buf; g?: Buf; bias?: Buf; gb?: Buf; lora?: LoraAdapter }
+interface Lin { N: number; K: number; weight: Ref; bias?: Ref; lora?: LoraAdapter }
 /** An RMSNorm weight; g is a shared sink when the weight is frozen (the kernel always writes dw). */
-interface Norm { w: Buf; g: Buf }
+interface Norm { readonly w: Buf; readonly g: Buf }
 interface Layer { lin: Record<LinearKey, Lin>; inputNorm: Norm; postNorm: Norm; qNorm?: Norm; kNorm?: Norm }
 
 /** Activations of one layer (besides its input), saved by the forward for the backward (qr/kr: before the q/k norm). */
@@ -47,6 +62,11 @@ export class LlamaTrainer {
   readonly T: number;
   /** every trainable tensor with its gradient, in a fixed order (named as in LlamaWeights; LoRA: `….q.loraA`) */
   readonly params: Param[] = [];
+  /** the same parameters by residency group: 0 embedding (and a tied head), 1…L the layers (with their adapters),
+   *  L+1 the final norm and an untied head; some may be empty (LoRA) */
+  readonly groups: Param[][];
+  /** ZeRO-3 sets it (see ParamResidency); absent, every parameter stays resident */
+  residency?: ParamResidency;
   readonly lora?: LoraConfig;
   /** optimizer steps taken (AdamW bias correction); micro-batches seen (dropout masks). Restored on resume. */
   steps = 0;
@@ -58,9 +78,11 @@ export class LlamaTrainer {
   private readonly ops: TrainOps;
   private readonly ceChunk: number;
   private readonly invFreq: Float64Array;
-  private readonly embed: { w: Buf; g?: Buf };
+  private readonly embed: Ref;
   /** g: the head's gradient, absent when it is frozen (LoRA): the loss then computes no [vocab × dim] product */
-  private readonly head: { w: Buf; g?: Buf };
+  private readonly head: Ref;
+  /** the head shares the embedding's parameter (group 0) rather than group L+1 */
+  private readonly tied: boolean;
   private readonly norm: Norm;
   private readonly layers: Layer[];
   private readonly adapters: LoraAdapter[] = [];
@@ -95,14 +117,17 @@ export class LlamaTrainer {
     const sink = a(Math.max(D, HD));
     /** the weight's buffer, and its gradient when it is trained (full training); row: its row length (may split it, see Ops.alloc) */
     const half = !full && !!opts.halfBase;
-    const weight = (name: string, data: Float32Array, decay: boolean, row?: number): { w: Buf; g?: Buf } => {
+    const groups: Param[][] = (this.groups = Array.from({ length: c.numLayers + 2 }, () => []));
+    let group = 0;
+    const add = (p: Param) => { this.params.push(p); groups[group].push(p); };
+    const weight = (name: string, data: Float32Array, decay: boolean, row?: number): Ref => {
       const w = ops.upload(data, row, half && row !== undefined);  // the matrices (given a row length): f16 when asked
       if (!full) return { w };
-      const p: Param = { name, size: data.length, value: w, grad: ops.alloc(data.length, 'f32', row), decay };
-      this.params.push(p);
-      return { w, g: p.grad };
+      const p: Param = { name, size: data.length, value: w, grad: ops.alloc(data.length, 'f32', row), decay, row };
+      add(p);
+      return { get w() { return p.value; }, get g() { return p.grad; } };
     };
-    const norm = (name: string, data: Float32Array): Norm => { const r = weight(name, data, false); return { w: r.w, g: r.g ?? sink }; };
+    const norm = (name: string, data: Float32Array): Norm => { const r = weight(name, data, false); return full ? r as Norm : { w: r.w, g: sink }; };
     const wts = model.weights;
     const scratch: LoraScratch = { du: a(rows * (opts.lora?.rank ?? 1)), salts: ops.alloc(Math.max(1, c.numLayers * LINEARS.length), 'i32') };
     this.salts = scratch.salts;
@@ -110,14 +135,15 @@ export class LlamaTrainer {
     const targets = new Set<string>((opts.lora?.targets ?? []).map((m) => loraLinearKey(c, m)));
     this.embed = weight('embedTokens', wts.embedTokens, true, D);
     this.layers = wts.layers.map((l, i) => {
+      group = i + 1;
       const lin = Object.fromEntries(LINEARS.map((k) => {
-        const [N, K] = dims[k], base = weight(`layers.${i}.${k}`, l[k], true, K), b: Lin = { N, K, w: base.w, g: base.g };
+        const [N, K] = dims[k], b: Lin = { N, K, weight: weight(`layers.${i}.${k}`, l[k], true, K) };
         const bias = (k === 'q' || k === 'k' || k === 'v') && c.attentionBias ? l[`${k}Bias` as keyof LlamaLayerWeights] : undefined;
-        if (bias) { const r = weight(`layers.${i}.${k}Bias`, bias, false); b.bias = r.w; b.gb = r.g; }
+        if (bias) b.bias = weight(`layers.${i}.${k}Bias`, bias, false);
         if (targets.has(k)) {
           b.lora = new LoraAdapter(ops, `layers.${i}.${k}`, N, K, rows, opts.lora!, scratch, this.adapters.length);
           this.adapters.push(b.lora);
-          this.params.push(b.lora.A, b.lora.B);
+          add(b.lora.A); add(b.lora.B);
         }
         return [k, b];
       })) as Record<LinearKey, Lin>;
@@ -125,10 +151,10 @@ export class LlamaTrainer {
       if (c.qkNorm) { layer.qNorm = norm(`layers.${i}.qNorm`, l.qNorm!); layer.kNorm = norm(`layers.${i}.kNorm`, l.kNorm!); }
       return layer;
     });
+    group = c.numLayers + 1;
     this.norm = norm('norm', wts.norm);
-    const tied = c.tieWordEmbeddings || !wts.lmHead;
-    const head = tied ? this.embed : weight('lmHead', wts.lmHead!, true, D);
-    this.head = { w: head.w, g: head.g };
+    this.tied = c.tieWordEmbeddings || !wts.lmHead;
+    this.head = this.tied ? this.embed : weight('lmHead', wts.lmHead!, true, D);
     this.checkpointing = !!opts.gradientCheckpointing;
     this.layerIn = wts.layers.map(() => a(rows * D));
     this.saved = (this.checkpointing ? wts.layers.slice(0, 1) : wts.layers).map(() => ({
@@ -156,16 +182,16 @@ export class LlamaTrainer {
   // ---- a linear layer y = x·Wᵀ + b + LoRA, forward and backward ----
   private linF(l: Lin, y: Buf, x: Buf, train: boolean): void {
     const rows = this.B * this.T;
-    this.ops.matmul(y, x, l.w, rows, l.N, l.K);
-    if (l.bias) this.ops.addBias(y, l.bias, rows, l.N);
+    this.ops.matmul(y, x, l.weight.w, rows, l.N, l.K);
+    if (l.bias) this.ops.addBias(y, l.bias.w, rows, l.N);
     l.lora?.forward(y, x, train);
   }
   /** dx = beta·dx + dy·W (+ LoRA's share); weight and bias gradients accumulate when trained. */
   private linB(l: Lin, dx: Buf, dy: Buf, x: Buf, beta: 0 | 1): void {
     const ops = this.ops, rows = this.B * this.T;
-    ops.matmulNN(dx, dy, l.w, rows, l.K, l.N, beta);
-    if (l.g) ops.matmulTNAcc(l.g, dy, x, l.N, l.K, rows, 1);
-    if (l.gb) ops.matmulTNAcc(l.gb, this.io.ones, dy, 1, l.N, rows, 1);  // db = Σ_rows dy
+    ops.matmulNN(dx, dy, l.weight.w, rows, l.K, l.N, beta);
+    if (l.weight.g) ops.matmulTNAcc(l.weight.g, dy, x, l.N, l.K, rows, 1);
+    if (l.bias?.g) ops.matmulTNAcc(l.bias.g, this.io.ones, dy, 1, l.N, rows, 1);  // db = Σ_rows dy
     l.lora?.backward(dx, dy, x);
   }
 
@@ -212,10 +238,25 @@ export class LlamaTrainer {
     ops.add(xNext, s.xmid, t.proj, rows * D);
   }
 
-  private forward(seg: Buf | null, train: boolean): void {
+  /** Residency (ZeRO-3): group g's values (and, backward, zero gradients) before a use; nothing without it. */
+  private async fetch(g: number, phase: 'forward' | 'backward'): Promise<void> { if (this.residency) await this.residency.fetch(g, phase); }
+  private async release(g: number, phase: 'forward' | 'backward'): Promise<void> { if (this.residency) await this.residency.release(g, phase); }
+  /** the group that holds the head: the embedding's when tied */
+  private get headGroup(): number { return this.tied ? 0 : this.layers.length + 1; }
+
+  /** The forward up to the final norm's output. `keepLast` (training): the last group (final norm, untied head)
+   *  stays fetched for the backward, which follows at once. */
+  private async forward(seg: Buf | null, train: boolean, keepLast: boolean): Promise<void> {
     const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, L = this.layers.length;
+    await this.fetch(0, 'forward');
     ops.embedding(L ? this.layerIn[0] : this.xFinal, this.embed.w, this.io.ids, rows, D);
-    this.layers.forEach((l, i) => this.layerForward(l, this.layerIn[i], this.act(i), i + 1 < L ? this.layerIn[i + 1] : this.xFinal, seg, train));
+    await this.release(0, 'forward');
+    for (const [i, l] of this.layers.entries()) {
+      await this.fetch(i + 1, 'forward');
+      this.layerForward(l, this.layerIn[i], this.act(i), i + 1 < L ? this.layerIn[i + 1] : this.xFinal, seg, train);
+      await this.release(i + 1, 'forward');
+    }
+    await this.fetch(L + 1, keepLast ? 'backward' : 'forward');
     ops.rmsnorm(this.xnFinal, this.xFinal, this.norm.w, rows, D, c.rmsNormEps);
   }
 
@@ -230,15 +271,18 @@ export class LlamaTrainer {
     this.upload(batch);
     if (this.lora?.dropout) ops.write(this.salts, Int32Array.from(this.adapters, (ad) => dropoutSalt(this.lora!.seed, this.micro, ad.index)));
     this.micro++;
-    const seg = batch.segments ? this.io.seg : null, pos = this.io.pos;
-    this.forward(seg, true);
+    const seg = batch.segments ? this.io.seg : null, pos = this.io.pos, L = this.layers.length;
+    await this.forward(seg, true, true);
 
     // ---- loss and backward (t.dx is the gradient of the residual stream) ----
+    if (this.tied) await this.fetch(0, 'backward');  // the head is the embedding: its gradient accumulates until the end
     ops.crossEntropyFused({ lossOut: this.io.loss, dhidden: t.dxn, dheadAcc: this.head.g ?? null, hidden: this.xnFinal, head: this.head.w, labels: this.io.labels },
       { rows, dim: D, vocab: c.vocabSize, chunk: this.ceChunk, scale });
     ops.rmsnormBackward(t.dx, this.norm.g, t.dxn, this.xFinal, this.norm.w, rows, D, eps);
-    for (let i = this.layers.length - 1; i >= 0; i--) {
+    await this.release(L + 1, 'backward');
+    for (let i = L - 1; i >= 0; i--) {
       const l = this.layers[i], s = this.act(i), x = this.layerIn[i];
+      await this.fetch(i + 1, 'backward');
       if (this.checkpointing) this.layerForward(l, x, s, null, seg, true);  // same kernels, same inputs: same activations
       // MLP: x_next = xmid + down(silu(gate(xn2)) · up(xn2)), xn2 = norm(xmid)
       this.linB(l.lin.down, t.dact, t.dx, s.act, 0);
@@ -264,8 +308,11 @@ export class LlamaTrainer {
       this.linB(l.lin.v, t.dxn, t.dv, s.xn1, 1);
       ops.rmsnormBackward(t.dtmp, l.inputNorm.g, t.dxn, x, l.inputNorm.w, rows, D, eps);
       ops.add(t.dx, t.dx, t.dtmp, rows * D);
+      await this.release(i + 1, 'backward');
     }
+    if (!this.tied) await this.fetch(0, 'backward');
     if (this.embed.g) ops.embeddingBackward(this.embed.g, t.dx, this.io.ids, rows, D);
+    await this.release(0, 'backward');
     const loss = await ops.read(this.io.loss, rows);
     let sum = 0;
     for (const v of loss) sum += v;
@@ -279,7 +326,8 @@ export class LlamaTrainer {
   async evaluate(batch: TrainBatch): Promise<{ lossSum: number; tokens: number; correct: number | null }> {
     const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, V = c.vocabSize;
     this.upload(batch);
-    this.forward(batch.segments ? this.io.seg : null, false);
+    await this.forward(batch.segments ? this.io.seg : null, false, false);
+    if (this.tied) await this.fetch(0, 'forward');
     // no head gradient, scale 0: the loss alone (dxn is scratch), accumulated gradients untouched
     ops.crossEntropyFused({ lossOut: this.io.loss, dhidden: this.tmp.dxn, dheadAcc: null, hidden: this.xnFinal, head: this.head.w, labels: this.io.labels },
       { rows, dim: D, vocab: V, chunk: this.ceChunk, scale: 0 });
@@ -299,6 +347,7 @@ export class LlamaTrainer {
         if (best === y) correct++;
       }
     }
+    await this.release(this.headGroup, 'forward');
     return { lossSum, tokens, correct };
   }
 

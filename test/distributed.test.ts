@@ -42,6 +42,25 @@ async function compare(o: Partial<SftArgs>, port: number): Promise<void> {
   for (const [k, t] of a) { const u = b.get(k)!.data; t.data.forEach((x, i) => { worst = Math.max(worst, Math.abs(x - u[i])); }); }
   const norms = (r: { logs: Record<string, unknown>[] }) => r.logs.filter((l) => "loss" in l).map((l) => l.grad_norm).join(" ");
   assert.ok(worst <= 1e-5, `final weights differ by ${worst} (grad norms ${norms(r0)} vs ${norms(single)})`);
+  checkMemory(r0.logs, o.deepspeed);
+}
+
+// What each rank holds, as logged (MiB): DDP all of it; ZeRO-1 1/W of the optimizer state (AdamW's moments and the
+// f32 master shard); ZeRO-2 also 1/W of the gradients; ZeRO-3 also 1/W of the weights, plus one layer's worth while
+// it is in use. The shards are chunks of the same buckets, so the ranks' shares add up to the whole.
+function checkMemory(logs: Record<string, unknown>[], deepspeed?: string): void {
+  type Mem = { rank: number; weights: number; grads: number; optimizer: number; transient?: number };
+  const mem = logs.filter((l) => 'loss' in l).at(-1)!['memory_per_rank(MiB)'] as Mem[];
+  assert.equal(mem.length, 2);
+  const whole = mem[0].weights * (deepspeed === 'zero3' ? 2 : 1), half = (x: number, what: string) => mem.forEach((m) =>
+    assert.ok(Math.abs((m as unknown as Record<string, number>)[what] - x / 2) <= 0.02 * x, `${deepspeed ?? 'DDP'} rank ${m.rank} ${what}: ${JSON.stringify(mem)}`));
+  const stage = { zero1: 1, zero2: 2, zero3: 3 }[deepspeed ?? ''] ?? 0;
+  // logged to 4 significant digits
+  const same = (what: 'weights' | 'grads' | 'optimizer', x: number) => mem.forEach((m) => assert.ok(Math.abs(m[what] - x) <= 1e-3 * x, `${what}: ${JSON.stringify(mem)}`));
+  if (stage === 3) { half(whole, 'weights'); assert.ok(mem[0].transient! > 0 && mem[0].transient! < 2 * whole, JSON.stringify(mem)); }
+  else same('weights', whole);
+  if (stage >= 2) half(whole, 'grads'); else same('grads', whole);
+  if (stage >= 1) half(stage === 3 ? 2 * whole : 3 * whole, 'optimizer'); else same('optimizer', 2 * whole);
 }
 
 test('Slurm and PyTorchJob environments; Slurm host lists', () => {
@@ -58,9 +77,11 @@ test('DDP LoRA: 2 ranks × batch 1 = 1 process × batch 2 (accumulation 2)', () 
 test('DDP full: 2 ranks × batch 1 = 1 process × batch 2', () => compare({ train_type: 'full', learning_rate: 1e-3 }, 29631));
 // ZeRO clips with the norm summed as the single process sums it: summed in f64 instead, the weights drifted ~1e-4
 // apart within 3 steps (Adam near its epsilon magnifies a last-bit change of the clipping factor).
-for (const [stage, port] of [['zero1', 29651], ['zero2', 29671]] as const) {
+for (const [stage, port] of [['zero1', 29651], ['zero2', 29871], ['zero3', 29901]] as const) {
   test(`${stage} LoRA: the same losses and weights`, () => compare({ deepspeed: stage }, port));
   test(`${stage} full: the same losses and weights`, () => compare({ deepspeed: stage, train_type: 'full', learning_rate: 1e-3 }, port + 10));
+  test(`${stage} full, gradient checkpointing, accumulation 3: the same losses and weights`,
+    () => compare({ deepspeed: stage, train_type: 'full', learning_rate: 1e-3, gradient_accumulation_steps: 3, gradient_checkpointing: true }, port + 20));
 }
 
 // The real launcher: torchrun (Debian's PyTorch) starts two `webtune sft` processes with --no_python (1.13's spelling); they find each
@@ -75,21 +96,25 @@ const cliFlags = ['--model', STORIES, '--dataset', `${DATA}#16`, '--template', '
 const runDirIn = (out: string) => join(out, readdirSync(out).find((d) => d.startsWith('v'))!);
 const logged = (runDir: string) => readFileSync(join(runDir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => 'loss' in r);
 
-for (const [launcher, mode, port] of [['torchrun', 'DDP', 29691], ['torchrun', 'zero2', 29711], ['NPROC_PER_NODE', 'zero1', 29731]] as const) {
+// zero3 also evaluates 3 validation sequences: rank 1's second batch is past the end, yet it must take part in the
+// parameter gathers of rank 0's second batch.
+for (const [launcher, mode, port] of [['torchrun', 'DDP', 29691], ['torchrun', 'zero2', 29711], ['NPROC_PER_NODE', 'zero1', 29731],
+  ['torchrun', 'zero3', 29931]] as const) {
   const how = launcher === 'torchrun' ? 'torchrun --nproc_per_node 2 --no_python' : 'NPROC_PER_NODE=2 webtune sft (self-launch)';
   test(`${how}, ${mode}: two processes train as one with the doubled batch`, async () => {
     const single = mkdtempSync(join(tmpdir(), 'webtune-dist-')), multi = mkdtempSync(join(tmpdir(), 'webtune-dist-'));
-    const one = await runCli(['sft', ...cliFlags, '--per_device_train_batch_size', '2', '--output_dir', single]);
+    const evalFlags = mode === 'zero3' ? ['--split_dataset_ratio', '0.2', '--eval_steps', '3'] : [];
+    const one = await runCli(['sft', ...cliFlags, ...evalFlags, '--per_device_train_batch_size', '2', '--output_dir', single]);
     assert.equal(one.status, 0, one.stderr);
     const extra = mode === 'DDP' ? [] : ['--deepspeed', mode];
-    const sft = [process.execPath, CLI, 'sft', ...cliFlags, ...extra, '--per_device_train_batch_size', '1', '--output_dir', multi];
+    const sft = [process.execPath, CLI, 'sft', ...cliFlags, ...evalFlags, ...extra, '--per_device_train_batch_size', '1', '--output_dir', multi];
     // --redirects/--tee 1: Debian 12's torch 1.13 on Python 3.11 parses their default "0" as None and fails to start
     const r = launcher === 'torchrun'
       ? spawnSync(PYTHON, ['-m', 'torch.distributed.run', '--nnodes', '1', '--nproc_per_node', '2', '--master_port', String(port),
         '--redirects', '1', '--tee', '1', '--log_dir', mkdtempSync(join(tmpdir(), 'webtune-torchrun-')), '--no_python', ...sft], { encoding: 'utf8', timeout: 240_000 })
       : spawnSync(sft[0], sft.slice(1), { encoding: 'utf8', timeout: 240_000, env: { ...process.env, NPROC_PER_NODE: '2', MASTER_PORT: String(port) } });
     assert.equal(r.status, 0, `${launcher}: ${r.stderr}`);
-    assert.match(r.stderr, new RegExp(`distributed: 2 ranks \\(torchrun\\), ${{ DDP: 'DDP', zero1: 'ZeRO-1', zero2: 'ZeRO-2' }[mode]}`));
+    assert.match(r.stderr, new RegExp(`distributed: 2 ranks \\(torchrun\\), ${{ DDP: 'DDP', zero1: 'ZeRO-1', zero2: 'ZeRO-2', zero3: 'ZeRO-3' }[mode]}`));
     const want = logged(runDirIn(single)), got = logged(runDirIn(multi));
     assert.equal(got.length, 3);
     got.forEach((row, i) => assert.ok(Math.abs(row.loss - want[i].loss) <= 1e-4 * Math.abs(want[i].loss), `step ${i + 1}: ${row.loss} vs ${want[i].loss}`));
@@ -98,6 +123,12 @@ for (const [launcher, mode, port] of [['torchrun', 'DDP', 29691], ['torchrun', '
     let worst = 0;
     for (const [k, t] of a) { const u = b.get(k)!.data; t.data.forEach((x, i) => { worst = Math.max(worst, Math.abs(x - u[i])); }); }
     assert.ok(worst <= 1e-5, `final weights differ by ${worst}`);
+    if (evalFlags.length) {
+      const evals = (dir: string) => readFileSync(join(runDirIn(dir), 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => 'eval_loss' in x);
+      const [e1, e2] = [evals(single), evals(multi)];
+      assert.equal(e2.length, 1);
+      assert.ok(Math.abs(e2[0].eval_loss - e1[0].eval_loss) <= 1e-4 * e1[0].eval_loss, `eval_loss ${e2[0].eval_loss} vs ${e1[0].eval_loss}`);
+    }
   });
 }
 

@@ -23,7 +23,7 @@ export function sftCommand(): Command {
   return addTrainFlags(cmd)
     .option('--resume_from_checkpoint <dir>', 'continue from a checkpoint-N directory (optimizer, schedule, data position, RNG); auto: the newest under --output_dir, if any')
     .option('--output_dir <dir>', 'where vN-YYYYMMDD-HHMMSS/ run directories go', 'output')
-    .addOption(new Option('--deepspeed <stage>', 'under torchrun/Slurm: shard the optimizer state (zero1) and also gradients (zero2) across ranks; without: DDP')
+    .addOption(new Option('--deepspeed <stage>', 'under torchrun/Slurm/NPROC_PER_NODE: shard the optimizer state (zero1), also gradients (zero2), also parameters, gathered layer by layer (zero3) across ranks; without: DDP')
       .choices(Object.keys(DEEPSPEED_STAGES)))
     .action(async (flags: SftArgs) => {
       if (!flags.model) throw new UserError('sft: --model is required');

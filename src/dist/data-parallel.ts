@@ -5,25 +5,30 @@
 //           shard, and the updated shards are all-gathered into every rank's weights;
 //   ZeRO-2: reduce-scatter instead: a rank receives only its shard of the summed gradients (half the traffic), and the
 //           gradient norm for clipping adds up each parameter's squares over the shards.
-// Parameters go in buckets (whole tensors, about bucketFloats each); a rank's shard is chunk `rank` of every bucket.
-// Limits, said plainly: the backward still accumulates into full-size gradient buffers in every mode (the trainer
-// owns them), and ZeRO-3 (parameters sharded, gathered per layer) is not implemented.
+//   ZeRO-3: parameters sharded too. A rank keeps only its shard of each parameter (the f32 master the optimizer
+//           steps); the trainer asks for a layer's parameters before its forward and again before its backward
+//           (ParamResidency), they are all-gathered into fresh buffers and freed after the use; after a layer's
+//           backward its gradients are reduce-scattered at once, each micro-batch, and added to this rank's shard.
+// Parameters go in buckets (whole tensors, about bucketFloats each; ZeRO-3: one bucket per residency group, a layer);
+// a rank's shard is chunk `rank` of every bucket.
+// Limits, said plainly: below ZeRO-3 the backward accumulates into full-size gradient buffers (the trainer owns
+// them); ZeRO-3 gathers and frees the trainable parameters only, so under LoRA the frozen base stays whole on every
+// rank; the collectives do not overlap the backward's compute.
 import type { Buf } from '../../core/ops.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
-import type { AdamWOptions, LlamaTrainer, Param } from '../../models/llama-train.ts';
+import type { AdamWOptions, LlamaTrainer, Param, ParamResidency } from '../../models/llama-train.ts';
 import { UserError } from '../../core/errors.ts';
 import { chunkRange, type Group } from './comm.ts';
 
-export type ZeroStage = 0 | 1 | 2;
+export type ZeroStage = 0 | 1 | 2 | 3;
 
-/** --deepspeed values (ms-swift's names) → ZeRO stage; 3 is refused with a message (not implemented) */
+/** --deepspeed values (ms-swift's names) → ZeRO stage */
 export const DEEPSPEED_STAGES: Record<string, 1 | 2 | 3> = { zero1: 1, zero2: 2, 'default-zero2': 2, zero3: 3, 'default-zero3': 3 };
 
 export function zeroStage(deepspeed: string | undefined): ZeroStage {
   if (!deepspeed) return 0;
   const s = DEEPSPEED_STAGES[deepspeed];
   if (s === undefined) throw new UserError(`--deepspeed ${deepspeed}: valid are ${Object.keys(DEEPSPEED_STAGES).join(', ')}`);
-  if (s === 3) throw new UserError(`--deepspeed ${deepspeed}: ZeRO-3 (parameters sharded and gathered per layer) is not implemented in webtune; use zero2`);
   return s;
 }
 
@@ -33,20 +38,72 @@ interface Segment { p: Param; from: number; len: number; bucket: number; at: num
 
 export const DEFAULT_BUCKET_FLOATS = 1 << 22;  // 16 MiB of f32, like DDP's 25 MB default
 
-export class DataParallel {
+export class DataParallel implements ParamResidency {
   readonly buckets: Bucket[] = [];
   private segments?: Segment[];
   /** ZeRO: this rank's shard of the summed gradient, per segment (host) */
   private shardGrads: Float32Array[] = [];
+  /** ZeRO-3: the bucket of each residency group (−1: the group has no trainable parameter) */
+  private readonly groupBucket: number[] = [];
+  /** ZeRO-3: the most floats whole at once (the largest group, or the two the tied head holds during the backward) */
+  private peakFloats = 0;
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
+    if (stage === 3) {
+      for (const ps of trainer.groups) {
+        if (!ps.length) { this.groupBucket.push(-1); continue; }
+        const b: Bucket = { params: [], size: 0 };
+        for (const p of ps) { b.params.push({ p, at: b.size }); b.size += p.size; }
+        this.groupBucket.push(this.buckets.push(b) - 1);
+      }
+      const sizes = this.buckets.map((b) => b.size).sort((x, y) => y - x);
+      this.peakFloats = (sizes[0] ?? 0) + (sizes[1] ?? 0);
+      trainer.residency = this;
+      return;
+    }
     let cur: Bucket = { params: [], size: 0 };
     for (const p of trainer.params) {
       if (cur.size && cur.size + p.size > bucketFloats) { this.buckets.push(cur); cur = { params: [], size: 0 }; }
       cur.params.push({ p, at: cur.size }); cur.size += p.size;
     }
     if (cur.size) this.buckets.push(cur);
+  }
+
+  /** Zeroes the gradients before an update: the trainer's (ZeRO-3: this rank's accumulated shards). */
+  zeroGrad(): void {
+    if (this.stage === 3) { for (const g of this.shardGrads) g.fill(0); return; }
+    this.trainer.zeroGrad();
+  }
+
+  /** ZeRO-3: group g's parameters all-gathered from the shards into fresh buffers (backward: and zero gradients). */
+  async fetch(g: number, phase: 'forward' | 'backward'): Promise<void> {
+    const bi = this.groupBucket[g];
+    if (bi < 0) return;
+    const { ops } = this, segs = await this.shard(), b = this.buckets[bi], flat = new Float32Array(b.size);
+    for (const s of segs) if (s.bucket === bi) flat.set(await ops.read(s.value, s.len), s.at);
+    await this.group.allGather(flat);
+    for (const { p, at } of b.params) {
+      p.value = ops.upload(flat.subarray(at, at + p.size), p.row);
+      if (phase === 'backward') p.grad = ops.alloc(p.size, 'f32', p.row);
+    }
+  }
+
+  /** ZeRO-3: frees group g's gathered parameters; after its backward, first sums its gradients into the shards. */
+  async release(g: number, phase: 'forward' | 'backward'): Promise<void> {
+    const bi = this.groupBucket[g];
+    if (bi < 0) return;
+    const { ops } = this, b = this.buckets[bi];
+    if (phase === 'backward') {
+      const flat = await this.bucketOf(b, 'grad');
+      await this.group.reduceScatter(flat);
+      for (const [i, s] of this.segments!.entries()) {
+        if (s.bucket !== bi) continue;
+        const acc = this.shardGrads[i];
+        for (let j = 0; j < s.len; j++) acc[j] += flat[s.at + j];
+      }
+    }
+    for (const { p } of b.params) { ops.free(p.value); if (phase === 'backward') ops.free(p.grad); }
   }
 
   private async bucketOf(b: Bucket, what: 'grad' | 'value'): Promise<Float32Array> {
@@ -57,6 +114,7 @@ export class DataParallel {
 
   /** Sums the gradients over the ranks (all-reduce; ZeRO-2: reduce-scatter). Call after the last micro-batch's backward. */
   async syncGrads(): Promise<void> {
+    if (this.stage === 3) return;  // reduce-scattered layer by layer in the backward (release)
     const segs = this.stage ? await this.shard() : [];
     this.shardGrads = [];
     for (const [bi, b] of this.buckets.entries()) {
@@ -91,6 +149,10 @@ export class DataParallel {
       }
     }
     for (const p of this.trainer.params) for (const w of ['m', 'v'] as const) if (p[w]) { ops.free(p[w]!); p[w] = undefined; }
+    if (this.stage === 3) {  // the shards are the parameters now: the whole ones go, and gradients accumulate per shard
+      for (const p of this.trainer.params) { ops.free(p.value); ops.free(p.grad); }
+      this.shardGrads = segs.map((s) => new Float32Array(s.len));
+    }
     return (this.segments = segs);
   }
 
@@ -102,7 +164,7 @@ export class DataParallel {
     // turns a last-bit change of the clipping factor into visible weight differences within a few steps.
     let gradNorm: number;
     if (this.stage === 1) gradNorm = await trainer.gradNorm();  // the summed gradients are whole on every rank
-    else {  // ZeRO-2: each parameter's squares from the shards that hold it, then the trainer's f32 accumulation
+    else {  // ZeRO-2/3: each parameter's squares from the shards that hold it, then the trainer's f32 accumulation
       const index = new Map(trainer.params.map((p, i) => [p, i])), mine = new Array<number>(trainer.params.length).fill(0);
       for (const [i, s] of segs.entries()) { let a = 0; for (const x of this.shardGrads[i]) a += x * x; mine[index.get(s.p)!] += a; }
       let norm2 = 0;
@@ -112,7 +174,7 @@ export class DataParallel {
     if (!Number.isFinite(gradNorm)) return { gradNorm };
     const coef = o.maxGradNorm ? o.maxGradNorm / (gradNorm + 1e-6) : 1;
     trainer.steps++;
-    const wd = o.weightDecay ?? 0, flats = this.buckets.map((b) => new Float32Array(b.size));
+    const wd = o.weightDecay ?? 0, flats = this.stage < 3 ? this.buckets.map((b) => new Float32Array(b.size)) : [];
     for (const [i, s] of segs.entries()) {
       const g = this.shardGrads[i];
       if (coef < 1) for (let j = 0; j < g.length; j++) g[j] *= coef;
@@ -124,8 +186,9 @@ export class DataParallel {
         s.m ??= ops.alloc(s.len, 'f32', 1); s.v ??= ops.alloc(s.len, 'f32', 1);
         ops.adamw(s.value, s.grad, s.m, s.v, s.len, trainer.steps, o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, s.p.decay ? wd : 0);
       }
-      flats[s.bucket].set(await ops.read(s.value, s.len), s.at);
+      if (this.stage < 3) flats[s.bucket].set(await ops.read(s.value, s.len), s.at);
     }
+    if (this.stage === 3) return { gradNorm };  // the shards are the parameters: gathered when next used
     for (const [bi, b] of this.buckets.entries()) {
       await this.group.allGather(flats[bi]);
       for (const { p, at } of b.params) ops.write(p.value, flats[bi].subarray(at, at + p.size));
@@ -133,39 +196,47 @@ export class DataParallel {
     return { gradNorm };
   }
 
-  /** ZeRO: AdamW's moments gathered whole from the shards (every rank calls it; a checkpoint needs them whole). */
-  private async gatherMoments(): Promise<{ m: Map<string, Float32Array>; v: Map<string, Float32Array> }> {
-    const out = { m: new Map<string, Float32Array>(), v: new Map<string, Float32Array>() };
+  /** ZeRO: AdamW's moments (ZeRO-3: and the values) gathered whole from the shards (every rank calls it; a
+   *  checkpoint needs them whole). */
+  private async gatherShards(): Promise<Partial<Record<'value' | 'm' | 'v', Map<string, Float32Array>>>> {
+    const out: Partial<Record<'value' | 'm' | 'v', Map<string, Float32Array>>> = {};
     const segs = await this.shard();
-    for (const w of ['m', 'v'] as const) {
+    for (const w of this.stage === 3 ? ['value', 'm', 'v'] as const : ['m', 'v'] as const) {
+      out[w] = new Map();
       for (const [bi, b] of this.buckets.entries()) {
         const flat = new Float32Array(b.size);
         for (const s of segs) if (s.bucket === bi && s[w]) flat.set(await this.ops.read(s[w]!, s.len), s.at);
         await this.group.allGather(flat);
-        for (const { p, at } of b.params) out[w].set(p.name, flat.slice(at, at + p.size));
+        for (const { p, at } of b.params) out[w]!.set(p.name, flat.slice(at, at + p.size));
       }
     }
     return out;
   }
 
   /**
-   * The trainer as saveCheckpoint reads it: under ZeRO its read('m' | 'v') returns the moments gathered whole, so the
-   * checkpoint has the single-process layout and resumes on any world size. Every rank calls it (a collective).
+   * The trainer as saveCheckpoint reads it: under ZeRO its read('m' | 'v') (ZeRO-3: and 'value') returns them
+   * gathered whole, so the checkpoint has the single-process layout and resumes on any world size. Every rank calls
+   * it (a collective).
    */
   async checkpointView(): Promise<LlamaTrainer> {
     if (!this.stage) return this.trainer;
-    const moments = await this.gatherMoments(), trainer = this.trainer;
+    const whole = await this.gatherShards(), trainer = this.trainer;
     const view = Object.create(trainer) as LlamaTrainer;
-    view.read = async (what) => (what === 'm' || what === 'v' ? moments[what] : trainer.read(what));
+    view.read = async (what) => whole[what as 'value' | 'm' | 'v'] ?? trainer.read(what);
     return view;
   }
 
-  /** Bytes this rank holds for trainable weights, summed gradients and optimizer state (AdamW moments, ZeRO's master shard). */
-  memory(adamw: boolean): { weights: number; grads: number; optimizer: number } {
+  /**
+   * Bytes this rank holds between steps for trainable weights, summed gradients and optimizer state (AdamW moments;
+   * ZeRO-1/2: the f32 master shard beside the whole weights). ZeRO-3 holds shards only, and while a layer is in use
+   * its gathered weights and gradients as well (`transient`: the largest such set).
+   */
+  memory(adamw: boolean): { weights: number; grads: number; optimizer: number; transient: number } {
     const full = this.trainer.params.reduce((s, p) => s + p.size, 0) * 4;
-    if (!this.stage) return { weights: full, grads: full, optimizer: adamw ? 2 * full : 0 };
+    if (!this.stage) return { weights: full, grads: full, optimizer: adamw ? 2 * full : 0, transient: 0 };
     const shard = (this.segments ?? []).reduce((s, g) => s + g.len, 0) * 4;
-    return { weights: full, grads: this.stage === 2 ? shard : full, optimizer: (adamw ? 2 * shard : 0) + shard };
+    if (this.stage === 3) return { weights: shard, grads: shard, optimizer: adamw ? 2 * shard : 0, transient: 2 * 4 * this.peakFloats };
+    return { weights: full, grads: this.stage === 2 ? shard : full, optimizer: (adamw ? 2 * shard : 0) + shard, transient: 0 };
   }
 }
 

@@ -38,7 +38,7 @@ export interface SftArgs extends DataArgs {
   torch_dtype?: 'float32' | 'float16' | 'bfloat16';
   eval_steps?: number; logging_steps: number; save_steps?: number; save_total_limit?: number; resume_from_checkpoint?: string;
   output_dir: string;
-  /** ZeRO stage across ranks (ms-swift's --deepspeed names: zero1, zero2, default-zero2); absent: DDP when distributed */
+  /** ZeRO stage across ranks (ms-swift's --deepspeed names: zero1, zero2, default-zero2, zero3, default-zero3); absent: DDP when distributed */
   deepspeed?: string;
   /** where logs go besides logging.jsonl: tensorboard (default, as ms-swift), all (the same here) or none */
   report_to?: string[];
@@ -108,11 +108,13 @@ async function absoluteModel(a: SftArgs): Promise<SftArgs & { model_arg: string 
 
 const round = (x: number, d = 6) => Number(x.toPrecision(d));
 
-/** Distributed: rank r evaluates batches r, r+W, …, and the sums are added over the ranks. */
+/** Distributed: rank r evaluates batches r, r+W, …, and the sums are added over the ranks. Under ZeRO-3 each forward
+ *  gathers parameters (a collective), so every rank runs as many batches: one past the end evaluates an empty batch. */
 async function evaluate(trainer: LlamaTrainer, data: SftData, group?: Group): Promise<{ loss: number; acc: number | null }> {
   let lossSum = 0, tokens = 0, correct: number | null = 0;
-  const W = group?.world ?? 1, R = group?.rank ?? 0;
-  for (let i = R * trainer.B; i < data.val.length; i += trainer.B * W) {
+  const W = group?.world ?? 1, R = group?.rank ?? 0, step = trainer.B * W;
+  const end = trainer.residency ? Math.ceil(data.val.length / step) * step : data.val.length;
+  for (let i = R * trainer.B; i < end; i += step) {
     const r = await trainer.evaluate(makeBatch(data.val.slice(i, i + trainer.B), trainer.B, data.T, data.padId, data.packed));
     lossSum += r.lossSum; tokens += r.tokens;
     correct = r.correct === null || correct === null ? null : correct + r.correct;
@@ -125,12 +127,12 @@ async function evaluate(trainer: LlamaTrainer, data: SftData, group?: Group): Pr
 }
 
 /** Every rank's bytes for trainable weights, summed gradients and optimizer state (MiB), gathered for rank 0's log. */
-async function memoryPerRank(dp: DataParallel, adamw: boolean): Promise<{ rank: number; weights: number; grads: number; optimizer: number }[]> {
-  const m = dp.memory(adamw), W = dp.group.world, all = new Array(3 * W).fill(0);
-  all.splice(3 * dp.group.rank, 3, m.weights, m.grads, m.optimizer);
-  const sums = await dp.group.sum(all);
-  return Array.from({ length: W }, (_x, r) => ({ rank: r, weights: round(sums[3 * r] / 2 ** 20, 4), grads: round(sums[3 * r + 1] / 2 ** 20, 4),
-    optimizer: round(sums[3 * r + 2] / 2 ** 20, 4) }));
+async function memoryPerRank(dp: DataParallel, adamw: boolean): Promise<{ rank: number; weights: number; grads: number; optimizer: number; transient?: number }[]> {
+  const m = dp.memory(adamw), W = dp.group.world, all = new Array(4 * W).fill(0);
+  all.splice(4 * dp.group.rank, 4, m.weights, m.grads, m.optimizer, m.transient);
+  const sums = await dp.group.sum(all), mib = (x: number) => round(x / 2 ** 20, 4);
+  return Array.from({ length: W }, (_x, r) => ({ rank: r, weights: mib(sums[4 * r]), grads: mib(sums[4 * r + 1]), optimizer: mib(sums[4 * r + 2]),
+    ...(dp.stage === 3 ? { transient: mib(sums[4 * r + 3]) } : {}) }));
 }
 
 /** The sequences sft trains on, as `webtune bundle` stores them (TrainData without the pipeline's counters). */
@@ -289,7 +291,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     // start), so each counts them itself instead of an all-reduce
     const trained = W === 1 ? micro.reduce((s, m) => s + trainedTokens(m), 0)
       : globalMicro.reduce((s, idx) => s + trainedTokens(makeBatch(idx.map((i) => data.train[i]), B * W, T, data.padId, data.packed)), 0);
-    trainer.zeroGrad();
+    (dp ?? trainer).zeroGrad();
     let loss = 0;
     try {
       for (const m of micro) {
