@@ -34,6 +34,14 @@ export function ropeInvFreqTable(freqs: RopeFreqs, headDim: number): Float64Arra
   return Float64Array.from({ length: half }, (_, j) => Math.pow(freqs, (-2 * j) / headDim));
 }
 
+/** One product of Ops.matmuls: out [M, N] = x · w[N, K]ᵀ. */
+export interface MatmulPart { out: Buf; w: Buf; N: number }
+
+/** Ops.matmuls as one matmul call per part (for backends that gain nothing from one job). */
+export function matmulsInTurn(ops: Pick<Ops, 'matmul'>, x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void {
+  for (const p of parts) ops.matmul(p.out, x, p.w, M, p.N, K);
+}
+
 export interface Buf {
   /** number of 4-byte elements */
   readonly length: number;
@@ -92,6 +100,11 @@ export interface Ops {
   rmsnorm(out: Buf, x: Buf, w: Buf, T: number, dim: number, eps: number): void;
   /** out[M,N] = x[M,K] · w[N,K]ᵀ */
   matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void;
+  /**
+   * Several products of one input x [M, K] (q/k/v, gate/up), each output exactly what matmul gives; a backend may
+   * run them as one job (WASM: one dispatch to its threads, whose shares cover all parts).
+   */
+  matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void;
   /**
    * In place rotate-half RoPE on x [T, nHeads*headDim] at positions pos (i32 [T]):
    * for i < headDim/2, θ = pos · invFreq[i] (ropeInvFreqTable(freqs)); (a, b) = (x[i], x[i+h/2]) → (a cosθ − b sinθ, b cosθ + a sinθ).

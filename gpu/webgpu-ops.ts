@@ -15,7 +15,7 @@
 // - A tensor larger than one binding may hold (maxStorageBufferBindingSize, e.g. a 151,936 × 896 embedding against
 //   lavapipe's 128 MiB) is split along its rows into several buffers ("pieces", see create); the ops that meet such
 //   tensors (embedding, matmul's weight, and in train-ops.ts the GEMMs, cross-entropy and optimizers) run per piece.
-import { f16BitsToF32, f32ToF16Bits, roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../core/ops.ts';
+import { f16BitsToF32, f32ToF16Bits, matmulsInTurn, roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type MatmulPart, type Ops, type RopeFreqs } from '../core/ops.ts';
 import type { DropMask } from '../core/train-ops.ts';
 import { deviceLostReason, onUncapturedError, type GpuContext } from '../runtime/webgpu.ts';
 import { getEnv } from '../runtime/platform.ts';
@@ -463,6 +463,8 @@ export class WebGpuOps implements Ops {
     if ((w as GBuf).parts) { this.matmulSplit(out, x, w, M, N, K); return; }
     this.gemm({ out, a: x, b: w, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N });
   }
+  /** one dispatch each: they go out in the same submit anyway */
+  matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void { matmulsInTurn(this, x, M, K, parts); }
 
   // ---- GEMMs ----
 

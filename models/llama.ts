@@ -234,9 +234,7 @@ export class LlamaRunner {
     this.layers.forEach((l, i) => {
       // attention block: x += o(attn(rope(q(norm(x))), rope(k(norm(x))), v(norm(x))))
       ops.rmsnorm(this.xn, this.x, l.inputNorm, T, D, c.rmsNormEps);
-      ops.matmul(this.q, this.xn, l.q, T, qDim, D);
-      ops.matmul(this.k, this.xn, l.k, T, kvDim, D);
-      ops.matmul(this.v, this.xn, l.v, T, kvDim, D);
+      ops.matmuls(this.xn, T, D, [{ out: this.q, w: l.q, N: qDim }, { out: this.k, w: l.k, N: kvDim }, { out: this.v, w: l.v, N: kvDim }]);
       if (l.qBias && l.kBias && l.vBias) {
         ops.addBias(this.q, l.qBias, T, qDim);
         ops.addBias(this.k, l.kBias, T, kvDim);
@@ -255,8 +253,7 @@ export class LlamaRunner {
       ops.add(this.x, this.x, this.proj, T * D);
       // MLP block: x += down(silu(gate(norm(x))) * up(norm(x)))
       ops.rmsnorm(this.xn, this.x, l.postNorm, T, D, c.rmsNormEps);
-      ops.matmul(this.gate, this.xn, l.gate, T, F, D);
-      ops.matmul(this.up, this.xn, l.up, T, F, D);
+      ops.matmuls(this.xn, T, D, [{ out: this.gate, w: l.gate, N: F }, { out: this.up, w: l.up, N: F }]);
       ops.swiglu(this.gate, this.gate, this.up, T * F);
       ops.matmul(this.proj, this.gate, l.down, T, D, F);
       ops.add(this.x, this.x, this.proj, T * D);

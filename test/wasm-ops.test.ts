@@ -162,6 +162,24 @@ test('matmul on a 3-thread pool gives the 1-thread bits (columns split by 8s, ea
   } finally { pooled.destroy(); }
 });
 
+// q/k/v and gate/up in one dispatch: every part's columns are split as matmul splits them, so the bits are matmul's
+test('matmuls (several products of one input, one dispatch) on 3 threads give matmul\'s bits for every part', async () => {
+  const pooled = await createWasmOps({ threads: 3, poolMinMacs: 0 });
+  try {
+    for (const [M, K, Ns] of [[1, 64, [40, 8, 8]], [1, 300, [100, 67, 3]], [5, 67, [129, 16]], [40, 33, [65, 24, 200]]] as const) {
+      const x = randn(M * K, M + K), ws = Ns.map((N, i) => randn(N * K, N + 7 * i));
+      const xb = pooled.upload(x), parts = Ns.map((N, i) => ({ out: pooled.alloc(M * N), w: pooled.upload(ws[i]), N }));
+      pooled.matmuls(xb, M, K, parts);
+      for (const [i, p] of parts.entries()) {
+        const [xw, ww, ow] = [wasm.upload(x), wasm.upload(ws[i]), wasm.alloc(M * p.N)];
+        wasm.matmul(ow, xw, ww, M, p.N, K);
+        assert.deepEqual(await pooled.read(p.out), await wasm.read(ow), `matmuls M=${M} K=${K} part ${i} (N=${p.N}) differs from matmul`);
+        for (const b of [xw, ww, ow]) wasm.free(b);
+      }
+    }
+  } finally { pooled.destroy(); }
+});
+
 test('rmsnorm matches the reference', async () => {
   for (const T of [1, 3]) for (const dim of [1, 3, 8, 17, 67, 256]) for (const eps of [1e-5, 1e-6]) {
     const x = randn(T * dim, dim + T, 3), w = randn(dim, dim * 3);

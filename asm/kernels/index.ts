@@ -2,7 +2,7 @@
 // module's linear memory (f32 or i32 arrays, row-major) plus shapes; src/backend/wasm-ops.ts wraps them as Ops.
 // Buffers come from alloc/free, 16-byte aligned; alloc returns 0 when memory cannot grow.
 export { alloc, free, heapUsed } from './alloc';
-export { matmul, matmulShare, matmulScratchBytes } from './matmul';
+export { matmul, matmulShare, matmulShareList, matmulScratchBytes } from './matmul';
 export { embedding, kvStore, rmsnorm, rope, swiglu, add, addBias } from './elementwise';
 export { attention } from './attention';
 // training (src/backend/wasm-train-ops.ts)

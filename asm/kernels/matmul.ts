@@ -225,6 +225,21 @@ export function matmul(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32): 
  * M < SMALL_M). Every output is computed as the whole-matrix call computes it, so any split gives the same bits.
  */
 export function matmulShare(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, scratch: usize): void {
+  matmulColumns(out, x, w, M, N, K, n0, n1, scratch);
+}
+
+/**
+ * One thread's shares of several products of the same x [M, K] (Ops.matmuls): `count` records of five i32 at
+ * `table`, (out, w, N, n0, n1), each computed as matmulShare computes it.
+ */
+export function matmulShareList(table: usize, count: i32, x: usize, M: i32, K: i32, scratch: usize): void {
+  for (let i = 0; i < count; i++) {
+    const r = table + <usize>i * 20;
+    matmulColumns(load<u32>(r), x, load<u32>(r, 4), M, load<i32>(r, 8), K, load<i32>(r, 12), load<i32>(r, 16), scratch);
+  }
+}
+
+function matmulColumns(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, scratch: usize): void {
   const rs = <usize>K << 2, os = <usize>N << 2;
   if (M < SMALL_M) { matmulSmall(out, x, w, M, N, K, n0, n1); return; }
   const p = scratch, edge = scratch + (<usize>K << 5);

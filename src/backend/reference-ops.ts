@@ -1,6 +1,6 @@
 // Plain TypeScript implementation of Ops: the readable reference every kernel is tested against.
 // Straightforward loops, f32 storage, f64 accumulation where it keeps the reference honest.
-import { roundToF16, ropeInvFreqTable, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
+import { matmulsInTurn, roundToF16, ropeInvFreqTable, type BackendCaps, type Buf, type DType, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
 
 class HostBuf implements Buf {
   /** half: a KV cache whose stores are rounded to f16 (Ops.allocCache) */
@@ -55,6 +55,8 @@ export class ReferenceOps implements Ops {
       }
     }
   }
+
+  matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void { matmulsInTurn(this, x, M, K, parts); }
 
   rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
     const xs = f(x), half = headDim / 2, inv = ropeInvFreqTable(freqs, headDim);

@@ -2,7 +2,7 @@
 // Each WasmOps owns one module instance; a Buf is a 16-byte aligned region of that instance's linear memory
 // and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
 // views are always taken fresh from memory.buffer.
-import { roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Ops, type RopeFreqs } from '../../core/ops.ts';
+import { roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
 import { instantiateWasm, kernelsRelaxed, wasmModule } from '../../runtime/wasm.ts';
 import { createWasmPool, threadsUnavailable, type WasmPool } from './wasm-pool.ts';
 
@@ -14,6 +14,7 @@ export interface Kernels {
   matmul(out: number, x: number, w: number, M: number, N: number, K: number): void;
   matmulShare(out: number, x: number, w: number, M: number, N: number, K: number, n0: number, n1: number, scratch: number): void;
   matmulScratchBytes(K: number): number;
+  matmulShareList(table: number, count: number, x: number, M: number, K: number, scratch: number): void;
   embedding(out: number, table: number, ids: number, T: number, dim: number): void;
   kvStore(cache: number, src: number, pos: number, T: number, width: number): void;
   rmsnorm(out: number, x: number, w: number, T: number, dim: number, eps: number): void;
@@ -157,6 +158,33 @@ export class WasmOps implements Ops {
       this.pool.run('matmulShare', shares);
     } finally { this.k.free(scratch); }
   }
+  /**
+   * One dispatch for all parts: thread i takes the i-th column range of every part (as matmul splits each), listed in
+   * a table of (out, w, N, n0, n1) records that matmulShareList walks. Saves the pool round trips of separate calls
+   * (decode: q/k/v and gate/up are short products, so a round trip is a visible share of each).
+   */
+  matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void {
+    const macs = parts.reduce((s, p) => s + M * p.N * K, 0);
+    if (!this.pool || parts.length === 1 || macs < this.poolMinMacs) { for (const p of parts) this.matmul(p.out, x, p.w, M, p.N, K); return; }
+    const [xp] = this.ptrs([x, M * K]);
+    const ps = parts.map((p) => { const [o, w] = this.ptrs([p.out, M * p.N], [p.w, p.N * K]); return { o, w, N: p.N, per: Math.ceil(p.N / 8 / this.threads) * 8 }; });
+    const t = this.threads, bytes = this.k.matmulScratchBytes(K), rec = 20;
+    const block = this.k.alloc(t * bytes + t * parts.length * rec) >>> 0;
+    if (block === 0) throw new Error('webtune wasm: out of memory in matmuls');
+    try {
+      const shares: number[][] = [];
+      for (let i = 0; i < t; i++) {
+        const table = block + t * bytes + i * parts.length * rec, view = new Int32Array(this.k.memory.buffer, table, parts.length * 5);
+        let count = 0;
+        for (const p of ps) {
+          const n0 = i * p.per, n1 = Math.min(p.N, (i + 1) * p.per);
+          if (n0 < n1) view.set([p.o, p.w, p.N, n0, n1], 5 * count++);
+        }
+        if (count) shares.push([table, count, xp, M, K, block + i * bytes]);
+      }
+      this.pool.run('matmulShareList', shares);
+    } finally { this.k.free(block); }
+  }
   rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
     if (headDim % 2) throw new Error(`webtune wasm: rope needs an even headDim, got ${headDim}`);
     const [xp, p] = this.ptrs([x, T * nHeads * headDim], [pos, T]);
@@ -211,7 +239,7 @@ export class WasmOps implements Ops {
 }
 
 /** The kernels a thread pool splits (the rest are memory-bound or small and run on the calling thread). */
-const POOLED = ['matmulShare', 'gemm', 'attentionTrain', 'attentionBackward'];
+const POOLED = ['matmulShare', 'matmulShareList', 'gemm', 'attentionTrain', 'attentionBackward'];
 
 /**
  * The kernels for `threads` threads: > 1 (where the runtime has threads), the threads build on one shared memory
