@@ -3,6 +3,8 @@
 // Models: stories260K and a ~58M-parameter Llama with random weights. Each engine runs in its own child process so
 // that its max RSS is its own. Not a test. Bundled and run by scripts/bench.sh:
 //   node build/bench/decode-ort.mjs [--tokens 128] [--threads 2] [--rounds 3] [--models stories260K,llama-58M]
+// --profile: no peer; webtune alone on --threads, each Ops call timed on the host clock (the WASM ops are synchronous),
+// one table per model: what a token's time goes to.
 import '../runtime/wasm-embedded.ts';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -72,6 +74,44 @@ async function onnxruntime(dir: string, c: LlamaConfig, n: number) {
     return argmax(out.logits.data as Float32Array);
   }, () => { past = empty(); });
   return { engine: `onnxruntime-node ${ort.env.versions.common} cpu (${n} intra-op thread${n > 1 ? 's' : ''})`, ...r };
+}
+
+/** Per-op time of a decode (the ops' methods wrapped with a clock; matmuls keyed by shape). */
+async function profile(model: LlamaModel, n: number): Promise<void> {
+  const ops = await createWasmOps({ threads: n }), spent = new Map<string, { ms: number; calls: number }>();
+  const proto = Object.getPrototypeOf(ops) as Record<string, unknown>;
+  for (const name of Object.getOwnPropertyNames(proto)) {
+    const f = proto[name];
+    if (typeof f !== 'function' || name === 'constructor' || name.startsWith('alloc') || name === 'ptrs' || name === 'p' || name === 'view') continue;
+    (ops as unknown as Record<string, unknown>)[name] = (...a: unknown[]) => {
+      const t0 = performance.now(), r = (f as (...x: unknown[]) => unknown).apply(ops, a);
+      const key = name === 'matmul' ? `matmul N=${a[4]} K=${a[5]}` : name === 'matmuls' ? `matmuls K=${a[2]} N=${(a[3] as { N: number }[]).map((p) => p.N).join('+')}` : name;
+      const e = entry(spent, key);
+      e.ms += performance.now() - t0; e.calls++;
+      return r;
+    };
+  }
+  const runner = () => new LlamaRunner(ops, model);
+  let r = runner(), tok = 1;
+  for (let p = 0; p < 8; p++) tok = argmax(await r.forward([tok], [p]));
+  spent.clear(); r = runner(); tok = 1;
+  const t0 = performance.now();
+  for (let p = 0; p < tokens; p++) tok = argmax(await r.forward([tok], [p]));
+  const total = performance.now() - t0, us = (ms: number) => (ms / tokens * 1000).toFixed(0).padStart(7);
+  console.log(`# ${ops.caps.device}: ${(tokens / total * 1000).toFixed(1)} tokens/s, ${us(total)} µs a token`);
+  let inOps = 0;
+  for (const [k, e] of [...spent].sort((a, b) => b[1].ms - a[1].ms)) {
+    inOps += e.ms;
+    console.log(`#   ${k.padEnd(34)} ${us(e.ms)} µs/token ${(100 * e.ms / total).toFixed(1).padStart(5)}%  ${(e.calls / tokens).toFixed(0).padStart(3)} calls/token`);
+  }
+  console.log(`#   ${'outside the ops (runner, argmax)'.padEnd(34)} ${us(total - inOps)} µs/token ${(100 * (total - inOps) / total).toFixed(1).padStart(5)}%`);
+  ops.destroy();
+}
+const entry = (m: Map<string, { ms: number; calls: number }>, k: string) => { let e = m.get(k); if (!e) m.set(k, (e = { ms: 0, calls: 0 })); return e; };
+
+if (args.includes('--profile')) {
+  for (const name of flag('models', 'llama-58M').split(',')) { console.log(`# profile: ${name}`); await profile(await MODELS[name](), threads); }
+  await exit(0);
 }
 
 const only = flag('engine', '');

@@ -50,7 +50,7 @@ for (const type of types) for (const mode of modes) {
     const mem = (rows.at(-1)!['memory_per_rank(MiB)'] as Record<string, number>[] | undefined)?.[0];
     console.log(JSON.stringify({ train_type: type, mode: W > 1 ? mode : 'single', ranks: W, per_device_batch: globalBatch / W, threads_per_rank: Number(threads),
       'tokens/s': Math.round(tps), 'vs 1 rank': +(tps / base[0]).toFixed(2),
-      ...(mem ? { 'rank 0 MiB (weights/grads/optimizer)': `${mem.weights}/${mem.grads}/${mem.optimizer}` } : {}) }));
+      ...(mem ? { 'rank 0 MiB (weights/frozen/grads/optimizer)': `${mem.weights}/${mem.frozen ?? 0}/${mem.grads}/${mem.optimizer}` } : {}) }));
     rmSync(out, { recursive: true, force: true });
   }
 }

@@ -7,9 +7,9 @@
 // recomputes that layer's activations into one shared set just before the layer's own backward (the same kernels on
 // the same inputs, so the gradients are bitwise those without it). Cost: one more forward of every layer but the
 // down projection. LoRA adapters keep their small saved [rows, rank] tensors (and dropout inputs) either way.
-// Parameter residency (ZeRO-3, src/dist/data-parallel.ts): the trainable parameters come in groups (embedding, each
-// layer, final norm and head); with a `residency` set, the trainer asks for a group before using its values, forward
-// and backward, and hands it back after, so that only the groups in use are whole in memory.
+// Parameter residency (ZeRO-3, src/dist/data-parallel.ts): the weights, trainable and frozen, come in groups
+// (embedding, each layer, final norm and head); with a `residency` set, the trainer asks for a group before using its
+// values, forward and backward, and hands it back after, so that only the groups in use are whole in memory.
 import type { Buf } from '../core/ops.ts';
 import type { TrainOps } from '../core/train-ops.ts';
 import { ropeInvFreq, validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
@@ -47,6 +47,9 @@ export interface ParamResidency {
 const LINEARS: readonly LinearKey[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down'];
 /** A weight and, when trained, its gradient: read at each use (trained: from its Param, see ParamResidency). */
 interface Ref { readonly w: Buf; readonly g?: Buf }
+/** A frozen weight (LoRA's base): like a Param's value, ZeRO-3 may free its buffer between uses and gather it back
+ *  (half: uploaded as Ops.upload's half). */
+export interface FrozenWeight { name: string; size: number; value: Buf; row?: number; half: boolean }
 /** A linear layer: frozen or trainable weight, optional bias (Qwen2 q/k/v) and LoRA adapter. */
 interface Lin { N: number; K: number; weight: Ref; bias?: Ref; lora?: LoraAdapter }
 /** An RMSNorm weight; g is a shared sink when the weight is frozen (the kernel always writes dw). */
@@ -65,6 +68,8 @@ export class LlamaTrainer {
   /** the same parameters by residency group: 0 embedding (and a tied head), 1…L the layers (with their adapters),
    *  L+1 the final norm and an untied head; some may be empty (LoRA) */
   readonly groups: Param[][];
+  /** the frozen weights (LoRA's base) by the same groups; empty in full training */
+  readonly frozen: FrozenWeight[][];
   /** ZeRO-3 sets it (see ParamResidency); absent, every parameter stays resident */
   residency?: ParamResidency;
   readonly lora?: LoraConfig;
@@ -118,16 +123,21 @@ export class LlamaTrainer {
     /** the weight's buffer, and its gradient when it is trained (full training); row: its row length (may split it, see Ops.alloc) */
     const half = !full && !!opts.halfBase;
     const groups: Param[][] = (this.groups = Array.from({ length: c.numLayers + 2 }, () => []));
+    const frozen: FrozenWeight[][] = (this.frozen = Array.from({ length: c.numLayers + 2 }, () => []));
     let group = 0;
     const add = (p: Param) => { this.params.push(p); groups[group].push(p); };
     const weight = (name: string, data: Float32Array, decay: boolean, row?: number): Ref => {
       const w = ops.upload(data, row, half && row !== undefined);  // the matrices (given a row length): f16 when asked
-      if (!full) return { w };
+      if (!full) {
+        const f: FrozenWeight = { name, size: data.length, value: w, row, half: half && row !== undefined };
+        frozen[group].push(f);
+        return { get w() { return f.value; } };
+      }
       const p: Param = { name, size: data.length, value: w, grad: ops.alloc(data.length, 'f32', row), decay, row };
       add(p);
       return { get w() { return p.value; }, get g() { return p.grad; } };
     };
-    const norm = (name: string, data: Float32Array): Norm => { const r = weight(name, data, false); return full ? r as Norm : { w: r.w, g: sink }; };
+    const norm = (name: string, data: Float32Array): Norm => { const r = weight(name, data, false); return full ? r as Norm : { get w() { return r.w; }, g: sink }; };
     const wts = model.weights;
     const scratch: LoraScratch = { du: a(rows * (opts.lora?.rank ?? 1)), salts: ops.alloc(Math.max(1, c.numLayers * LINEARS.length), 'i32') };
     this.salts = scratch.salts;

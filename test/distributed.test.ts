@@ -42,25 +42,29 @@ async function compare(o: Partial<SftArgs>, port: number): Promise<void> {
   for (const [k, t] of a) { const u = b.get(k)!.data; t.data.forEach((x, i) => { worst = Math.max(worst, Math.abs(x - u[i])); }); }
   const norms = (r: { logs: Record<string, unknown>[] }) => r.logs.filter((l) => "loss" in l).map((l) => l.grad_norm).join(" ");
   assert.ok(worst <= 1e-5, `final weights differ by ${worst} (grad norms ${norms(r0)} vs ${norms(single)})`);
-  checkMemory(r0.logs, o.deepspeed);
+  checkMemory(r0.logs, o.deepspeed, lora);
 }
 
 // What each rank holds, as logged (MiB): DDP all of it; ZeRO-1 1/W of the optimizer state (AdamW's moments and the
-// f32 master shard); ZeRO-2 also 1/W of the gradients; ZeRO-3 also 1/W of the weights, plus one layer's worth while
-// it is in use. The shards are chunks of the same buckets, so the ranks' shares add up to the whole.
-function checkMemory(logs: Record<string, unknown>[], deepspeed?: string): void {
-  type Mem = { rank: number; weights: number; grads: number; optimizer: number; transient?: number };
+// f32 master shard); ZeRO-2 also 1/W of the gradients; ZeRO-3 also 1/W of the weights, LoRA's frozen base included,
+// plus one layer's worth while it is in use. The shards are chunks of the same buckets, so the shares add up to the whole.
+function checkMemory(logs: Record<string, unknown>[], deepspeed: string | undefined, lora: boolean): void {
+  type Mem = { rank: number; weights: number; frozen?: number; grads: number; optimizer: number; transient?: number };
   const mem = logs.filter((l) => 'loss' in l).at(-1)!['memory_per_rank(MiB)'] as Mem[];
   assert.equal(mem.length, 2);
   const whole = mem[0].weights * (deepspeed === 'zero3' ? 2 : 1), half = (x: number, what: string) => mem.forEach((m) =>
     assert.ok(Math.abs((m as unknown as Record<string, number>)[what] - x / 2) <= 0.02 * x, `${deepspeed ?? 'DDP'} rank ${m.rank} ${what}: ${JSON.stringify(mem)}`));
   const stage = { zero1: 1, zero2: 2, zero3: 3 }[deepspeed ?? ''] ?? 0;
   // logged to 4 significant digits
-  const same = (what: 'weights' | 'grads' | 'optimizer', x: number) => mem.forEach((m) => assert.ok(Math.abs(m[what] - x) <= 1e-3 * x, `${what}: ${JSON.stringify(mem)}`));
-  if (stage === 3) { half(whole, 'weights'); assert.ok(mem[0].transient! > 0 && mem[0].transient! < 2 * whole, JSON.stringify(mem)); }
+  const same = (what: 'weights' | 'frozen' | 'grads' | 'optimizer', x: number) => mem.forEach((m) => assert.ok(Math.abs(m[what]! - x) <= 1e-3 * x, `${what}: ${JSON.stringify(mem)}`));
+  if (stage === 3) { half(whole, 'weights'); assert.ok(mem[0].transient! > 0 && (lora || mem[0].transient! < 2 * whole), JSON.stringify(mem)); }
   else same('weights', whole);
   if (stage >= 2) half(whole, 'grads'); else same('grads', whole);
   if (stage >= 1) half(stage === 3 ? 2 * whole : 3 * whole, 'optimizer'); else same('optimizer', 2 * whole);
+  if (!lora) { assert.ok(mem.every((m) => m.frozen === undefined), JSON.stringify(mem)); return; }
+  const frozen = stage === 3 ? mem.reduce((s, m) => s + m.frozen!, 0) : mem[0].frozen!;
+  assert.ok(frozen > 10 * whole, `the frozen base dwarfs the adapters: ${JSON.stringify(mem)}`);
+  if (stage === 3) half(frozen, 'frozen'); else same('frozen', frozen);
 }
 
 test('Slurm and PyTorchJob environments; Slurm host lists', () => {

@@ -6,17 +6,17 @@
 //   ZeRO-2: reduce-scatter instead: a rank receives only its shard of the summed gradients (half the traffic), and the
 //           gradient norm for clipping adds up each parameter's squares over the shards.
 //   ZeRO-3: parameters sharded too. A rank keeps only its shard of each parameter (the f32 master the optimizer
-//           steps); the trainer asks for a layer's parameters before its forward and again before its backward
-//           (ParamResidency), they are all-gathered into fresh buffers and freed after the use; after a layer's
-//           backward its gradients are reduce-scattered at once, each micro-batch, and added to this rank's shard.
+//           steps) and of each frozen weight (LoRA's base, host memory); the trainer asks for a layer's weights
+//           before its forward and again before its backward (ParamResidency), they are all-gathered into fresh
+//           buffers and freed after the use; after a layer's backward its gradients are reduce-scattered at once,
+//           each micro-batch, and added to this rank's shard.
 // Parameters go in buckets (whole tensors, about bucketFloats each; ZeRO-3: one bucket per residency group, a layer);
 // a rank's shard is chunk `rank` of every bucket.
 // Limits, said plainly: below ZeRO-3 the backward accumulates into full-size gradient buffers (the trainer owns
-// them); ZeRO-3 gathers and frees the trainable parameters only, so under LoRA the frozen base stays whole on every
-// rank; the collectives do not overlap the backward's compute.
+// them); the collectives do not overlap the backward's compute, and ZeRO-3 does not prefetch the next layer.
 import type { Buf } from '../../core/ops.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
-import type { AdamWOptions, LlamaTrainer, Param, ParamResidency } from '../../models/llama-train.ts';
+import type { AdamWOptions, FrozenWeight, LlamaTrainer, Param, ParamResidency } from '../../models/llama-train.ts';
 import { UserError } from '../../core/errors.ts';
 import { chunkRange, type Group } from './comm.ts';
 
@@ -33,6 +33,8 @@ export function zeroStage(deepspeed: string | undefined): ZeroStage {
 }
 
 interface Bucket { params: { p: Param; at: number }[]; size: number }
+/** ZeRO-3: a group's frozen weights, concatenated; `shard` is this rank's chunk of them (host) */
+interface FrozenBucket { items: { f: FrozenWeight; at: number }[]; size: number; shard?: Float32Array }
 /** the part of one parameter inside this rank's chunk of a bucket, with its device state */
 interface Segment { p: Param; from: number; len: number; bucket: number; at: number; value: Buf; grad: Buf; m?: Buf; v?: Buf }
 
@@ -45,20 +47,26 @@ export class DataParallel implements ParamResidency {
   private shardGrads: Float32Array[] = [];
   /** ZeRO-3: the bucket of each residency group (−1: the group has no trainable parameter) */
   private readonly groupBucket: number[] = [];
+  /** ZeRO-3: each residency group's frozen weights (empty in full training) */
+  private readonly frozenBuckets: FrozenBucket[] = [];
   /** ZeRO-3: the most floats whole at once (the largest group, or the two the tied head holds during the backward) */
   private peakFloats = 0;
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
     if (stage === 3) {
-      for (const ps of trainer.groups) {
+      for (const [g, ps] of trainer.groups.entries()) {
+        const fb: FrozenBucket = { items: [], size: 0 };
+        for (const f of trainer.frozen[g]) { fb.items.push({ f, at: fb.size }); fb.size += f.size; }
+        this.frozenBuckets.push(fb);
         if (!ps.length) { this.groupBucket.push(-1); continue; }
         const b: Bucket = { params: [], size: 0 };
         for (const p of ps) { b.params.push({ p, at: b.size }); b.size += p.size; }
         this.groupBucket.push(this.buckets.push(b) - 1);
       }
-      const sizes = this.buckets.map((b) => b.size).sort((x, y) => y - x);
-      this.peakFloats = (sizes[0] ?? 0) + (sizes[1] ?? 0);
+      // whole at once: a group's values and gradients and its frozen weights, two groups while a tied head waits
+      const held = trainer.groups.map((ps, g) => 2 * ps.reduce((n, p) => n + p.size, 0) + this.frozenBuckets[g].size).sort((x, y) => y - x);
+      this.peakFloats = (held[0] ?? 0) + (held[1] ?? 0);
       trainer.residency = this;
       return;
     }
@@ -78,9 +86,16 @@ export class DataParallel implements ParamResidency {
 
   /** ZeRO-3: group g's parameters all-gathered from the shards into fresh buffers (backward: and zero gradients). */
   async fetch(g: number, phase: 'forward' | 'backward'): Promise<void> {
+    const segs = await this.shard(), fb = this.frozenBuckets[g];
+    if (fb.size) {
+      const flat = new Float32Array(fb.size), [lo] = chunkRange(fb.size, this.group.world, this.group.rank);
+      flat.set(fb.shard!, lo);
+      await this.group.allGather(flat);
+      for (const { f, at } of fb.items) f.value = this.ops.upload(flat.subarray(at, at + f.size), f.row, f.half);
+    }
     const bi = this.groupBucket[g];
     if (bi < 0) return;
-    const { ops } = this, segs = await this.shard(), b = this.buckets[bi], flat = new Float32Array(b.size);
+    const { ops } = this, b = this.buckets[bi], flat = new Float32Array(b.size);
     for (const s of segs) if (s.bucket === bi) flat.set(await ops.read(s.value, s.len), s.at);
     await this.group.allGather(flat);
     for (const { p, at } of b.params) {
@@ -91,6 +106,7 @@ export class DataParallel implements ParamResidency {
 
   /** ZeRO-3: frees group g's gathered parameters; after its backward, first sums its gradients into the shards. */
   async release(g: number, phase: 'forward' | 'backward'): Promise<void> {
+    for (const { f } of this.frozenBuckets[g].items) this.ops.free(f.value);
     const bi = this.groupBucket[g];
     if (bi < 0) return;
     const { ops } = this, b = this.buckets[bi];
@@ -152,6 +168,12 @@ export class DataParallel implements ParamResidency {
     if (this.stage === 3) {  // the shards are the parameters now: the whole ones go, and gradients accumulate per shard
       for (const p of this.trainer.params) { ops.free(p.value); ops.free(p.grad); }
       this.shardGrads = segs.map((s) => new Float32Array(s.len));
+      for (const fb of this.frozenBuckets) {  // the frozen weights too: this rank's chunk stays, on the host
+        if (!fb.size) continue;
+        const flat = new Float32Array(fb.size), [lo, hi] = chunkRange(fb.size, group.world, group.rank);
+        for (const { f, at } of fb.items) { flat.set(await ops.read(f.value, f.size), at); ops.free(f.value); }
+        fb.shard = flat.slice(lo, hi);
+      }
     }
     return (this.segments = segs);
   }
@@ -227,16 +249,21 @@ export class DataParallel implements ParamResidency {
   }
 
   /**
-   * Bytes this rank holds between steps for trainable weights, summed gradients and optimizer state (AdamW moments;
-   * ZeRO-1/2: the f32 master shard beside the whole weights). ZeRO-3 holds shards only, and while a layer is in use
-   * its gathered weights and gradients as well (`transient`: the largest such set).
+   * Bytes this rank holds between steps for trainable weights, frozen weights (LoRA's base, counted as f32),
+   * summed gradients and optimizer state (AdamW moments; ZeRO-1/2: the f32 master shard beside the whole weights).
+   * ZeRO-3 holds shards only (the frozen one on the host), and while a layer is in use its gathered weights and
+   * gradients as well (`transient`: the largest such set).
    */
-  memory(adamw: boolean): { weights: number; grads: number; optimizer: number; transient: number } {
+  memory(adamw: boolean): { weights: number; frozen: number; grads: number; optimizer: number; transient: number } {
     const full = this.trainer.params.reduce((s, p) => s + p.size, 0) * 4;
-    if (!this.stage) return { weights: full, grads: full, optimizer: adamw ? 2 * full : 0, transient: 0 };
+    const frozen = this.trainer.frozen.flat().reduce((s, f) => s + f.size, 0) * 4;
+    if (!this.stage) return { weights: full, frozen, grads: full, optimizer: adamw ? 2 * full : 0, transient: 0 };
     const shard = (this.segments ?? []).reduce((s, g) => s + g.len, 0) * 4;
-    if (this.stage === 3) return { weights: shard, grads: shard, optimizer: adamw ? 2 * shard : 0, transient: 2 * 4 * this.peakFloats };
-    return { weights: full, grads: this.stage === 2 ? shard : full, optimizer: (adamw ? 2 * shard : 0) + shard, transient: 0 };
+    if (this.stage === 3) {
+      const frozenShard = this.frozenBuckets.reduce((s, b) => s + (b.shard?.length ?? 0), 0) * 4;
+      return { weights: shard, frozen: frozenShard, grads: shard, optimizer: adamw ? 2 * shard : 0, transient: 4 * this.peakFloats };
+    }
+    return { weights: full, frozen, grads: this.stage === 2 ? shard : full, optimizer: (adamw ? 2 * shard : 0) + shard, transient: 0 };
   }
 }
 

@@ -127,12 +127,13 @@ async function evaluate(trainer: LlamaTrainer, data: SftData, group?: Group): Pr
 }
 
 /** Every rank's bytes for trainable weights, summed gradients and optimizer state (MiB), gathered for rank 0's log. */
-async function memoryPerRank(dp: DataParallel, adamw: boolean): Promise<{ rank: number; weights: number; grads: number; optimizer: number; transient?: number }[]> {
-  const m = dp.memory(adamw), W = dp.group.world, all = new Array(4 * W).fill(0);
-  all.splice(4 * dp.group.rank, 4, m.weights, m.grads, m.optimizer, m.transient);
+async function memoryPerRank(dp: DataParallel, adamw: boolean): Promise<Record<string, number>[]> {
+  const m = dp.memory(adamw), W = dp.group.world, keys = ['weights', 'frozen', 'grads', 'optimizer', 'transient'] as const, n = keys.length;
+  const all = new Array(n * W).fill(0);
+  all.splice(n * dp.group.rank, n, ...keys.map((k) => m[k]));
   const sums = await dp.group.sum(all), mib = (x: number) => round(x / 2 ** 20, 4);
-  return Array.from({ length: W }, (_x, r) => ({ rank: r, weights: mib(sums[4 * r]), grads: mib(sums[4 * r + 1]), optimizer: mib(sums[4 * r + 2]),
-    ...(dp.stage === 3 ? { transient: mib(sums[4 * r + 3]) } : {}) }));
+  return Array.from({ length: W }, (_x, r) => ({ rank: r, ...Object.fromEntries(keys
+    .filter((k) => (k !== 'frozen' || m.frozen > 0) && (k !== 'transient' || dp.stage === 3)).map((k) => [k, mib(sums[n * r + keys.indexOf(k)])])) }));
 }
 
 /** The sequences sft trains on, as `webtune bundle` stores them (TrainData without the pipeline's counters). */
