@@ -5,6 +5,7 @@
 export type WasmName = 'kernels' | 'kernels-threads' | 'kernels-relaxed' | 'kernels-threads-relaxed' | 'tokenizer' | 'collate';
 export type WasmSource = Uint8Array | WebAssembly.Module;
 
+import { UserError } from '../core/errors.ts';
 import { getEnv, host } from './platform.ts';
 
 const sources = new Map<WasmName, WasmSource>();
@@ -26,8 +27,12 @@ export const kernelsRelaxed = (): boolean => relaxedInUse;
 const sourceOf = async (name: WasmName): Promise<WasmSource> => sources.get(name) ?? await host.readBuiltWasm(name);
 
 async function relaxedBuild(name: WasmName): Promise<WasmSource | null> {
-  const alt = RELAXED[name];
-  if (!alt || getEnv('WEBTUNE_WASM_RELAXED') === '0') return null;
+  const alt = RELAXED[name], want = getEnv('WEBTUNE_WASM_RELAXED');
+  if (!alt) return null;
+  if (want !== undefined && want !== '' && want !== '0' && want !== '1') {
+    throw new UserError(`WEBTUNE_WASM_RELAXED=${want}: expected 0 (plain SIMD kernels) or 1 (relaxed SIMD where the runtime has it, the default)`);
+  }
+  if (want === '0') return null;
   const src = await sourceOf(alt).catch(() => null);
   if (!src || src instanceof WebAssembly.Module) return src;
   if (!WebAssembly.validate(src as BufferSource)) {

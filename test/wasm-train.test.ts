@@ -155,18 +155,23 @@ for (const [i, c] of cases.entries()) for (const [label, ready] of [['wasm', pre
   });
 }
 
+/** `webtune sft --device wasm` on 8 self-cognition rows, 3 steps: its stderr and logged losses. */
+async function wasmSft(threads: string, env: Record<string, string> = {}): Promise<{ stderr: string; losses: number[] }> {
+  const out = mkdtempSync(join(tmpdir(), 'webtune-wasm-sft-'));
+  const r = await runCli(['sft', '--model', STORIES, '--dataset', `${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#8`, '--template', 'default',
+    '--model_name', 'x', 'X', '--model_author', 'y', 'Y', '--max_length', '64', '--max_steps', '3', '--logging_steps', '1',
+    '--per_device_train_batch_size', '4', '--device', 'wasm', '--threads', threads, '--output_dir', out], 'node', 300_000, env);
+  assert.equal(r.status, 0, r.stderr);
+  const runDir = r.stdout.trim().split('\n').pop()!;
+  return { stderr: r.stderr, losses: readFileSync(join(runDir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => 'loss' in x).map((x) => x.loss) };
+}
+
 test('sft --device wasm trains on WASM and says so; --threads 2 and 1 log the same losses; auto keeps a model too large for wasm32 on the adapter', async () => {
   const losses: number[][] = [];
   for (const threads of ['2', '1']) {
-    const out = mkdtempSync(join(tmpdir(), 'webtune-wasm-sft-'));
-    const r = await runCli(['sft', '--model', STORIES, '--dataset', `${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#8`, '--template', 'default',
-      '--model_name', 'x', 'X', '--model_author', 'y', 'Y', '--max_length', '64', '--max_steps', '3', '--logging_steps', '1',
-      '--per_device_train_batch_size', '4', '--device', 'wasm', '--threads', threads, '--output_dir', out]);
-    assert.equal(r.status, 0, r.stderr);
-    const n = Number(threads);
+    const r = await wasmSft(threads), n = Number(threads);
     assert.match(r.stderr, new RegExp(`^webtune: device: wasm on WebAssembly relaxed SIMD \\(fused multiply-add\\) \\(${n} thread${n > 1 ? 's' : ''}\\) \\(requested with --device wasm\\)$`, 'm'));
-    const runDir = r.stdout.trim().split('\n').pop()!;
-    losses.push(readFileSync(join(runDir, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => 'loss' in x).map((x) => x.loss));
+    losses.push(r.losses);
   }
   assert.equal(losses[0].length, 3);
   // GEMMs split by rows/columns and attention by kv heads: each output is summed in the same order on any thread.
@@ -187,14 +192,13 @@ test('sft --device wasm trains on WASM and says so; --threads 2 and 1 log the sa
 test('relaxed-SIMD kernels (default) and the plain build (WEBTUNE_WASM_RELAXED=0) log the same losses to 1e-5', async () => {
   const losses: number[][] = [];
   for (const relaxed of ['1', '0']) {
-    const out = mkdtempSync(join(tmpdir(), 'webtune-wasm-sft-'));
-    const r = await runCli(['sft', '--model', STORIES, '--dataset', `${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#8`, '--template', 'default',
-      '--model_name', 'x', 'X', '--model_author', 'y', 'Y', '--max_length', '64', '--max_steps', '3', '--logging_steps', '1',
-      '--per_device_train_batch_size', '4', '--device', 'wasm', '--threads', '1', '--output_dir', out], 'node', 300_000, { WEBTUNE_WASM_RELAXED: relaxed });
-    assert.equal(r.status, 0, r.stderr);
+    const r = await wasmSft('1', { WEBTUNE_WASM_RELAXED: relaxed });
     assert.match(r.stderr, relaxed === '1' ? /device: wasm on WebAssembly relaxed SIMD \(fused multiply-add\) \(1 thread\)/ : /device: wasm on WebAssembly SIMD \(1 thread\)/);
-    losses.push(readFileSync(join(r.stdout.trim().split('\n').pop()!, 'logging.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((x) => 'loss' in x).map((x) => x.loss));
+    losses.push(r.losses);
   }
   assert.equal(losses[0].length, 3);
   losses[0].forEach((l, i) => assert.ok(Math.abs(l - losses[1][i]) <= 1e-5 * Math.abs(losses[1][i]), `step ${i + 1}: relaxed ${l}, plain ${losses[1][i]}`));
+  const bad = await runCli(['infer', '--model', STORIES, '--device', 'wasm', '--max_new_tokens', '4'], 'node', 60_000, { WEBTUNE_WASM_RELAXED: 'yes' });
+  assert.equal(bad.status, 1);
+  assert.equal(bad.stderr.trim().split('\n').pop(), 'webtune: error: WEBTUNE_WASM_RELAXED=yes: expected 0 (plain SIMD kernels) or 1 (relaxed SIMD where the runtime has it, the default)');
 });
