@@ -24,7 +24,7 @@ import { tinyRandomWeights } from '../models/tiny-random.ts';
 import { loadHfTokenizer } from '../models/hf/tokenizer-json.ts';
 import { argmax } from '../src/sampling.ts';
 import { argv, exit } from '../runtime/platform.ts';
-import { f16BitsToF32, f32ToF16Bits } from '../core/ops.ts';
+import { f16BitsToF32, f32ToF16Bits, type Half } from '../core/ops.ts';
 import { profiler } from './profile.ts';
 import { benchCorpus } from '../test/hf-corpus.ts';
 
@@ -275,10 +275,13 @@ const model = tinyRandomWeights(cfg, 1);
 // ln(vocab) and the logged losses are comparable; the work per step does not depend on it
 for (let i = 0, e = model.weights.embedTokens; i < e.length; i++) e[i] *= 0.0346;  // uniform ±1 has std 1/√3: → 0.02
 const trainRows: Record<string, unknown>[] = [];
-for (const trainType of ['lora', 'full'] as const) {
-  await section(`sft ${trainType}`, async () => {
+// full training again in mixed precision (--torch_dtype bfloat16: bf16 weight copies, f32 masters), against the
+// same PyTorch figures as the f32 full step
+for (const [trainType, half] of [['lora', false], ['full', false], ['full', 'bf16']] as const) {
+  const name = `sft ${trainType}${half ? ` ${half}` : ''}`;
+  await section(name, async () => {
     const ops: WebGpuTrainOps = await createWebGpuTrainOps(gpu);
-    const trainer = new LlamaTrainer(ops, model, { B, T, lora: trainType === 'lora' ? LORA : undefined });
+    const trainer = new LlamaTrainer(ops, model, { B, T, lora: trainType === 'lora' ? LORA : undefined, half });
     const secs: number[] = [], lines: string[] = [];
     let loss = 0;
     const stepOnce = async (s: number) => {
@@ -291,7 +294,7 @@ for (const trainType of ['lora', 'full'] as const) {
     for (let s = 0; s < 4; s++) {
       const dt = await stepOnce(s) / 1000;
       if (s > 0) secs.push(dt);
-      log(`sft ${trainType} step ${s}: ${dt.toFixed(2)} s, loss ${loss.toFixed(4)}`);
+      log(`${name} step ${s}: ${dt.toFixed(2)} s, loss ${loss.toFixed(4)}`);
       if (s >= 1 && left() < dt * 1000 * 6 + 60_000) break;  // leave room for the peers and the other sections
     }
     // one more step, every dispatch timed on the device (perturbed by the per-dispatch passes: not a figure to quote)
@@ -300,17 +303,18 @@ for (const trainType of ['lora', 'full'] as const) {
       prof.start();
       const ms = await stepOnce(secs.length + 1);
       await prof.report(ms);
-      report[`profile_${trainType}`] = lines;
+      report[`profile_${trainType}${half ? `_${half}` : ''}`] = lines;
     }
     const stats = ops.stats();
     ops.destroy();
     const ours = secs.length ? (B * T) / median(secs) : NaN;
     const torchArgs = { config: cfg, B, T, train_type: trainType, lora: { rank: LORA.rank, alpha: LORA.alpha, dropout: LORA.dropout }, warmup: 1, steps: 3 };
-    const fp32 = torchPeer('train', { ...torchArgs, autocast: null });
-    const bf16 = local ? null : torchPeer('train', { ...torchArgs, autocast: 'bf16' });
-    trainRows.push({ train_type: trainType, webtune_tokens_per_s: r3(ours), webtune_step_s: secs.map(r3), webtune_loss: r3(loss), webtune_gpu_bytes: stats.bytes, torch_fp32: fp32, torch_bf16: bf16 });
+    const same = half ? trainRows.find((r) => r.train_type === trainType) : undefined;  // the f32 run's peers
+    const fp32 = same ? same.torch_fp32 as Record<string, any> | null : torchPeer('train', { ...torchArgs, autocast: null });
+    const bf16 = same ? same.torch_bf16 as Record<string, any> | null : local ? null : torchPeer('train', { ...torchArgs, autocast: 'bf16' });
+    trainRows.push({ train_type: trainType, torch_dtype: half ? 'bfloat16' : 'float32', webtune_tokens_per_s: r3(ours), webtune_step_s: secs.map(r3), webtune_loss: r3(loss), webtune_gpu_bytes: stats.bytes, torch_fp32: fp32, torch_bf16: bf16 });
     const peer = [fp32 && `fp32 ${r3(fp32.tokens_per_s)}`, bf16 && `bf16 autocast ${r3(bf16.tokens_per_s)}`].filter(Boolean).join(', ');
-    rows.push({ what: `SFT ${trainType} step, ${B}×${T} tokens, f32`, ours: `${r3(ours)} tokens/s (${r3(median(secs))} s/step)`,
+    rows.push({ what: `SFT ${trainType} step, ${B}×${T} tokens, ${half ? 'bf16 weights, f32 masters' : 'f32'}`, ours: `${r3(ours)} tokens/s (${r3(median(secs))} s/step)`,
       peer: peer ? `${peer} tokens/s` : '—', ratio: [fp32 && `${(ours / fp32.tokens_per_s).toFixed(2)}× fp32`, bf16 && `${(ours / bf16.tokens_per_s).toFixed(2)}× bf16`].filter(Boolean).join(', ') || '—' });
     report.sft = trainRows;
   });
@@ -318,26 +322,28 @@ for (const trainType of ['lora', 'full'] as const) {
 
 // ---- 3c. decode ----
 await section('decode', async () => {
-  // f32 weights, then --torch_dtype float16's 16-bit weights and KV cache (f16 storage only where the adapter has shader-f16)
+  // f32 weights, then --torch_dtype float16's and bfloat16's 16-bit weights and KV cache (packed in u32 words)
   const n = local ? 32 : 128;
-  const rate = async (halfWeights: boolean) => {
+  const rate = async (halfWeights: Half | false) => {
     const ops = await createWebGpuOps(gpu), runner = new LlamaRunner(ops, model, { halfWeights });
     let tok = 1;
     for (let p = 0; p < 8; p++) tok = argmax(await runner.forward([tok], [p]));
     const t0 = performance.now();
     for (let p = 0; p < n; p++) tok = argmax(await runner.forward([tok], [p]));
-    const r = n / ((performance.now() - t0) / 1000), f16 = ops.caps.f16Storage;
+    const r = n / ((performance.now() - t0) / 1000);
     ops.destroy();
-    return { rate: r, f16 };
+    return r;
   };
-  const ours = (await rate(false)).rate, half = await rate(true);
+  const ours = await rate(false), half = await rate('f16'), bf16 = await rate('bf16');
   const peer = torchPeer('decode', { config: cfg, tokens: n });
-  report.decode = { tokens: n, webtune_tokens_per_s: r3(ours), webtune_f16_tokens_per_s: r3(half.rate), f16_storage: half.f16, torch: peer };
+  report.decode = { tokens: n, webtune_tokens_per_s: r3(ours), webtune_f16_tokens_per_s: r3(half), webtune_bf16_tokens_per_s: r3(bf16), torch: peer };
   const peerText = peer ? `eager KV-cache loop fp32 ${r3(peer.fp32_tokens_per_s)}${peer.bf16_tokens_per_s ? `, bf16 ${r3(peer.bf16_tokens_per_s)}` : ''} tokens/s` : '—';
   rows.push({ what: `decode, 1 sequence, ${n} tokens, f32`, ours: `${r3(ours)} tokens/s`, peer: peerText,
     ratio: peer ? `${(ours / peer.fp32_tokens_per_s).toFixed(2)}× fp32` : '—' });
-  rows.push({ what: `decode, --torch_dtype float16 (${half.f16 ? 'f16 storage' : 'no shader-f16: f32 holding f16 values'})`,
-    ours: `${r3(half.rate)} tokens/s`, peer: peerText, ratio: peer?.bf16_tokens_per_s ? `${(half.rate / peer.bf16_tokens_per_s).toFixed(2)}× bf16` : '—' });
+  for (const [dtype, r] of [['float16', half], ['bfloat16', bf16]] as const) {
+    rows.push({ what: `decode, --torch_dtype ${dtype} (16-bit weights and KV cache)`, ours: `${r3(r)} tokens/s`, peer: peerText,
+      ratio: peer?.bf16_tokens_per_s ? `${(r / peer.bf16_tokens_per_s).toFixed(2)}× bf16` : '—' });
+  }
 });
 
 // ---- 3d. tokenizer (CPU, but on this machine's cores) ----

@@ -10,6 +10,12 @@
 export type DType = 'f32' | 'i32';
 
 /**
+ * 16-bit storage of an f32 tensor (arithmetic stays f32): IEEE binary16, or bfloat16 (an f32's upper 16 bits, as
+ * torch.bfloat16 holds it: the same exponent range, 8 bits of mantissa). Rounding is to nearest even, as torch's.
+ */
+export type Half = 'f16' | 'bf16';
+
+/**
  * RoPE frequencies: a base theta (unscaled, θ_i = theta^(−2i/headDim)), or the inverse frequency of each rotated
  * pair, length headDim/2 (scaled RoPE: models/llama.ts ropeInvFreq builds it from config.json's rope_scaling).
  */
@@ -52,7 +58,7 @@ export interface Buf {
 export interface BackendCaps {
   /** implements TrainOps (core/train-ops.ts) */
   train: boolean;
-  /** Ops.upload's half and allocCache store 16 bits (else f32 holding f16-rounded values) */
+  /** Ops.upload's half and allocCache store 16 bits (else f32 holding values rounded to them) */
   f16Storage: boolean;
   /** lanes of every subgroup where the device has one fixed size, else 0 */
   subgroupSize: number;
@@ -73,17 +79,17 @@ export interface Ops {
    */
   alloc(length: number, dtype?: DType, rowLength?: number): Buf;
   /**
-   * A zero-filled KV cache of `length` f32 elements; half: 16-bit storage (f16 where the backend can, else f32 holding
-   * f16-rounded values, so every backend computes the same thing). Only kvStore writes it and attention reads it.
+   * A zero-filled KV cache of `length` f32 elements; half: 16-bit storage (where the backend can, else f32 holding
+   * values rounded to it, so every backend computes the same thing). Only kvStore writes it and attention reads it.
    */
-  allocCache(length: number, half: boolean): Buf;
+  allocCache(length: number, half: Half | false): Buf;
   /**
-   * Allocate and fill from host data (weights, inputs); rowLength as in alloc. half: a frozen f32 weight stored as
-   * f16 where the backend can (WebGPU with shader-f16; computed in f32), else kept f32 with its values rounded to f16
-   * so that every backend computes the same thing. Such a buffer is only read, and only as matmul's w, embedding's
-   * table, TrainOps.matmulNN's b or crossEntropyFused's head.
+   * Allocate and fill from host data (weights, inputs); rowLength as in alloc. half: an f32 weight stored in 16 bits
+   * where the backend can (WebGPU: packed two to a u32 word, computed in f32), else kept f32 with its values rounded
+   * so that every backend computes the same thing. Such a buffer is read only as matmul's w, embedding's table,
+   * TrainOps.matmulNN's b or crossEntropyFused's head, and written only by TrainOps.castHalf.
    */
-  upload(data: Float32Array | Int32Array, rowLength?: number, half?: boolean): Buf;
+  upload(data: Float32Array | Int32Array, rowLength?: number, half?: Half | false): Buf;
   /** Overwrite a buffer (or its prefix) from host data; ordered before ops recorded after it. */
   write(buf: Buf, data: Float32Array | Int32Array): void;
   /** Flush pending work and copy `length` elements (default: all) back to the host. */
@@ -161,4 +167,24 @@ export function f16BitsToF32(h: number): number {
 /** The values rounded to f16 (what a half-precision copy of them holds). */
 export function roundToF16(data: Float32Array): Float32Array {
   return data.map((v) => f16BitsToF32(f32ToF16Bits(v)));
+}
+
+/** The bfloat16 bit pattern nearest to v (ties to even, as torch's .bfloat16(); NaN stays NaN). */
+export function f32ToBf16Bits(v: number): number {
+  F[0] = v;
+  const x = U[0];
+  if ((x & 0x7fffffff) > 0x7f800000) return (x >>> 16) | 0x40;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+export function bf16BitsToF32(h: number): number { U[0] = (h & 0xffff) << 16; return F[0]; }
+
+/** The 16-bit pattern of v in `half` storage, and back. */
+export const halfBits = (half: Half): ((v: number) => number) => (half === 'f16' ? f32ToF16Bits : f32ToBf16Bits);
+export const halfValue = (half: Half): ((h: number) => number) => (half === 'f16' ? f16BitsToF32 : bf16BitsToF32);
+
+/** The values rounded to `half` storage (what a 16-bit copy of them holds). */
+export function roundToHalf(data: Float32Array, half: Half): Float32Array {
+  const to = halfBits(half), from = halfValue(half);
+  return data.map((v) => from(to(v)));
 }

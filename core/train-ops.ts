@@ -120,4 +120,9 @@ export interface TrainOps extends Ops {
   sumSquares(out1: Buf, x: Buf, n: number): void;
   /** x[i] ·= s over n elements, in place (gradient clipping). */
   scale(x: Buf, s: number, n: number): void;
+  /**
+   * dst[i] = src[i] rounded to dst's 16-bit storage (nearest even), over n elements: mixed-precision training's copy
+   * of an f32 master weight. dst is an Ops.upload'ed half buffer, src an f32 one of the same row length.
+   */
+  castHalf(dst: Buf, src: Buf, n: number): void;
 }

@@ -39,6 +39,7 @@ import { transpose } from './ops/transpose.ts';
 import { embeddingBackward, embeddingLinks } from './ops/embedding.ts';
 import { crossEntropyGrad, crossEntropyLoss, crossEntropyStats } from './ops/cross-entropy.ts';
 import { adamwStep, scaleInPlace, sgdStep, sumOfSquares } from './ops/optimizer.ts';
+import { castHalfKernel } from './ops/half.ts';
 
 const F32 = new Float32Array(1), U32 = new Uint32Array(F32.buffer);
 const f32bits = (v: number) => { F32[0] = v; return U32[0]; };
@@ -378,6 +379,17 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     check('scale', [x, n]);
     for (const g of this.alike('scale', n, [x])) {
       this.dispatch(this.kernel('train-scale', scaleInPlace), [g.n], [g.at[0].buf, this.hyper([s])], this.strideGrid(g.n, 256));
+    }
+  }
+
+  castHalf(dst: Buf, src: Buf, n: number): void {
+    check('castHalf', [dst, n], [src, n, 'f32']);
+    const h = (dst as GBuf).half;
+    if (!h || (src as GBuf).half) throw new Error('webgpu: castHalf writes a 16-bit buffer from an f32 one');
+    for (const g of this.segments(n, [dst, src])) {
+      const [D, S] = g.at;
+      if (D.off % 2 || (g.n % 2 && D.off + g.n < D.buf.length)) throw new Error('webgpu: castHalf: the 16-bit tensor is split at an odd element');
+      this.dispatch(this.kernel(`train-cast-${h}`, castHalfKernel(h)), [g.n, D.off, S.off], [D.buf, S.buf], this.strideGrid(Math.ceil(g.n / 2), 256));
     }
   }
 

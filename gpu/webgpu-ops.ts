@@ -15,7 +15,7 @@
 // - A tensor larger than one binding may hold (maxStorageBufferBindingSize, e.g. a 151,936 × 896 embedding against
 //   lavapipe's 128 MiB) is split along its rows into several buffers ("pieces", see create); the ops that meet such
 //   tensors (embedding, matmul's weight, and in train-ops.ts the GEMMs, cross-entropy and optimizers) run per piece.
-import { f16BitsToF32, f32ToF16Bits, matmulsInTurn, roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type MatmulPart, type Ops, type RopeFreqs } from '../core/ops.ts';
+import { halfBits, halfValue, matmulsInTurn, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../core/ops.ts';
 import type { DropMask } from '../core/train-ops.ts';
 import { deviceLostReason, onUncapturedError, type GpuContext } from '../runtime/webgpu.ts';
 import { getEnv } from '../runtime/platform.ts';
@@ -30,6 +30,7 @@ import { biasForward } from './ops/bias.ts';
 import { rmsnormForward } from './ops/rmsnorm.ts';
 import { rope } from './ops/rope.ts';
 import { kvStore } from './ops/kvstore.ts';
+import { storageName, type Storage } from './ops/half.ts';
 import { embeddingForward } from './ops/embedding.ts';
 import { elementwiseForward } from './ops/elementwise.ts';
 import { attentionGrid, attentionKernelName, attentionSource, type AttentionKernel } from './attention/kernel.ts';
@@ -67,8 +68,6 @@ export interface WebGpuOpsOptions {
   maxBindingBytes?: number;
   /** false: ignore the device's subgroups, as on adapters without them (tests keep those kernels covered) */
   subgroups?: boolean;
-  /** false: act as an adapter without shader-f16 (tests of that path on one that has it) */
-  f16?: boolean;
 }
 
 const CPU_CONFIG: KernelConfig = {
@@ -95,9 +94,12 @@ export class GBuf implements Buf {
    */
   parts?: GBuf[];
   constructor(readonly buffer: GPUBuffer, readonly length: number, readonly dtype: DType, readonly id: number,
-    /** f16 storage of an f32 tensor (Ops.upload's half) */
-    readonly half = false) {}
+    /** 16-bit storage of an f32 tensor (Ops.upload's half, allocCache's), packed two to a u32 word (ops/half.ts) */
+    readonly half: Half | false = false) {}
 }
+
+/** How a buffer's elements are stored (what a kernel binding it must declare). */
+export const storageOf = (b: Buf): Storage => (b as GBuf).half || 'f32';
 
 /** One piece of a (possibly split) tensor: its buffer and the element range it holds. */
 export interface Piece { buf: Buf; start: number; length: number }
@@ -143,8 +145,6 @@ export class WebGpuOps implements Ops {
   protected readonly maxGroups: number;
   /** what a tiled GEMM config must fit (gemm/tiled.ts checkTile) */
   protected readonly tileLimits: { invocations: number; sharedBytes: number };
-  /** the device has shader-f16: Ops.upload's half stores f16 */
-  readonly hasF16: boolean;
   /** lanes of every subgroup where the device has subgroups of one fixed size (lavapipe: 8), else 0 */
   readonly subgroupSize: number;
   private nextId = 1;
@@ -162,8 +162,6 @@ export class WebGpuOps implements Ops {
   /** buffers bound by ops recorded since the last submit */
   private readonly pending = new Set<GBuf>();
   private firstError: string | null = null;
-  /** half KV caches of a device without shader-f16: f32 buffers whose stores are rounded to f16 */
-  private readonly roundedCaches = new WeakSet<GBuf>();
   private readonly stopErrors: () => void;
 
   constructor(gpu: GpuContext, options: WebGpuOpsOptions = {}) {
@@ -178,7 +176,6 @@ export class WebGpuOps implements Ops {
     this.splitBytes = Math.min(this.maxBinding, cap > 0 ? cap : Infinity);
     this.maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
     this.tileLimits = { invocations: this.device.limits.maxComputeInvocationsPerWorkgroup, sharedBytes: this.device.limits.maxComputeWorkgroupStorageSize };
-    this.hasF16 = options.f16 !== false && this.device.features.has('shader-f16');
     const info = (gpu.adapter as GPUAdapter & { info?: { subgroupMinSize?: number; subgroupMaxSize?: number } }).info;
     this.subgroupSize = options.subgroups !== false && this.device.features.has('subgroups' as GPUFeatureName) && info?.subgroupMinSize &&
       info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : 0;
@@ -187,7 +184,7 @@ export class WebGpuOps implements Ops {
   }
 
   get caps(): BackendCaps {
-    return { train: false, f16Storage: this.hasF16, subgroupSize: this.subgroupSize, maxBindingBytes: this.splitBytes, device: this.description };
+    return { train: false, f16Storage: true, subgroupSize: this.subgroupSize, maxBindingBytes: this.splitBytes, device: this.description };
   }
 
   /** Counts of cached GPU objects (tests check that a repeated step creates none). */
@@ -203,7 +200,7 @@ export class WebGpuOps implements Ops {
    * A buffer; one with a rowLength (weights, their gradients and moments) is split into pieces of whole rows when it
    * is larger than splitBytes. Any other must fit one binding (activations: the caller lowers the batch instead).
    */
-  private create(length: number, dtype: DType, data?: Float32Array | Int32Array | Uint32Array, rowLength?: number, half = false): GBuf {
+  private create(length: number, dtype: DType, data?: Float32Array | Int32Array | Uint32Array, rowLength?: number, half: Half | false = false): GBuf {
     const elem = half ? 2 : 4;
     const bytes = Math.max(16, Math.ceil((length * elem) / 16) * 16);  // 16-byte multiple: valid as array<vec4<f32>>
     if (rowLength && bytes > this.splitBytes) {
@@ -227,7 +224,7 @@ export class WebGpuOps implements Ops {
       usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
     });
     if (data) {
-      const src = half ? Uint16Array.from(data, f32ToF16Bits) : data;
+      const src = half ? Uint16Array.from(data, halfBits(half)) : data;
       new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(src.buffer, src.byteOffset, src.byteLength));
       buffer.unmap();
     }
@@ -239,19 +236,12 @@ export class WebGpuOps implements Ops {
   /** rowLength: the tensor is [length / rowLength, rowLength] and may be split along its rows (see create). */
   alloc(length: number, dtype: DType = 'f32', rowLength?: number): Buf { return this.create(length, dtype, undefined, rowLength); }
 
-  /** A KV cache (Ops.allocCache): f16 storage where the device has shader-f16, else f32 (kvStore then rounds). */
-  allocCache(length: number, half: boolean): Buf {
-    if (!half || this.hasF16) return this.create(length, 'f32', undefined, undefined, half);
-    const b = this.create(length, 'f32');
-    this.roundedCaches.add(b);
-    return b;
-  }
+  /** A KV cache (Ops.allocCache): 16-bit storage when half (kvStore rounds, attention widens). */
+  allocCache(length: number, half: Half | false): Buf { return this.create(length, 'f32', undefined, undefined, half); }
 
-  upload(data: Float32Array | Int32Array, rowLength?: number, half = false): Buf {
-    if (half && data instanceof Float32Array) {  // without shader-f16: f32 storage of the f16-rounded values
-      return this.hasF16 ? this.create(data.length, 'f32', data, rowLength, true) : this.create(data.length, 'f32', roundToF16(data), rowLength);
-    }
-    return this.create(data.length, data instanceof Int32Array ? 'i32' : 'f32', data, rowLength);
+  upload(data: Float32Array | Int32Array, rowLength?: number, half: Half | false = false): Buf {
+    if (data instanceof Int32Array) return this.create(data.length, 'i32', data, rowLength);
+    return this.create(data.length, 'f32', data, rowLength, half);
   }
 
   /** The pieces of a tensor: one unless it is split (see create). */
@@ -276,9 +266,10 @@ export class WebGpuOps implements Ops {
     }
     // queue.writeBuffer takes effect before any encoder submitted later: submit recorded ops that use buf first.
     if (this.pending.has(buf as GBuf)) this.flush();
-    if ((buf as GBuf).half) {  // f16 bits, padded to the 4-byte multiple writeBuffer needs
-      const h = new Uint16Array(data.length + (data.length & 1));
-      data.forEach((v, i) => { h[i] = f32ToF16Bits(v); });
+    const half = (buf as GBuf).half;
+    if (half) {  // 16-bit patterns, padded to the 4-byte multiple writeBuffer needs
+      const h = new Uint16Array(data.length + (data.length & 1)), bits = halfBits(half);
+      data.forEach((v, i) => { h[i] = bits(v); });
       data = new Float32Array(h.buffer);
     }
     this.device.queue.writeBuffer((buf as GBuf).buffer, 0, data.buffer, data.byteOffset, data.byteLength);
@@ -286,14 +277,15 @@ export class WebGpuOps implements Ops {
 
   async read(buf: Buf, length = buf.length): Promise<Float32Array> {
     const bytes = await this.readBytes(buf as GBuf, length);
-    return (buf as GBuf).half ? Float32Array.from(new Uint16Array(bytes), f16BitsToF32) : new Float32Array(bytes);
+    const half = (buf as GBuf).half;
+    return half ? Float32Array.from(new Uint16Array(bytes), halfValue(half)) : new Float32Array(bytes);
   }
 
   async readI32(buf: Buf, length = buf.length): Promise<Int32Array> {
     return new Int32Array(await this.readBytes(buf as GBuf, length));
   }
 
-  /** The first `length` elements' bytes (2 per element of an f16 buffer, else 4). */
+  /** The first `length` elements' bytes (2 per element of a 16-bit buffer, else 4). */
   private async readBytes(buf: GBuf, length: number): Promise<ArrayBuffer> {
     const elem = buf.half ? 2 : 4, n = Math.min(length, buf.length), bytes = n * elem;
     if (bytes === 0) return new ArrayBuffer(0);
@@ -403,7 +395,7 @@ export class WebGpuOps implements Ops {
     const bufs = slots as (GBuf | null)[];
     for (const b of bufs) {
       if (b?.parts) throw this.tooLarge(k.key, b);
-      if (b?.half && !k.key.includes('-f16')) throw new Error(`webgpu: ${k.key} cannot read an f16 weight (Ops.upload's half)`);
+      if (b?.half && !k.key.includes(`-${b.half}`)) throw new Error(`webgpu: ${k.key} cannot read a ${b.half} weight (Ops.upload's half)`);
     }
     if (bufs.indexOf(bufs[0], 1) > 0) throw new Error(`webgpu: ${k.key} cannot write into one of its inputs`);
     if (x === 0 || y === 0 || z === 0) return;
@@ -443,7 +435,7 @@ export class WebGpuOps implements Ops {
     const rows = Math.floor(table.length / dim);
     for (const p of this.pieces(table)) {
       if (p.start % dim) throw new Error(`webgpu: embedding table split at element ${p.start}, not a row boundary of ${dim}`);
-      const table = (p.buf as GBuf).half ? 'f16' : 'f32';
+      const table = storageOf(p.buf);
       const k = this.kernel(`embedding-${table}`, embeddingForward(table));
       this.dispatch(k, [dim, p.start / dim, Math.floor(p.length / dim), rows], [out, p.buf, ids], Math.ceil(dim / 64), T);
     }
@@ -481,7 +473,7 @@ export class WebGpuOps implements Ops {
   protected gemmPlan(g: GemmCall) {
     const { a, b, aOff = 0, bOff = 0, oOff = 0 } = g;
     return chooseGemm(this.gemmProfile, { ...g, aOff, bOff, oOff, mask: Boolean(g.mask),
-      dtype: { a: (a as GBuf).half ? 'f16' : 'f32', b: (b as GBuf).half ? 'f16' : 'f32' } });
+      dtype: { a: storageOf(a), b: storageOf(b) } });
   }
 
   /** Runs one GEMM (GemmCall, whole buffers) on the kernel the policy picks; a mask the kernel cannot draw throws. */
@@ -555,20 +547,19 @@ export class WebGpuOps implements Ops {
 
   kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void {
     check('kvStore', [src, T * width], [pos, T, 'i32']);
-    // f16 cache: stored as f16 (shader-f16), or rounded to f16 values in an f32 cache (ROUND) as the other backends do
-    const half = (cache as GBuf).half, round = this.roundedCaches.has(cache as GBuf);
-    const dtype = half ? 'f16' : 'f32';
-    this.dispatch(this.kernel(`kvstore-${dtype}`, kvStore(dtype), { ROUND: round ? 1 : 0 }), [width], [cache, src, pos], Math.ceil(width / 64), T);
+    const dtype = storageOf(cache);
+    if (dtype !== 'f32' && width % 2) throw new Error(`webgpu: a 16-bit KV cache needs an even row width, got ${width}`);
+    this.dispatch(this.kernel(`kvstore${storageName(dtype)}`, kvStore(dtype)), [width], [cache, src, pos], Math.ceil(width / (dtype === 'f32' ? 64 : 128)), T);
   }
 
   attention(out: Buf, q: Buf, kCache: Buf, vCache: Buf, pos: Buf,
     T: number, nHeads: number, nKvHeads: number, headDim: number): void {
     check('attention', [out, T * nHeads * headDim], [q, T * nHeads * headDim], [pos, T, 'i32']);
     if (nHeads % nKvHeads) throw new Error(`webgpu: attention needs nHeads (${nHeads}) divisible by nKvHeads (${nKvHeads})`);
-    const inPlace = out === q, half = (kCache as GBuf).half && (vCache as GBuf).half;
-    if (half !== ((kCache as GBuf).half || (vCache as GBuf).half)) throw new Error('webgpu: attention needs both caches in one dtype');
+    const inPlace = out === q, kv = storageOf(kCache);
+    if (kv !== storageOf(vCache)) throw new Error('webgpu: attention needs both caches in one dtype');
     const plan = chooseAttention({ kind: this.gemmProfile.kind, subgroupSize: this.subgroupSize, workgroup: this.config.attentionWG }, { phase: 'decode', headDim });
-    const desc: AttentionKernel = { ...plan, phase: 'decode', headDim, mask: 'causal', kv: half ? 'f16' : 'f32', inPlace };
+    const desc: AttentionKernel = { ...plan, phase: 'decode', headDim, mask: 'causal', kv, inPlace };
     this.dispatch(this.kernel(attentionKernelName(desc), attentionSource(desc)), [T, nHeads, nHeads / nKvHeads, nKvHeads * headDim, f32bits(1 / Math.sqrt(headDim)), 1],
       [out, inPlace ? null : q, kCache, vCache, pos], ...attentionGrid(desc, 1, T, nHeads, nKvHeads, this.maxGroups));
   }

@@ -10,9 +10,10 @@
 // Parameter residency (ZeRO-3, src/dist/data-parallel.ts): the weights, trainable and frozen, come in groups
 // (embedding, each layer, final norm and head); with a `residency` set, the trainer asks for a group before using its
 // values, forward and backward, and hands it back after, so that only the groups in use are whole in memory.
-import type { Buf } from '../core/ops.ts';
+import type { Buf, Half } from '../core/ops.ts';
 import type { TrainOps } from '../core/train-ops.ts';
 import { ropeInvFreq, validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
+import type { LossScaler } from './loss-scaler.ts';
 import { LoraAdapter, dropoutSalt, loraLinearKey, type LinearKey, type LoraConfig, type LoraScratch, type Param } from './lora.ts';
 
 export type { Param } from './lora.ts';
@@ -26,6 +27,9 @@ export interface TrainBatch {
   /** packing: attention only within equal ids (null or absent: one document per sequence) */
   segments?: Int32Array | null;
 }
+
+/** What an optimizer step did: the true gradient norm; skipped: not applied, the gradients overflowed under loss scaling. */
+export interface StepResult { gradNorm: number; skipped?: boolean }
 
 export interface AdamWOptions {
   lr: number; beta1?: number; beta2?: number; eps?: number; weightDecay?: number;
@@ -49,7 +53,7 @@ const LINEARS: readonly LinearKey[] = ['q', 'k', 'v', 'o', 'gate', 'up', 'down']
 interface Ref { readonly w: Buf; readonly g?: Buf }
 /** A frozen weight (LoRA's base): like a Param's value, ZeRO-3 may free its buffer between uses and gather it back
  *  (half: uploaded as Ops.upload's half). */
-export interface FrozenWeight { name: string; size: number; value: Buf; row?: number; half: boolean }
+export interface FrozenWeight { name: string; size: number; value: Buf; row?: number; half: Half | false }
 /** A linear layer: frozen or trainable weight, optional bias (Qwen2 q/k/v) and LoRA adapter. */
 interface Lin { N: number; K: number; weight: Ref; bias?: Ref; lora?: LoraAdapter }
 /** An RMSNorm weight; g is a shared sink when the weight is frozen (the kernel always writes dw). */
@@ -70,6 +74,8 @@ export class LlamaTrainer {
   readonly groups: Param[][];
   /** the frozen weights (LoRA's base) by the same groups; empty in full training */
   readonly frozen: FrozenWeight[][];
+  /** float16 training's dynamic loss scaling (null: none) */
+  readonly scaler: LossScaler | null;
   /** ZeRO-3 sets it (see ParamResidency); absent, every parameter stays resident */
   residency?: ParamResidency;
   readonly lora?: LoraConfig;
@@ -104,10 +110,15 @@ export class LlamaTrainer {
   private logits?: Buf;
 
   /**
-   * opts.halfBase (LoRA only): the frozen base's matrices (linear weights, embedding, lm_head) stored as f16 where the
-   * backend can (f32 arithmetic; Ops.upload's half): about half the weight memory. Adapters and optimizer stay f32.
+   * opts.half: the matrices (linear weights, embedding, lm_head) in 16-bit storage (Ops.upload's half; f32
+   * arithmetic). LoRA: the frozen base so stored, about half its memory; adapters and optimizer stay f32. Full
+   * training (mixed precision): the kernels read 16-bit copies of the matrices while AdamW updates f32 masters
+   * (Param.half, refreshed after each step); norms and biases stay f32.
+   * opts.lossScaler: dynamic loss scaling (float16): gradients are accumulated scaled, unscaled in step(), and a step
+   * whose gradients overflow is skipped.
    */
-  constructor(ops: TrainOps, model: LlamaModel, opts: { B: number; T: number; ceChunk?: number; lora?: LoraConfig; gradientCheckpointing?: boolean; halfBase?: boolean }) {
+  constructor(ops: TrainOps, model: LlamaModel, opts: { B: number; T: number; ceChunk?: number; lora?: LoraConfig; gradientCheckpointing?: boolean;
+    half?: Half | false; lossScaler?: LossScaler }) {
     validateWeights(model);
     const c = (this.config = model.config);
     this.ops = ops;
@@ -121,21 +132,23 @@ export class LlamaTrainer {
     const a = (n: number) => ops.alloc(n);
     const sink = a(Math.max(D, HD));
     /** the weight's buffer, and its gradient when it is trained (full training); row: its row length (may split it, see Ops.alloc) */
-    const half = !full && !!opts.halfBase;
+    const half = opts.half ?? false;
+    this.scaler = opts.lossScaler ?? null;
     const groups: Param[][] = (this.groups = Array.from({ length: c.numLayers + 2 }, () => []));
     const frozen: FrozenWeight[][] = (this.frozen = Array.from({ length: c.numLayers + 2 }, () => []));
     let group = 0;
     const add = (p: Param) => { this.params.push(p); groups[group].push(p); };
     const weight = (name: string, data: Float32Array, decay: boolean, row?: number): Ref => {
-      const w = ops.upload(data, row, half && row !== undefined);  // the matrices (given a row length): f16 when asked
+      const matrix = row !== undefined && half;  // the matrices (given a row length): 16-bit when asked
       if (!full) {
-        const f: FrozenWeight = { name, size: data.length, value: w, row, half: half && row !== undefined };
+        const f: FrozenWeight = { name, size: data.length, value: ops.upload(data, row, matrix), row, half: matrix };
         frozen[group].push(f);
         return { get w() { return f.value; } };
       }
-      const p: Param = { name, size: data.length, value: w, grad: ops.alloc(data.length, 'f32', row), decay, row };
+      const p: Param = { name, size: data.length, value: ops.upload(data, row), grad: ops.alloc(data.length, 'f32', row), decay, row };
+      if (matrix) p.half = ops.upload(data, row, matrix);
       add(p);
-      return { get w() { return p.value; }, get g() { return p.grad; } };
+      return { get w() { return p.half ?? p.value; }, get g() { return p.grad; } };
     };
     const norm = (name: string, data: Float32Array): Norm => { const r = weight(name, data, false); return full ? r as Norm : { get w() { return r.w; }, g: sink }; };
     const wts = model.weights;
@@ -272,7 +285,8 @@ export class LlamaTrainer {
 
   /**
    * Forward and backward of one micro-batch, adding scale·∂loss/∂θ into the gradients, where loss is the sum of
-   * the batch's per-token cross-entropies; pass scale = 1 / (trained tokens in the whole accumulated batch).
+   * the batch's per-token cross-entropies; pass scale = 1 / (trained tokens in the whole accumulated batch). With a
+   * loss scaler the gradients hold scaler.scale times that, until step() unscales them.
    * Returns that micro-batch's share of the mean loss (Σ per-token loss · scale).
    */
   async forwardBackward(batch: TrainBatch, scale: number): Promise<number> {
@@ -287,7 +301,7 @@ export class LlamaTrainer {
     // ---- loss and backward (t.dx is the gradient of the residual stream) ----
     if (this.tied) await this.fetch(0, 'backward');  // the head is the embedding: its gradient accumulates until the end
     ops.crossEntropyFused({ lossOut: this.io.loss, dhidden: t.dxn, dheadAcc: this.head.g ?? null, hidden: this.xnFinal, head: this.head.w, labels: this.io.labels },
-      { rows, dim: D, vocab: c.vocabSize, chunk: this.ceChunk, scale });
+      { rows, dim: D, vocab: c.vocabSize, chunk: this.ceChunk, scale: scale * (this.scaler?.scale ?? 1) });
     ops.rmsnormBackward(t.dx, this.norm.g, t.dxn, this.xFinal, this.norm.w, rows, D, eps);
     await this.release(L + 1, 'backward');
     for (let i = L - 1; i >= 0; i--) {
@@ -371,12 +385,12 @@ export class LlamaTrainer {
     return Math.sqrt((await ops.read(this.io.norm2))[0]);
   }
 
-  async step(o: AdamWOptions): Promise<{ gradNorm: number }> {
+  async step(o: AdamWOptions): Promise<StepResult> {
     const ops = this.ops;
-    const gradNorm = await this.gradNorm();
-    if (!Number.isFinite(gradNorm)) return { gradNorm };  // the caller stops: nothing is updated
-    const coef = o.maxGradNorm ? o.maxGradNorm / (gradNorm + 1e-6) : 1;
-    if (coef < 1) for (const p of this.params) ops.scale(p.grad, coef, p.size);
+    const checked = this.unscale(await this.gradNorm(), o);
+    if (!checked.apply) return { gradNorm: checked.gradNorm, skipped: checked.skipped };  // skipped (overflow under loss scaling), or not finite: the caller stops
+    const { coef } = checked;
+    if (coef !== 1) for (const p of this.params) ops.scale(p.grad, coef, p.size);
     this.steps++;
     const wd = o.weightDecay ?? 0;
     for (const p of this.params) {
@@ -389,7 +403,26 @@ export class LlamaTrainer {
       p.v ??= ops.alloc(p.size, 'f32', 1);
       ops.adamw(p.value, p.grad, p.m, p.v, p.size, this.steps, o.lr, o.beta1 ?? 0.9, o.beta2 ?? 0.999, o.eps ?? 1e-8, p.decay ? wd : 0);
     }
-    return { gradNorm };
+    this.refreshHalf();
+    return { gradNorm: checked.gradNorm };
+  }
+
+  /**
+   * From the norm of the summed (loss-scaled) gradients: the true norm, whether to update, and the factor that
+   * unscales and clips the gradients (as torch.nn.utils.clip_grad_norm_ after GradScaler.unscale_). Data-parallel
+   * ZeRO calls it with its own norm.
+   */
+  unscale(scaledNorm: number, o: AdamWOptions): { gradNorm: number; apply: boolean; coef: number; skipped?: boolean } {
+    const S = this.scaler?.scale ?? 1, gradNorm = scaledNorm / S;
+    if (this.scaler && !this.scaler.update(Number.isFinite(gradNorm))) return { gradNorm, apply: false, coef: 0, skipped: true };
+    if (!Number.isFinite(gradNorm)) return { gradNorm, apply: false, coef: 0 };
+    const clip = o.maxGradNorm ? o.maxGradNorm / (gradNorm + 1e-6) : 1;
+    return { gradNorm, apply: true, coef: (clip < 1 ? clip : 1) / S };
+  }
+
+  /** Mixed precision: the 16-bit copies the kernels read, from the f32 masters (after an update or a load). */
+  refreshHalf(): void {
+    for (const p of this.params) if (p.half) this.ops.castHalf(p.half, p.value, p.size);
   }
 
   /** Host copies of every trainable parameter's value, gradient or AdamW moment, by name (moments: zeros before step 1). */
@@ -408,5 +441,6 @@ export class LlamaTrainer {
       if (what === 'value') this.ops.write(p.value, a);
       else this.ops.write((p[what] ??= this.ops.alloc(p.size, 'f32', 1)), a);
     }
+    if (what === 'value') this.refreshHalf();
   }
 }

@@ -5,7 +5,7 @@
 // saved for the backward, LoRA beside each linear layer, optional recomputation), and in onnx/export-llama.ts as an
 // ONNX graph (symbolic shapes, past/present cache tensors). The order of the ops is the same in all three, and the
 // tests hold them to one another: training logits and gradients against PyTorch, exports' logits against this file's.
-import { ropeInvFreqTable, type Buf, type Ops } from '../core/ops.ts';
+import { ropeInvFreqTable, type Buf, type Half, type Ops } from '../core/ops.ts';
 
 /** config.json's rope_scaling of rope_type "llama3" (Llama 3.1+): long-wavelength frequencies slowed by `factor`. */
 export interface Llama3RopeScaling {
@@ -93,13 +93,13 @@ export function ropeInvFreq(c: Pick<LlamaConfig, 'ropeTheta' | 'headDim' | 'rope
 // Weights on a device, uploaded once per (backend, model, storage): every runner of a model (a server's concurrent
 // requests) shares them and owns only its KV cache and activations.
 interface DeviceWeights { embed: Buf; lmHead: Buf; finalNorm: Buf; layers: DeviceLayer[] }
-const uploaded = new WeakMap<Ops, WeakMap<LlamaModel, Map<boolean, DeviceWeights>>>();
+const uploaded = new WeakMap<Ops, WeakMap<LlamaModel, Map<Half | false, DeviceWeights>>>();
 
 /**
- * half: the matrices (embedding, head, projections) in 16-bit storage (Ops.upload's half: f16 where the backend has
- * it, else f32 holding f16-rounded values); norms and biases stay f32, and every kernel computes in f32.
+ * half: the matrices (embedding, head, projections) in 16-bit storage (Ops.upload's half: 16 bits where the backend
+ * has them, else f32 holding rounded values); norms and biases stay f32, and every kernel computes in f32.
  */
-function deviceWeights(ops: Ops, model: LlamaModel, half: boolean): DeviceWeights {
+function deviceWeights(ops: Ops, model: LlamaModel, half: Half | false): DeviceWeights {
   let perOps = uploaded.get(ops);
   if (!perOps) uploaded.set(ops, (perOps = new WeakMap()));
   let perModel = perOps.get(model);
@@ -117,7 +117,7 @@ function deviceWeights(ops: Ops, model: LlamaModel, half: boolean): DeviceWeight
     finalNorm: ops.upload(w.norm),
     layers: w.layers.map((l) => Object.fromEntries(Object.entries(l).filter(([, data]) => data).map(([name, data]) => {
       const rows = inDim[name as keyof LlamaLayerWeights];  // set for the matrices only
-      return [name, ops.upload(data, rows, half && rows !== undefined)];
+      return [name, ops.upload(data, rows, rows !== undefined && half)];
     })) as DeviceLayer),
   };
   perModel.set(half, dw);
@@ -189,7 +189,7 @@ export class LlamaRunner {
   private readonly invFreq: Float64Array;
 
   /** halfWeights: the matrices and the KV cache in 16-bit storage (deviceWeights, Ops.allocCache), e.g. `infer --torch_dtype float16` */
-  constructor(ops: Ops, model: LlamaModel, opts: { maxSeq?: number; maxTokens?: number; halfWeights?: boolean } = {}) {
+  constructor(ops: Ops, model: LlamaModel, opts: { maxSeq?: number; maxTokens?: number; halfWeights?: Half | false } = {}) {
     validateWeights(model);
     const c = (this.config = model.config);
     this.ops = ops;
@@ -199,7 +199,7 @@ export class LlamaRunner {
     const qDim = c.numHeads * c.headDim, kvDim = c.numKvHeads * c.headDim;
     const w = model.weights;
     ({ embed: this.embed, lmHead: this.lmHead, finalNorm: this.finalNorm, layers: this.layers } = deviceWeights(ops, model, opts.halfWeights ?? false));
-    const halfCache = opts.halfWeights ?? false;  // --torch_dtype float16 narrows the cache as it does the weights
+    const halfCache = opts.halfWeights ?? false;  // --torch_dtype float16/bfloat16 narrows the cache as it does the weights
     this.kCache = w.layers.map(() => ops.allocCache(this.maxSeq * kvDim, halfCache));
     this.vCache = w.layers.map(() => ops.allocCache(this.maxSeq * kvDim, halfCache));
     this.ids = ops.alloc(T, 'i32');

@@ -66,7 +66,9 @@ export function initLoraA(rank: number, inFeatures: number, seed: number, index:
 
 /** A trainable tensor: value, gradient and (lazily) AdamW moments; decay: whether weight decay applies; row: its row
  *  length (Ops.alloc's), to allocate it again (ZeRO-3 frees a parameter between uses and gathers it back). */
-export interface Param { name: string; size: number; value: Buf; grad: Buf; m?: Buf; v?: Buf; decay: boolean; row?: number }
+/** A trainable tensor: its f32 value (the master copy), gradient and AdamW moments; half: the 16-bit copy the
+ *  kernels read in mixed-precision training (refreshed from value after each update). */
+export interface Param { name: string; size: number; value: Buf; grad: Buf; m?: Buf; v?: Buf; decay: boolean; row?: number; half?: Buf }
 
 /** Scratch shared by every adapter of a trainer (dispatches are ordered, so one set serves all); salts: i32, one per adapter. */
 export interface LoraScratch { du: Buf; salts: Buf }

@@ -2,7 +2,7 @@
 // then sampled tokens one at a time, streamed as text that never splits a UTF-8 sequence.
 import { LlamaRunner } from '../models/llama.ts';
 import type { LoadedModel } from '../models/load.ts';
-import type { Ops } from '../core/ops.ts';
+import type { Half, Ops } from '../core/ops.ts';
 import { UserError } from '../core/errors.ts';
 import { Sampler, type SamplingOptions } from './sampling.ts';
 
@@ -51,7 +51,7 @@ export class Generator {
   private readonly runner: LlamaRunner;
 
   /** halfWeights: the model's matrices in 16-bit storage (LlamaRunner), for --torch_dtype float16/bfloat16 */
-  constructor(readonly ops: Ops, readonly loaded: LoadedModel, opts: { halfWeights?: boolean } = {}) {
+  constructor(readonly ops: Ops, readonly loaded: LoadedModel, opts: { halfWeights?: Half | false } = {}) {
     const c = loaded.model.config;
     this.runner = new LlamaRunner(ops, loaded.model, { maxTokens: prefillChunk(c.maxPositionEmbeddings, c.vocabSize), halfWeights: opts.halfWeights });
   }

@@ -37,15 +37,16 @@ test('chooseAttention: subgroup, then blocked, then serial kernels on CPU adapte
 const desc = (o: Partial<AttentionKernel>): AttentionKernel => ({ phase: 'forward', strategy: 'blocked', lanes: 1, rows: 2, wg: 32, headDim: 8,
   mask: 'causal', kv: 'f32', inPlace: false, ...o });
 
-test('attentionSource: f16 K/V as a dtype (widened loads), packed masks bind seg last, in-place decode reads q from dst', () => {
+test('attentionSource: 16-bit K/V packed in u32 words (widened loads, no shader-f16), packed masks bind seg last, in-place decode reads q from dst', () => {
   const f16 = attentionSource(desc({ phase: 'decode', strategy: 'tiled', kv: 'f16' }));
-  assert.match(f16, /^enable f16;/);
-  assert.match(f16, /var<storage, read> kc: array<f16>;/);
-  assert.match(f16, /return f32\(vc\[i\]\);/);
-  assert.match(attentionKernelName(desc({ phase: 'decode', kv: 'f16' })), /-f16$/);  // dispatch lets only '-f16' kernels bind half buffers
-  const vec = attentionSource(desc({ phase: 'decode', kv: 'f16' }));
-  assert.match(vec, /var<storage, read> kc: array<vec4<f16>>;/);
-  assert.match(vec, /return vec4<f32>\(kc\[i\]\);/);
+  assert.doesNotMatch(f16, /enable f16;/);
+  assert.match(f16, /var<storage, read> kc: array<u32>;/);
+  assert.match(f16, /return f16x1\(vc\[\(i\) >> 1u\], \(i\) & 1u\);/);
+  assert.match(attentionKernelName(desc({ phase: 'decode', kv: 'f16' })), /-f16$/);  // dispatch lets only kernels so named bind 16-bit buffers
+  assert.match(attentionKernelName(desc({ phase: 'decode', kv: 'bf16' })), /-bf16$/);
+  const vec = attentionSource(desc({ phase: 'decode', kv: 'bf16' }));
+  assert.match(vec, /var<storage, read> kc: array<vec2<u32>>;/);
+  assert.match(vec, /return bf16x4\(kc\[i\]\);/);
   assert.doesNotMatch(attentionSource(desc({})), /f16/);
   assert.match(attentionSource(desc({ phase: 'dkv', mask: 'packed' })), /@binding\(8\) var<storage, read> seg/);
   assert.match(attentionSource(desc({ phase: 'dq', mask: 'packed', strategy: 'tiled' })), /@binding\(7\) var<storage, read> seg/);

@@ -90,8 +90,10 @@ test('every kernel the policy chooses generates, with a name that says what it r
           assert.equal(k.mask, Boolean(extra === masked && drawsMask(k.strategy, layout)));
           const src = gemmSource(k), name = gemmKernelName(k);
           assert.match(src, /fn main\(/);
-          assert.equal(/-f16/.test(name), k.dtype.a === 'f16' || k.dtype.b === 'f16', name);
-          assert.equal(/enable f16;/.test(src), k.dtype.a === 'f16' || k.dtype.b === 'f16', name);
+          const half = k.dtype.a === 'f16' || k.dtype.b === 'f16';
+          assert.equal(/-f16/.test(name), half, name);
+          assert.equal(/unpack2x16float/.test(src), half, name);  // 16-bit operands are packed u32 words: no `enable f16`
+          assert.doesNotMatch(src, /enable f16;/, name);
           assert.equal(/salts/.test(src), k.mask, name);
           const [x, y] = gemmGrid(k, M, N);
           assert.ok(x >= 1 && y >= 1, `${name}: grid ${x}×${y}`);

@@ -7,7 +7,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { releaseGPU } from '../runtime/webgpu.ts';
 import { testGPU } from './gpu.ts';
-import { roundToF16, type Buf } from '../core/ops.ts';
+import { roundToHalf, type Buf } from '../core/ops.ts';
 import { dropKeep, dropThreshold } from '../core/train-ops.ts';
 import { createWebGpuOps, type WebGpuOps } from '../gpu/webgpu-ops.ts';
 import { gemmGrid, gemmKernelName, gemmSource, type GemmKernel } from '../gpu/gemm/generate.ts';
@@ -44,7 +44,7 @@ function product(layout: GemmLayout, M: number, N: number, K: number, pad: numbe
 async function check(k: GemmKernel, p: Product) {
   const o = ops!, io = o as unknown as Internals, salt = 0x9e3779b9, threshold = dropThreshold(0.3);
   const aRows = k.layout[0] === 'N' ? p.M : p.K, bRows = k.layout[1] === 'N' ? p.K : p.N;
-  const half = (x: Float32Array, d: GemmDtypes['a']) => (d === 'f16' ? roundToF16(x) : x);
+  const half = (x: Float32Array, d: GemmDtypes['a']) => (d === 'f32' ? x : roundToHalf(x, d));
   const a = half(randn(p.aOff + aRows * p.lda), k.dtype.a), b = half(randn(p.bOff + bRows * p.ldb), k.dtype.b);
   const dst0 = randn(p.oOff + p.M * p.ldo);
   const A = (m: number, kk: number) => { const i = p.aOff + (k.layout[0] === 'N' ? m * p.lda + kk : kk * p.lda + m); return k.mask && k.layout === 'NT' && !dropKeep(salt, i, threshold) ? 0 : a[i]; };
@@ -59,7 +59,7 @@ async function check(k: GemmKernel, p: Product) {
       want[i] = (p.beta ? p.beta * dst0[i] : 0) + s;
     }
   }
-  const bufs = [o.upload(dst0), o.upload(a, undefined, k.dtype.a === 'f16'), o.upload(b, undefined, k.dtype.b === 'f16'),
+  const bufs = [o.upload(dst0), o.upload(a, undefined, k.dtype.a !== 'f32' && k.dtype.a), o.upload(b, undefined, k.dtype.b !== 'f32' && k.dtype.b),
     ...(k.mask ? [o.upload(Int32Array.of(7, salt | 0))] : [])];
   const params = [p.M, p.N, p.K, p.lda, p.ldb, p.ldo, p.aOff, p.bOff, p.oOff, bits(p.beta), ...(k.mask ? [1, threshold] : [])];
   io.dispatch(io.kernel(gemmKernelName(k), gemmSource(k, io.tileLimits)), params, bufs, ...gemmGrid(k, p.M, p.N));
@@ -73,28 +73,27 @@ async function check(k: GemmKernel, p: Product) {
 
 // Each case compiles its own pipeline, which costs seconds on lavapipe: the cases cover each strategy's branches
 // (layouts, row reads, stores, masks, dtypes) once rather than their product.
+// 16-bit operands (packed two to a u32 word, gpu/ops/half.ts) at odd offsets read both halves of a word.
 const f32: GemmDtypes = { a: 'f32', b: 'f32' }, f16a: GemmDtypes = { a: 'f16', b: 'f32' }, f16b: GemmDtypes = { a: 'f32', b: 'f16' };
-const half = () => Boolean(ops?.hasF16);
+const bf16a: GemmDtypes = { a: 'bf16', b: 'f32' }, bf16b: GemmDtypes = { a: 'f32', b: 'bf16' };
 
-test('matvec: aligned and gathered rows, one and several invocations per output, f16 operands', { skip }, async () => {
+test('matvec: aligned and gathered rows, one and several invocations per output, 16-bit operands', { skip }, async () => {
   const mv = (TPR: number, rows4: boolean, dtype: GemmDtypes): GemmKernel => ({ strategy: 'matvec', layout: 'NT', dtype, mask: false, shape: { TPR, RPW: 3 }, rows4 });
   await check(mv(1, true, f32), product('NT', 1, 21, 36, 4, 8, 0));
   await check(mv(4, false, f32), product('NT', 3, 21, 37, 3, 5, 0.5));
-  if (half()) {
-    await check(mv(4, true, f16b), product('NT', 1, 21, 36, 4, 8, 0.5));
-    await check(mv(1, false, f16a), product('NT', 1, 21, 37, 3, 5, 0));
-  }
+  await check(mv(4, true, f16b), product('NT', 1, 21, 36, 4, 8, 0.5));
+  await check(mv(1, false, f16a), product('NT', 1, 21, 37, 3, 5, 0));
+  await check(mv(4, true, bf16b), product('NT', 1, 21, 36, 4, 8, 0));
 });
 
-test('register: every layout, ragged shapes and offsets, aligned NT rows, f16 operands', { skip }, async () => {
+test('register: every layout, ragged shapes and offsets, aligned NT rows, 16-bit operands', { skip }, async () => {
   const tile = { TM: 3, TN: 2, WGX: 4, WGY: 2 };
   const reg = (layout: GemmLayout, rows4: boolean, dtype: GemmDtypes): GemmKernel => ({ strategy: 'register', layout, dtype, mask: false, tile, rows4 });
   for (const layout of ['NN', 'NT', 'TN', 'TT'] as const) await check(reg(layout, false, f32), product(layout, 29, 19, 13, 3, 5, 0.5));
   await check(reg('NT', true, f32), product('NT', 29, 19, 16, 4, 8, 0));
-  if (half()) {
-    await check(reg('NT', true, f16b), product('NT', 29, 19, 16, 4, 8, 0.5));
-    await check(reg('NN', false, f16a), product('NN', 29, 19, 13, 3, 5, 0));
-  }
+  await check(reg('NT', true, f16b), product('NT', 29, 19, 16, 4, 8, 0.5));
+  await check(reg('NN', false, f16a), product('NN', 29, 19, 13, 3, 5, 0));
+  await check(reg('NN', false, bf16b), product('NN', 29, 19, 13, 3, 5, 0.5));
 });
 
 test('vec4: NN, NT and TN, vec4 and f32 stores, the TN mask', { skip }, async () => {
@@ -118,8 +117,7 @@ test('tiled: every layout, its masks, f16 operands, a small tile over several wo
   const tile = { BM: 16, BN: 16, BK: 8, TM: 4, TN: 4 };
   const tl = (layout: GemmLayout, mask: boolean, dtype: GemmDtypes): GemmKernel => ({ strategy: 'tiled', layout, dtype, mask, tile });
   for (const layout of ['NN', 'NT', 'TN', 'TT'] as const) await check(tl(layout, layout !== 'TT', f32), product(layout, 37, 41, 19, 3, 5, 0.5));
-  if (half()) {
-    await check(tl('NT', false, f16a), product('NT', 37, 41, 19, 3, 5, 0));
-    await check(tl('TN', true, f16b), product('TN', 37, 41, 19, 3, 5, 1));
-  }
+  await check(tl('NT', false, f16a), product('NT', 37, 41, 19, 3, 5, 0));
+  await check(tl('TN', true, f16b), product('TN', 37, 41, 19, 3, 5, 1));
+  await check(tl('NN', false, bf16a), product('NN', 37, 41, 19, 3, 5, 0.5));
 });

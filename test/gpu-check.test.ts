@@ -18,11 +18,13 @@ test('gpu-check.sh --local writes the JSON and the table, every benchmark with i
   assert.ok(report.adapter.description, 'the adapter is reported');
   assert.equal(report.gemm.length, 3);
   for (const g of report.gemm) assert.ok(g.webtune_tflops > 0 && g.torch.fp32_tflops > 0, JSON.stringify(g));
-  assert.deepEqual(report.sft.map((s: { train_type: string }) => s.train_type), ['lora', 'full']);
+  assert.deepEqual(report.sft.map((s: { train_type: string; torch_dtype: string }) => `${s.train_type} ${s.torch_dtype}`), ['lora float32', 'full float32', 'full bfloat16']);
   for (const s of report.sft) assert.ok(s.webtune_tokens_per_s > 0 && s.torch_fp32.tokens_per_s > 0 && Number.isFinite(s.webtune_loss), JSON.stringify(s));
-  assert.ok(report.decode.webtune_tokens_per_s > 0 && report.decode.torch.fp32_tokens_per_s > 0);
+  assert.ok(report.decode.webtune_tokens_per_s > 0 && report.decode.webtune_bf16_tokens_per_s > 0 && report.decode.torch.fp32_tokens_per_s > 0);
   assert.ok(report.tokenize.webtune_mb_per_s > 0);
   const md = readFileSync(join(out, 'gpu-check.md'), 'utf8');
   assert.match(md, /\| SFT lora step, 2×64 tokens, f32 \| [\d.]+ tokens\/s/);
+  assert.match(md, /\| SFT full step, 2×64 tokens, bf16 weights, f32 masters \| [\d.]+ tokens\/s/);
   assert.match(md, /\| decode, 1 sequence/);
+  assert.match(md, /\| decode, --torch_dtype bfloat16/);
 });

@@ -246,10 +246,10 @@ test('tiled GEMM: every candidate config, every layout, beta 0/1, offsets, dropo
       }
       if (!maxBindingBytes) {
         await checkDropout(ops);
-        if (ops.hasF16) {  // a frozen f16 base: y = x·Wᵀ (forward and NT) and dX = dY·W read W as f16
+        {  // a frozen f16 base: y = x·Wᵀ (forward and NT) and dX = dY·W read W as f16
           const [M, N, K] = [37, 71, 45], x = randn(M * K), w = randn(N * K), dy = randn(M * N), w16 = roundToF16(w);
           const r = await run(ops, { x, dy, y: new Float32Array(M * N), y2: new Float32Array(M * N), dx: new Float32Array(M * K) }, (b) => {
-            const wh = ops.upload(w, K, true);
+            const wh = ops.upload(w, K, 'f16');
             ops.matmul(b.y, b.x, wh, M, N, K);
             ops.matmulNT(b.y2, b.x, wh, M, N, K);
             ops.matmulNN(b.dx, b.dy, wh, M, K, N);
@@ -262,7 +262,7 @@ test('tiled GEMM: every candidate config, every layout, beta 0/1, offsets, dropo
           expectClose(r.dx, matmulNT64(dy, wT, M, K, N), TOL, `${what} f16 w dX (NN)`, key);
         }
         const keys = kernelKeys(ops);  // the generated kernels of this config ran, not a fallback
-        for (const l of ['NT', 'NN', 'TN']) for (const v of ['', '-m', ...(ops.hasF16 && l !== 'TN' ? ['-f16'] : [])]) {
+        for (const l of ['NT', 'NN', 'TN']) for (const v of ['', '-m', ...(l !== 'TN' ? ['-f16'] : [])]) {
           assert.ok(keys.includes(`gemm-tiled-${l}-${name}${v}{}`), `${what}: no gemm-tiled-${l}-${name}${v} kernel ran (${keys})`);
         }
       }

@@ -80,7 +80,7 @@ for (const strategy of ['tiled', 'register'] as const) {
 
 // Every tiled config the GPU check times (gemm/tiled.ts TILE_CANDIDATES), the generator's other branches (TM not a
 // multiple of 4: single rows; no prefetch; no padding), and one register config: ragged shapes (M, N, K not
-// multiples of any tile, several tiles each way) and an f16 weight (Ops.upload's half) on adapters with shader-f16.
+// multiples of any tile, several tiles each way) and a 16-bit weight (Ops.upload's half; f16 and bf16 in turn).
 const TILE_VARIANTS: TileConfig[] = [...TILE_CANDIDATES, { BM: 32, BN: 16, BK: 8, TM: 2, TN: 4 },
   { ...TILE_CANDIDATES[0], prefetch: false }, { BM: 64, BN: 32, BK: 12, TM: 4, TN: 8, pad: false }];
 test('matmul with every tiled candidate config and non-default tile shapes', { skip }, async () => {
@@ -89,21 +89,21 @@ test('matmul with every tiled candidate config and non-default tile shapes', { s
   const odd = [...tiled, await createWebGpuOps(gpuResult.gpu, { matmul: 'register', config: { register: { TM: 2, TN: 1, WGX: 4, WGY: 2 }, matvec: { TPR: 2, RPW: 3 } } })];
   extra.push(...odd);
   let seed = 500;
-  for (const ops of odd) {
+  const halfOf = (i: number): 'f16' | 'bf16' => (i % 2 ? 'bf16' : 'f16');
+  for (const [i, ops] of odd.entries()) {
     for (const [M, N, K] of [[1, 7, 67], [5, 65, 17], [33, 7, 64], [70, 40, 3], [130, 257, 99]]) await checkMatmul(ops, M, N, K, seed++);
-    if (!ops.hasF16) continue;
-    const [M, N, K] = [37, 133, 45], x = randn(M * K, seed++), w = randn(N * K, seed++);
-    const rb = [ref.upload(new Float32Array(M * N)), ref.upload(x), ref.upload(w, K, true)];
-    const gb = [ops.upload(new Float32Array(M * N)), ops.upload(x), ops.upload(w, K, true)];
+    const [M, N, K] = [37, 133, 45], x = randn(M * K, seed++), w = randn(N * K, seed++), h = halfOf(i);
+    const rb = [ref.upload(new Float32Array(M * N)), ref.upload(x), ref.upload(w, K, h)];
+    const gb = [ops.upload(new Float32Array(M * N)), ops.upload(x), ops.upload(w, K, h)];
     for (const [o, [out, xb, wb]] of [[ref, rb], [ops, gb]] as const) o.matmul(out, xb, wb, M, N, K);
-    close(await ops.read(gb[0]), await ref.read(rb[0]), 1e-5, 1e-6 * K, `${ops.strategy} ${JSON.stringify(ops.config.tiled)} matmul, f16 w`);
+    close(await ops.read(gb[0]), await ref.read(rb[0]), 1e-5, 1e-6 * K, `${ops.strategy} ${JSON.stringify(ops.config.tiled)} matmul, ${h} w`);
     gb.forEach((b) => ops.free(b));
   }
-  // each tiled instance ran its own generated kernel (f16 included where the adapter has it)
-  for (const ops of tiled) {
+  // each tiled instance ran its own generated kernel, its 16-bit one included
+  for (const [i, ops] of tiled.entries()) {
     const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
     assert.ok(keys.includes(`gemm-tiled-NT-${tileName(ops.config.tiled)}`), `no tiled kernel for ${tileName(ops.config.tiled)} in ${keys}`);
-    if (ops.hasF16) assert.ok(keys.includes(`gemm-tiled-NT-${tileName(ops.config.tiled)}-f16`));
+    assert.ok(keys.includes(`gemm-tiled-NT-${tileName(ops.config.tiled)}-${halfOf(i)}`), keys);
   }
 });
 

@@ -20,6 +20,7 @@
 //   chunk's max rescales the running softmax and each invocation accumulates the output dims it owns.
 // serial is blocked with scalars and one row, so the two share their source.
 // Masks: causal within each sequence; packed also needs equal segment ids (seg, one per row).
+import { halfFns, loadAs, storageElem, storageName, type Storage } from '../ops/half.ts';
 
 export type AttentionPhase = 'decode' | 'forward' | 'stats' | 'dq' | 'dkv';
 export type AttentionStrategy = 'serial' | 'blocked' | 'subgroup' | 'tiled';
@@ -41,7 +42,7 @@ export interface AttentionKernel extends AttentionPlan {
   /** packed: causal and equal segment ids (a seg binding after the others) */
   mask: 'causal' | 'packed';
   /** storage of k and v (decode: the KV cache); arithmetic is f32 either way */
-  kv: 'f32' | 'f16';
+  kv: Storage;
   /** decode: q is the output buffer, read through dst (WebGPU binds a written buffer once per dispatch) */
   inPlace: boolean;
 }
@@ -59,12 +60,12 @@ const BINDINGS: Record<Exclude<AttentionPhase, 'stats'>, [string, 'read' | 'read
     ['dout', 'read', 'V'], ['stats', 'read', 'vec2<f32>']],
 };
 
-/** The kernel cache key: names the phase, strategy and every parameter; '-f16' marks f16 K/V (dispatch checks it). */
+/** The kernel cache key: names the phase, strategy and every parameter; 16-bit K/V named (dispatch checks it). */
 export function attentionKernelName(k: AttentionKernel): string {
   const tag = { serial: 'serial', blocked: 'block', subgroup: 'sg', tiled: 'wg' }[k.strategy];
   if (k.phase === 'stats') return 'train-attention-stats';
   const prefix = k.phase === 'decode' ? `attention-${tag}${k.inPlace ? '-inplace' : ''}` : `train-attention-${tag}${k.phase === 'forward' ? '' : `-${k.phase}`}`;
-  return `${prefix}-${+(k.mask === 'packed')}-${k.headDim}s${k.lanes}q${k.rows}w${k.wg}${k.kv === 'f16' ? '-f16' : ''}`;
+  return `${prefix}-${+(k.mask === 'packed')}-${k.headDim}s${k.lanes}q${k.rows}w${k.wg}${storageName(k.kv)}`;
 }
 
 /** The kernel's WGSL (cached per description). */
@@ -100,12 +101,12 @@ function generate(k: AttentionKernel): string {
   if (vec && k.headDim % 4) throw new Error(`webgpu: the ${k.strategy} attention kernels need a head dim divisible by 4, got ${k.headDim}`);
   if (k.strategy === 'subgroup' && k.lanes < 2) throw new Error('webgpu: the subgroup attention kernels need lanes ≥ 2');
   if (k.inPlace && k.phase !== 'decode') throw new Error(`webgpu: attention ${k.phase} cannot run in place`);
-  const V = vec ? 'vec4<f32>' : 'f32', half = k.kv === 'f16', KV = vec ? (half ? 'vec4<f16>' : V) : half ? 'f16' : 'f32';
+  const V = vec ? 'vec4<f32>' : 'f32', KV = storageElem(k.kv, vec ? 4 : 1);
   const binds = BINDINGS[k.phase];
   const decls = binds.map(([name, access, el], i) => (k.inPlace && name === 'q' ? ''
     : `@group(0) @binding(${i + 1}) var<storage, ${access}> ${name}: array<${el === 'V' ? V : el === 'KV' ? KV : el}>;\n`)).join('');
-  const widen = (name: string) => (half ? `${V}(${name}[i])` : `${name}[i]`);
-  const head = `${half ? 'enable f16;\n' : ''}${k.strategy === 'subgroup' ? 'enable subgroups;\n' : ''}const HEAD_DIM = ${k.headDim}u;
+  const widen = (name: string) => loadAs(name, k.kv, vec ? 4 : 1, 'i');
+  const head = `${halfFns([k.kv])}${k.strategy === 'subgroup' ? 'enable subgroups;\n' : ''}const HEAD_DIM = ${k.headDim}u;
 struct Params { T: u32, nHeads: u32, group: u32, kvWidth: u32, scale: f32, B: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 ${decls}${k.mask === 'packed' ? `@group(0) @binding(${binds.length + 1}) var<storage, read> seg: array<i32>;

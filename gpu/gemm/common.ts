@@ -4,13 +4,15 @@
 // second how B is (N: b[bOff + k·ldb + n], T: b[bOff + n·ldb + k]). One description so covers y = x·Wᵀ, dX = dY·W,
 // dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy (offsets into lm_head, whose chunks are not
 // 256-byte aligned as binding offsets would need). Bindings: 0 Params, 1 dst, 2 a, 3 b, 4 the dropout salts.
-// Operands may be stored as f16 (Ops.upload's half) and are widened as they are read: the arithmetic stays f32.
+// Operands may be stored in 16 bits (Ops.upload's half: f16 or bf16, packed in u32 words, ops/half.ts) and are
+// widened as they are read: the arithmetic stays f32.
 // The epilogue: beta = 0 overwrites without reading dst (its old contents may be anything, NaN included); a
 // dropout mask on the product (LoRA's, ops/dropout.ts) is applied as it is stored.
 import { dropKeepFn } from '../ops/dropout.ts';
+import { halfFns, loadAs, storageElem, storageName, type Storage } from '../ops/half.ts';
 
 export type GemmLayout = 'NN' | 'NT' | 'TN' | 'TT';
-export type GemmDtype = 'f32' | 'f16';
+export type GemmDtype = Storage;
 /** The storage type of each operand (dst is f32). */
 export interface GemmDtypes { a: GemmDtype; b: GemmDtype }
 export const F32: GemmDtypes = { a: 'f32', b: 'f32' };
@@ -21,13 +23,13 @@ export const PARAMS = 'M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOf
 export const rep = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
 /** The WGSL element type of an operand read `width` at a time. */
-export const elem = (d: GemmDtype, width: 1 | 4) => (width === 4 ? `vec4<${d}>` : d);
+export const elem = storageElem;
 
-/** Reading element i of array `arr` as f32 (or vec4<f32>): f16 storage is widened. */
-export const widen = (arr: string, d: GemmDtype, width: 1 | 4, i: string) => (d === 'f16' ? `${width === 4 ? 'vec4<f32>' : 'f32'}(${arr}[${i}])` : `${arr}[${i}]`);
+/** Reading element i of array `arr` as f32 (or vec4<f32>): 16-bit storage is widened. */
+export const widen = loadAs;
 
-/** A suffix naming a kernel's f16 operands ('-f16' marks what may bind an f16 buffer: webgpu-ops.ts dispatch checks it). */
-export const dtypeName = (d: GemmDtypes) => `${d.a === 'f16' ? '-f16a' : ''}${d.b === 'f16' ? '-f16' : ''}`;
+/** A suffix naming a kernel's 16-bit operands (webgpu-ops.ts dispatch lets only kernels so named bind them). */
+export const dtypeName = (d: GemmDtypes) => `${d.a === 'f32' ? '' : `${storageName(d.a)}a`}${storageName(d.b)}`;
 
 export interface HeaderSpec {
   dtype: GemmDtypes;
@@ -43,9 +45,9 @@ export interface HeaderSpec {
 
 /** The enable lines, Params, bindings and store(m, n, v) of a kernel. */
 export function gemmHeader(h: HeaderSpec): string {
-  const half = h.dtype.a === 'f16' || h.dtype.b === 'f16', o = h.out4 ? 'vec4<f32>' : 'f32';
+  const o = h.out4 ? 'vec4<f32>' : 'f32';
   const masked = !h.maskOut ? 'v0' : h.out4 ? 'drop4(v0, i * 4u, salt, p.dThreshold)' : 'select(0.0, v0, drop_keep(i, salt, p.dThreshold))';
-  return `${half ? 'enable f16;\n' : ''}struct Params { ${PARAMS}${h.mask ? ', dIndex: u32, dThreshold: u32' : ''} }
+  return `${halfFns([h.dtype.a, h.dtype.b])}struct Params { ${PARAMS}${h.mask ? ', dIndex: u32, dThreshold: u32' : ''} }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<${o}>;
 @group(0) @binding(2) var<storage, read> a: array<${elem(h.dtype.a, h.aWidth)}>;

@@ -39,8 +39,8 @@ interface Strategy<K extends GemmKernel> {
   layouts: readonly GemmLayout[];
   /** the layouts whose mask it draws itself */
   masks: readonly GemmLayout[];
-  /** whether it reads f16 operands */
-  f16: boolean;
+  /** whether it reads 16-bit operands */
+  half: boolean;
   name(k: K): string;
   source(k: K, limits?: TileLimits): string;
   /** workgroups (x over n, y over m) for an M×N output */
@@ -52,34 +52,34 @@ const m = (k: GemmKernel) => (k.mask ? 'm' : '');
 
 const STRATEGIES: { [S in GemmStrategy]: Strategy<Of<S>> } = {
   matvec: {
-    layouts: ['NT'], masks: [], f16: true,
+    layouts: ['NT'], masks: [], half: true,
     name: (k) => matvecKernelName(k), source: (k) => matvecSource(k), grid: (k, M, N) => matvecGrid(k.shape, M, N),
   },
   register: {
-    layouts: ALL, masks: [], f16: true,
+    layouts: ALL, masks: [], half: true,
     name: (k) => registerKernelName(k), source: (k) => registerSource(k), grid: (k, M, N) => registerGrid(k.tile, M, N),
   },
   vec4: {
-    layouts: THREE, masks: ['TN'], f16: false,
+    layouts: THREE, masks: ['TN'], half: false,
     name: (k) => `gemm-vec4-${k.layout}-${k.tile.TM}x${k.tile.TN}@${k.wg.x}${k.out4 ? 'o4' : ''}${m(k)}`,
     source: (k) => gemmVec4Source(k.layout as 'NN', k.tile.TM, k.tile.TN, k.wg, k.out4, k.mask),
     grid: (k, M, N) => [Math.ceil(N / (k.tile.TN * k.wg.x)), Math.ceil(M / (k.tile.TM * k.wg.y))],
   },
   subgroup: {
-    layouts: THREE, masks: THREE, f16: false,
+    layouts: THREE, masks: THREE, half: false,
     name: (k) => `gemm-sg-${k.layout}-${k.tile.R}x${k.tile.C}@${k.tile.WY}s${k.lanes}${k.out4 ? 'o4' : ''}${m(k)}`,
     source: (k) => gemmSubgroupSource(k.layout as 'NN', k.tile, k.lanes, k.out4, k.mask),
     grid: (k, M, N) => subgroupGrid(k.layout as 'NN', M, N, k.tile, k.lanes),
   },
   tiled: {
-    layouts: ALL, masks: THREE, f16: true,
+    layouts: ALL, masks: THREE, half: true,
     name: (k) => tiledKernelName(k), source: (k, limits) => gemmTiledSource(k, limits), grid: (k, M, N) => tiledGrid(k.tile, M, N),
   },
 };
 
 const strategy = (k: GemmKernel) => STRATEGIES[k.strategy] as unknown as Strategy<GemmKernel>;
 
-/** The pipeline name identifying k's source ('-f16' where it may bind an f16 buffer). */
+/** The pipeline name identifying k's source (naming its 16-bit operands, which dispatch checks). */
 export const gemmKernelName = (k: GemmKernel) => strategy(k).name(k);
 
 /** Whether a strategy draws the dropout mask of a layout itself (else the caller materializes the masked operand). */
@@ -90,7 +90,7 @@ export function gemmSource(k: GemmKernel, limits?: TileLimits): string {
   const s = strategy(k), what = `webgpu: the ${k.strategy} ${k.layout} GEMM`;
   if (!s.layouts.includes(k.layout)) throw new Error(`${what} does not exist (layouts: ${s.layouts.join(', ')})`);
   if (k.mask && !s.masks.includes(k.layout)) throw new Error(`${what} has no dropout mask`);
-  if (!s.f16 && (k.dtype.a !== 'f32' || k.dtype.b !== 'f32')) throw new Error(`${what} reads f32 operands only`);
+  if (!s.half && (k.dtype.a !== 'f32' || k.dtype.b !== 'f32')) throw new Error(`${what} reads f32 operands only`);
   return s.source(k, limits);
 }
 

@@ -3,7 +3,7 @@
 // - One row of A in an NT product (decoding one token): the matvec kernel, on every adapter.
 // - GPUs: the shared-memory tiled kernel (tiled.ts) with the tile chosen per layout.
 // - CPU adapters (lavapipe, SwiftShader): the subgroup-broadcast kernels where the adapter has fixed-size subgroups
-//   and the operands are aligned, else the vec4 ones, else the general register kernel (f16 operands, ragged shapes).
+//   and the operands are aligned, else the vec4 ones, else the general register kernel (16-bit operands, ragged shapes).
 // Table-tested without a GPU (test/gemm-policy.test.ts).
 import { rowsVec4, vec4Out, type GemmDtypes, type GemmLayout } from './common.ts';
 import { drawsMask, type GemmKernel } from './generate.ts';
@@ -41,7 +41,7 @@ export interface GemmShape {
   layout: GemmLayout;
   M: number; N: number; K: number;
   lda: number; ldb: number; ldo: number; aOff: number; bOff: number; oOff: number;
-  /** the operands' storage; an f16 operand (a frozen base weight) is widened by the kernels that read f16 */
+  /** the operands' storage; a 16-bit operand (a weight's half copy) is widened by the kernels that read 16 bits */
   dtype: GemmDtypes;
   /** the layout's dropout mask is wanted (only kernels that draw it get it; see drawsMask) */
   mask: boolean;

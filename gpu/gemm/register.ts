@@ -2,7 +2,7 @@
 // workgroup memory and no barriers, which are costly when invocations are emulated on CPU threads. Each invocation
 // owns a TM×TN block of dst and walks K, so each A value is reused TN times and each B value TM times; rows and
 // columns past M, N are clamped on load and skipped on store. policy.ts picks it where the vec4 and subgroup kernels
-// do not apply (f16 operands, ragged or unaligned shapes, TT).
+// do not apply (16-bit operands, ragged or unaligned shapes, TT).
 // - 'NT' (y = x·Wᵀ): A and B rows both run along k, so K is walked in vec4 steps and each step is a vec4 dot;
 //   rows4 (K, lda, ldb, aOff, bOff multiples of 4) reads them as aligned vec4s, else four scalars are gathered and
 //   the ones past K zeroed (indices clamped inside the row, so nothing reads out of bounds).

@@ -23,7 +23,7 @@
 // computed. Rows, columns and k past M, N, K load as zero (indices clamped in bounds) and are never stored.
 // mask: LoRA's dropout (ops/dropout.ts, as subgroup.ts) drawn on the fly: on A as it is loaded (NT), on B
 // (TN), on the product as it is stored (NN); the salt from binding 4 at Params.dIndex. dtype: an operand stored
-// as f16 (Ops.upload's half) is widened as it is staged; the arithmetic stays f32.
+// in 16 bits (Ops.upload's half, ops/half.ts) is widened as it is staged; the arithmetic stays f32.
 import { F32, dtypeName, gemmHeader, rep, widen, type GemmDtypes, type GemmLayout } from './common.ts';
 
 
@@ -57,7 +57,7 @@ export const tileName = (t: TileConfig) => `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.
 export interface TiledGemm {
   layout: GemmLayout;
   tile: TileConfig;
-  /** the operands' storage (f16 widened on load: needs shader-f16); default f32 */
+  /** the operands' storage (16-bit widened on load); default f32 */
   dtype?: GemmDtypes;
   /** the layout's dropout mask drawn on the fly (Params gains dIndex, dThreshold; binding 4: salts) */
   mask?: boolean;
@@ -66,7 +66,7 @@ export interface TiledGemm {
 /** Workgroups for an M×N output: x over n, y over m. */
 export const tiledGrid = (t: TileConfig, M: number, N: number): [number, number] => [Math.ceil(N / t.BN), Math.ceil(M / t.BM)];
 
-/** A pipeline name identifying the generated source ('-f16' marks kernels that may bind an f16 buffer, see dispatch). */
+/** A pipeline name identifying the generated source (dtypeName marks kernels that may bind a 16-bit buffer, see dispatch). */
 export function tiledKernelName(g: TiledGemm): string {
   return `gemm-tiled-${g.layout}-${tileName(g.tile)}${g.mask ? '-m' : ''}${dtypeName(g.dtype ?? F32)}`;
 }

@@ -1,20 +1,20 @@
-// Embedding lookup, forward and backward. The forward reads a table stored as f32 or f16 (the arithmetic is a copy,
+// Embedding lookup, forward and backward. The forward reads a table stored as f32 or in 16 bits (ops/half.ts;
 // widened to f32); the backward sums the gradient rows of repeated ids in two passes, since WGSL has no float
 // atomics: pass 1 links each row to the next row with the same id, pass 2 walks each id's chain once.
 
-export type TableDType = 'f32' | 'f16';
+import { halfFns, loadAs, storageElem, type Storage } from './half.ts';
 
 /**
  * dst[t, :] = table[ids[t], :] for the ids within this piece of the table, rows [rowStart, rowStart + rowCount) (a
  * table larger than one binding is split by rows and dispatched per piece); the piece at rowStart 0 also writes
  * zeros for ids outside the whole table (0 ≤ id < totalRows).
  */
-export function embeddingForward(table: TableDType): string {
-  return /* wgsl */ `${table === 'f16' ? 'enable f16;\n' : ''}
+export function embeddingForward(table: Storage): string {
+  return /* wgsl */ `${halfFns([table])}
 struct Params { dim: u32, rowStart: u32, rowCount: u32, totalRows: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<storage, read> table: array<${table}>;
+@group(0) @binding(2) var<storage, read> table: array<${storageElem(table, 1)}>;
 @group(0) @binding(3) var<storage, read> ids: array<i32>;
 
 @compute @workgroup_size(64)
@@ -27,7 +27,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     return;
   }
   let r = u32(id) - p.rowStart;  // wraps to a huge value below the piece
-  if (r < p.rowCount) { dst[t * p.dim + j] = f32(table[r * p.dim + j]); }
+  if (r < p.rowCount) { dst[t * p.dim + j] = ${loadAs('table', table, 1, 'r * p.dim + j')}; }
 }
 `;
 }

@@ -1,10 +1,10 @@
 // Plain TypeScript implementation of Ops: the readable reference every kernel is tested against.
 // Straightforward loops, f32 storage, f64 accumulation where it keeps the reference honest.
-import { matmulsInTurn, roundToF16, ropeInvFreqTable, type BackendCaps, type Buf, type DType, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
+import { matmulsInTurn, roundToHalf, ropeInvFreqTable, type BackendCaps, type Buf, type DType, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
 
 class HostBuf implements Buf {
-  /** half: a KV cache whose stores are rounded to f16 (Ops.allocCache) */
-  constructor(readonly data: Float32Array | Int32Array, readonly dtype: DType, readonly half = false) {}
+  /** half: a 16-bit tensor (Ops.upload's half, allocCache's), held as f32 values rounded to it on every store */
+  constructor(readonly data: Float32Array | Int32Array, readonly dtype: DType, readonly half: Half | false = false) {}
   get length() { return this.data.length; }
 }
 
@@ -20,12 +20,15 @@ export class ReferenceOps implements Ops {
   alloc(length: number, dtype: DType = 'f32'): Buf {
     return new HostBuf(dtype === 'f32' ? new Float32Array(length) : new Int32Array(length), dtype);
   }
-  allocCache(length: number, half: boolean): Buf { return new HostBuf(new Float32Array(length), 'f32', half); }
-  upload(data: Float32Array | Int32Array, _rowLength?: number, half?: boolean): Buf {
-    if (half && data instanceof Float32Array) return new HostBuf(roundToF16(data), 'f32');  // f16 values, f32 arithmetic
+  allocCache(length: number, half: Half | false): Buf { return new HostBuf(new Float32Array(length), 'f32', half); }
+  upload(data: Float32Array | Int32Array, _rowLength?: number, half: Half | false = false): Buf {
+    if (half && data instanceof Float32Array) return new HostBuf(roundToHalf(data, half), 'f32', half);  // 16-bit values, f32 arithmetic
     return new HostBuf(data.slice(), data instanceof Int32Array ? 'i32' : 'f32');
   }
-  write(buf: Buf, data: Float32Array | Int32Array): void { (buf as HostBuf).data.set(data); }
+  write(buf: Buf, data: Float32Array | Int32Array): void {
+    const half = (buf as HostBuf).half;
+    (buf as HostBuf).data.set(half ? roundToHalf(Float32Array.from(data), half) : data);
+  }
   async read(buf: Buf, length = buf.length) { return Float32Array.from(f(buf).subarray(0, length)); }
   async readI32(buf: Buf, length = buf.length) { return Int32Array.from(i(buf).subarray(0, length)); }
   free(_buf: Buf): void {}
@@ -77,7 +80,8 @@ export class ReferenceOps implements Ops {
   kvStore(cache: Buf, src: Buf, pos: Buf, T: number, width: number): void {
     for (let t = 0; t < T; t++) {
       const row = f(src).subarray(t * width, (t + 1) * width);
-      f(cache).set((cache as HostBuf).half ? roundToF16(row) : row, i(pos)[t] * width);
+      const half = (cache as HostBuf).half;
+      f(cache).set(half ? roundToHalf(row, half) : row, i(pos)[t] * width);
     }
   }
 

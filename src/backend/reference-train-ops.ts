@@ -1,6 +1,6 @@
 // Plain TypeScript TrainOps: the readable reference for the training kernels (tested against PyTorch autograd,
 // and the WebGPU kernels against it). Straightforward loops over f32 storage with f64 accumulation.
-import { ropeInvFreqTable, type BackendCaps, type Buf, type RopeFreqs } from '../../core/ops.ts';
+import { roundToHalf, ropeInvFreqTable, type BackendCaps, type Buf, type Half, type RopeFreqs } from '../../core/ops.ts';
 import { ReferenceOps } from './reference-ops.ts';
 import { dropKeep, type AttentionShape, type DropMask, type TrainOps } from '../../core/train-ops.ts';
 
@@ -223,5 +223,10 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
   scale(x: Buf, s: number, n: number): void {
     const xs = f(x);
     for (let j = 0; j < n; j++) xs[j] *= s;
+  }
+  castHalf(dst: Buf, src: Buf, n: number): void {
+    const half = (dst as unknown as { half: Half | false }).half;
+    if (!half) throw new Error('reference: castHalf writes a 16-bit buffer (Ops.upload\'s half)');
+    f(dst).set(roundToHalf(f(src).subarray(0, n), half));
   }
 }

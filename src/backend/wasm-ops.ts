@@ -2,7 +2,7 @@
 // Each WasmOps owns one module instance; a Buf is a 16-byte aligned region of that instance's linear memory
 // and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
 // views are always taken fresh from memory.buffer.
-import { roundToF16, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
+import { roundToHalf, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
 import { instantiateWasm, kernelsRelaxed, wasmModule } from '../../runtime/wasm.ts';
 import { createWasmPool, threadsUnavailable, type WasmPool } from './wasm-pool.ts';
 
@@ -27,8 +27,8 @@ export interface Kernels {
 }
 
 class WasmBuf implements Buf {
-  /** half: a KV cache whose stores are rounded to f16 (Ops.allocCache; WASM keeps f32 storage) */
-  half = false;
+  /** half: a 16-bit tensor (Ops.upload's half, allocCache's) held as f32 values rounded to it (WASM keeps f32 storage) */
+  half: Half | false = false;
   constructor(readonly owner: WasmOps, public ptr: number, readonly length: number, readonly dtype: DType) {}
 }
 
@@ -95,22 +95,24 @@ export class WasmOps implements Ops {
     return b;
   }
 
-  allocCache(length: number, half: boolean): Buf {
+  allocCache(length: number, half: Half | false): Buf {
     const b = this.alloc(length) as WasmBuf;
     b.half = half;
     return b;
   }
 
-  upload(data: Float32Array | Int32Array, _rowLength?: number, half?: boolean): Buf {
-    if (half && data instanceof Float32Array) data = roundToF16(data);  // f16 values in f32 storage (see Ops.upload)
+  upload(data: Float32Array | Int32Array, _rowLength?: number, half: Half | false = false): Buf {
+    if (half && data instanceof Float32Array) data = roundToHalf(data, half);  // 16-bit values in f32 storage (see Ops.upload)
     const b = this.allocRaw(data.length, data instanceof Int32Array ? 'i32' : 'f32');
+    if (data instanceof Float32Array) b.half = half;
     this.view(b).set(data); // one bulk copy
     return b;
   }
 
   // Like the reference: values convert between dtypes (an Int32Array written to an f32 buffer stays numeric).
   write(buf: Buf, data: Float32Array | Int32Array): void {
-    this.view(buf, data.length).set(data);
+    const half = (buf as WasmBuf).half;
+    this.view(buf, data.length).set(half ? roundToHalf(Float32Array.from(data), half) : data);
   }
 
   // Copies (a bulk slice when the dtype matches, converting values otherwise, as the reference does).
@@ -207,11 +209,12 @@ export class WasmOps implements Ops {
     const [c, s, p] = this.ptrs([cache, width], [src, T * width], [pos, T]);
     this.checkIndices(pos, T, Math.floor(cache.length / width), 'position');
     this.k.kvStore(c, s, p, T, width);
-    if ((cache as WasmBuf).half) {  // round the rows just stored (a decode step: one row per layer)
+    const half = (cache as WasmBuf).half;
+    if (half) {  // round the rows just stored (a decode step: one row per layer)
       const rows = this.view(cache) as Float32Array, positions = this.view(pos, T) as Int32Array;
       for (let t = 0; t < T; t++) {
         const at = positions[t] * width;
-        rows.set(roundToF16(rows.subarray(at, at + width)), at);
+        rows.set(roundToHalf(rows.subarray(at, at + width), half), at);
       }
     }
   }

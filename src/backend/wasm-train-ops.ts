@@ -1,7 +1,7 @@
 // TrainOps on the WASM SIMD kernels (asm/kernels/gemm.ts, asm/kernels/train.ts): every training op, forward and
 // backward, on the CPU without a GPU or a Vulkan driver. The three GEMM layouts are one strided, packed kernel;
 // the fused cross-entropy streams the vocabulary through it chunk by chunk, as the WebGPU backend does.
-import { ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type RopeFreqs } from '../../core/ops.ts';
+import { roundToHalf, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type Half, type RopeFreqs } from '../../core/ops.ts';
 import type { AttentionShape, DropMask, TrainOps } from '../../core/train-ops.ts';
 import { instantiateKernels, WasmOps, type Kernels } from './wasm-ops.ts';
 import type { WasmPool } from './wasm-pool.ts';
@@ -222,6 +222,12 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
   scale(x: Buf, s: number, n: number): void {
     const [xp] = this.ptrs([x, n]);
     this.kt.scale(xp, s, n);
+  }
+  /** On the host: WASM keeps 16-bit tensors as f32 values rounded to them (Ops.upload), once per optimizer step. */
+  castHalf(dst: Buf, src: Buf, n: number): void {
+    const half = (dst as unknown as { half: Half | false }).half;
+    if (!half) throw new Error('wasm: castHalf writes a 16-bit buffer (Ops.upload\'s half)');
+    (this.view(dst, n) as Float32Array).set(roundToHalf(this.view(src, n) as Float32Array, half));
   }
 }
 

@@ -67,8 +67,7 @@ export function deployCommand(): Command {
     .option('--max_num_seqs <n>', 'requests generated at once per model (they share the weights; each has its own KV ' +
       'cache); more wait in a FIFO queue',
       intFlag(1, 256), 4)
-    .addOption(new Option('--torch_dtype <t>', 'weight and KV-cache storage: float16/bfloat16 hold them in 16 bits (f32 arithmetic); ' +
-      'bfloat16 is stored as float16').choices(TORCH_DTYPES).default('float32'))
+    .addOption(new Option('--torch_dtype <t>', 'weight and KV-cache storage: float16/bfloat16 hold them in 16 bits (f32 arithmetic)').choices(TORCH_DTYPES).default('float32'))
     .option('--max_queue <n>', 'requests waiting beyond the generating ones; more are refused with 429 and Retry-After',
       intFlag(0), DEFAULT_LIMITS.maxQueue)
     .option('--max_request_bytes <n>', 'largest request body; larger ones are refused with 413 as they arrive',

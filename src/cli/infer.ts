@@ -64,7 +64,7 @@ export function inferCommand(): Command {
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))
     .addOption(threadsOption())
     .addOption(new Option('--torch_dtype <t>', 'weight storage: float16/bfloat16 hold the matrices in 16 bits (half the memory and ' +
-      'bandwidth; f32 arithmetic); bfloat16 is stored as float16').choices(TORCH_DTYPES).default('float32'))
+      'bandwidth; f32 arithmetic)').choices(TORCH_DTYPES).default('float32'))
     .option('--no-stats', 'do not print tokens/s to stderr')
     .action(async (flags: InferFlags) => {
       if (flags.prompt !== undefined && flags.query !== undefined) throw new UserError('infer: give --prompt or --query, not both');

@@ -75,7 +75,8 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--weight_decay <w>', 'decoupled weight decay (not on biases and norms)', floatFlag(0, 10), 0.1)
     .option('--max_grad_norm <n>', 'global gradient-norm clipping; 0 = off', floatFlag(0, 1e9), 1.0)
     .option('--gradient_checkpointing', 'recompute each layer\'s activations in the backward: less memory, about one more forward', false)
-    .addOption(new Option('--torch_dtype <t>', 'storage of LoRA\'s frozen base: float16/bfloat16 halve its memory (f16 storage, f32 arithmetic)')
+    .addOption(new Option('--torch_dtype <t>', 'mixed precision: float16/bfloat16 store LoRA\'s frozen base, or full training\'s ' +
+      'weight copies (f32 masters), in 16 bits; f32 arithmetic; float16 adds dynamic loss scaling')
       .choices(TORCH_DTYPES).default('float32'))
     .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto (a GPU adapter, else WASM SIMD; says which and why)')
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))

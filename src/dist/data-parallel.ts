@@ -16,7 +16,7 @@
 // them); the collectives do not overlap the backward's compute, and ZeRO-3 does not prefetch the next layer.
 import type { Buf } from '../../core/ops.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
-import type { AdamWOptions, FrozenWeight, LlamaTrainer, Param, ParamResidency } from '../../models/llama-train.ts';
+import type { AdamWOptions, FrozenWeight, LlamaTrainer, Param, ParamResidency, StepResult } from '../../models/llama-train.ts';
 import { UserError } from '../../core/errors.ts';
 import { chunkRange, type Group } from './comm.ts';
 
@@ -54,6 +54,9 @@ export class DataParallel implements ParamResidency {
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
+    if (stage === 3 && trainer.params.some((p) => p.half)) {
+      throw new UserError('--deepspeed zero3 with full training in --torch_dtype float16/bfloat16 is not supported yet (its 16-bit copies are not sharded): use zero2, or float32');
+    }
     if (stage === 3) {
       for (const [g, ps] of trainer.groups.entries()) {
         const fb: FrozenBucket = { items: [], size: 0 };
@@ -179,7 +182,7 @@ export class DataParallel implements ParamResidency {
   }
 
   /** The optimizer step after syncGrads: the trainer's own (DDP) or this rank's shard, then all-gather (ZeRO). */
-  async step(o: AdamWOptions): Promise<{ gradNorm: number }> {
+  async step(o: AdamWOptions): Promise<StepResult> {
     if (!this.stage) return this.trainer.step(o);
     const { ops, trainer } = this, segs = this.segments!;
     // The norm is summed as the trainer sums it (one f32 accumulator, parameter by parameter): Adam near its epsilon
@@ -193,13 +196,14 @@ export class DataParallel implements ParamResidency {
       for (const x of await this.group.sum(mine)) norm2 = Math.fround(norm2 + x);
       gradNorm = Math.sqrt(norm2);
     }
-    if (!Number.isFinite(gradNorm)) return { gradNorm };
-    const coef = o.maxGradNorm ? o.maxGradNorm / (gradNorm + 1e-6) : 1;
+    const checked = trainer.unscale(gradNorm, o);  // loss scaling and clipping as the trainer's own step does them
+    if (!checked.apply) return { gradNorm: checked.gradNorm, skipped: checked.skipped };
+    const coef = checked.coef;
     trainer.steps++;
     const wd = o.weightDecay ?? 0, flats = this.stage < 3 ? this.buckets.map((b) => new Float32Array(b.size)) : [];
     for (const [i, s] of segs.entries()) {
       const g = this.shardGrads[i];
-      if (coef < 1) for (let j = 0; j < g.length; j++) g[j] *= coef;
+      if (coef !== 1) for (let j = 0; j < g.length; j++) g[j] *= coef;
       ops.write(s.grad, g);
       if (o.optim === 'sgd') {
         if (wd && s.p.decay) ops.scale(s.value, 1 - o.lr * wd, s.len);
@@ -210,12 +214,13 @@ export class DataParallel implements ParamResidency {
       }
       if (this.stage < 3) flats[s.bucket].set(await ops.read(s.value, s.len), s.at);
     }
-    if (this.stage === 3) return { gradNorm };  // the shards are the parameters: gathered when next used
+    if (this.stage === 3) return { gradNorm: checked.gradNorm };  // the shards are the parameters: gathered when next used
     for (const [bi, b] of this.buckets.entries()) {
       await this.group.allGather(flats[bi]);
       for (const { p, at } of b.params) ops.write(p.value, flats[bi].subarray(at, at + p.size));
     }
-    return { gradNorm };
+    trainer.refreshHalf();
+    return { gradNorm: checked.gradNorm };
   }
 
   /** ZeRO: AdamW's moments (ZeRO-3: and the values) gathered whole from the shards (every rank calls it; a

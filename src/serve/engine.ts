@@ -4,7 +4,7 @@
 // hold up short ones and sockets keep flowing. An AbortSignal (client gone) ends a generation at the next token.
 // Admission bounds the whole: at most max_num_seqs per model generating plus --max_queue waiting (429 beyond).
 import type { LoadedModel } from '../../models/load.ts';
-import type { Ops } from '../../core/ops.ts';
+import type { Half, Ops } from '../../core/ops.ts';
 import { chatPrompt } from '../chat-prompt.ts';
 import { Generator, type GenerateResult } from '../generate.ts';
 import { UserError } from '../../core/errors.ts';
@@ -81,7 +81,7 @@ class Pool {
   private readonly waiters: { resolve: (g: Generator) => void; reject: (e: unknown) => void; signal?: AbortSignal; onAbort: () => void }[] = [];
 
   constructor(private readonly ops: Ops, private readonly loaded: LoadedModel, private readonly size: number,
-    private readonly halfWeights = false) {}
+    private readonly halfWeights: Half | false = false) {}
 
   get queued(): number { return this.waiters.length; }
 
@@ -121,8 +121,8 @@ export class Engine {
   /** recent seconds from admission to the end of a request (moving average): the Retry-After of a 429 */
   private serviceSeconds = 1;
 
-  /** halfWeights: each model's matrices and KV caches in 16-bit storage (--torch_dtype float16) */
-  constructor(readonly ops: Ops, models: ServedModel[], { maxNumSeqs = 4, maxQueue = DEFAULT_LIMITS.maxQueue, halfWeights = false } = {}) {
+  /** halfWeights: each model's matrices and KV caches in 16-bit storage (--torch_dtype float16/bfloat16) */
+  constructor(readonly ops: Ops, models: ServedModel[], { maxNumSeqs = 4, maxQueue = DEFAULT_LIMITS.maxQueue, halfWeights = false as Half | false } = {}) {
     for (const m of models) {
       if (this.models.has(m.id)) throw new UserError(`two models are named ${m.id}; give each adapter its own NAME`);
       this.models.set(m.id, m);

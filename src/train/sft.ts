@@ -3,9 +3,11 @@
 import { resolvePath, stat, writeFileAtomic } from '../../runtime/platform.ts';
 import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
+import { LossScaler, type LossScalerState } from '../../models/loss-scaler.ts';
+import type { Half } from '../../core/ops.ts';
 import { selectTrainBackend, type DeviceChoice } from '../backend/select.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
-import { weightStorage } from '../backend/dtype.ts';
+import { storedAs } from '../backend/dtype.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
 import { resolveMaxLength } from '../data/context-limit.ts';
 import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
@@ -52,16 +54,19 @@ export interface SftArgs extends DataArgs {
 export const REPORT_TO = ['tensorboard', 'all', 'none'];
 
 /**
- * --torch_dtype float16/bfloat16: LoRA's frozen base stored as f16 (WGSL has no bfloat16: f16 stands in for it), with
- * f32 arithmetic, adapters and optimizer state (mixed precision). Full training keeps f32 weights.
+ * --torch_dtype float16/bfloat16 (mixed precision, f32 arithmetic): LoRA's frozen base stored in 16 bits, adapters
+ * and optimizer f32; full training: the kernels read 16-bit copies of the matrices, AdamW updates f32 masters.
+ * float16 adds dynamic loss scaling (torch's GradScaler); bfloat16, with f32's exponent range, needs none.
  */
-function halfBase(a: SftArgs, ops: TrainOps, note: (s: string) => void): boolean {
+function mixedPrecision(a: SftArgs, ops: TrainOps, note: (s: string) => void): { half: Half | false; lossScaler?: LossScaler } {
   const dtype = a.torch_dtype ?? 'float32';
-  if (dtype === 'float32') return false;
-  if (a.train_type !== 'lora') { note(`torch_dtype ${dtype}: full training keeps float32 weights (half storage applies to LoRA's frozen base)`); return false; }
-  const storage = weightStorage(dtype, ops, 'frozen base weights');
-  note(`${storage.note}; LoRA adapters, gradients and optimizer in float32`);
-  return storage.half;
+  if (dtype === 'float32') return { half: false };
+  const scaler = dtype === 'float16' ? new LossScaler() : undefined, scaling = scaler ? `; dynamic loss scaling from ${scaler.scale}` : '';
+  note(a.train_type === 'lora'
+    ? `torch_dtype ${dtype}: frozen base weights stored as ${storedAs(dtype, ops)}; arithmetic, LoRA adapters, gradients and optimizer in float32${scaling}`
+    : `torch_dtype ${dtype}: the kernels read copies of the matrices stored as ${storedAs(dtype, ops)}, AdamW updates float32 master weights; ` +
+      `arithmetic, gradients and optimizer in float32${scaling}`);
+  return { half: dtype === 'float16' ? 'f16' : 'bf16', lossScaler: scaler };
 }
 
 export interface SftResult {
@@ -217,7 +222,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   };
   let trainer: LlamaTrainer;
   try {
-    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, halfBase: halfBase(a, ops, note) });
+    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, ...mixedPrecision(a, ops, note) });
   } catch (e) { throw limitError(e); }
   let group: Group | undefined, dp: DataParallel | undefined;
   if (dist) {
@@ -245,6 +250,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   if (a.resume_from_checkpoint) {
     const ck = await loadCheckpoint(a.resume_from_checkpoint, trainer, adamw);
     step = Number(ck.state.global_step); epoch = Number(ck.rng.epoch);
+    if (trainer.scaler && ck.rng.loss_scaler) trainer.scaler.load(ck.rng.loss_scaler as LossScalerState);
     // the data position in sequences, so that a run resumes on another world size or batch: the next global
     // micro-batch starts where the saved run stopped (rounded down when that falls inside one: those are seen again)
     const seen = ck.rng.sequences === undefined ? Number(ck.rng.batch) * B * W : Number(ck.rng.sequences);
@@ -315,9 +321,10 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
         : `an earlier update diverged (learning_rate ${lr.toExponential(2)}): lower --learning_rate or keep --max_grad_norm on`;
       throw new UserError(`training stopped at step ${step}: the loss is ${loss} (${cause})`);
     }
-    const { gradNorm } = await (dp ?? trainer).step({ lr, optim: adamw ? 'adamw' : 'sgd', beta1: a.adam_beta1, beta2: a.adam_beta2, eps: a.adam_epsilon,
+    const { gradNorm, skipped } = await (dp ?? trainer).step({ lr, optim: adamw ? 'adamw' : 'sgd', beta1: a.adam_beta1, beta2: a.adam_beta2, eps: a.adam_epsilon,
       weightDecay: a.weight_decay, maxGradNorm: a.max_grad_norm });
-    if (!Number.isFinite(gradNorm)) throw new UserError(`training stopped at step ${step}: the gradient norm is ${gradNorm} (loss ${loss.toFixed(4)}): lower --learning_rate`);
+    if (skipped) progress.note(`step ${step}: the gradients overflowed at loss scale ${trainer.scaler!.scale * 2}: update skipped, loss scale now ${trainer.scaler!.scale}`);
+    else if (!Number.isFinite(gradNorm)) throw new UserError(`training stopped at step ${step}: the gradient norm is ${gradNorm} (loss ${loss.toFixed(4)}): lower --learning_rate`);
     win.loss += loss; win.steps++; win.tokens += tokensSeen;
     const secs = (performance.now() - win.t0) / 1000, tps = win.tokens / Math.max(secs, 1e-9);
     // the progress line shows the loss logging.jsonl gets: the mean over the logging window so far (HF's logged loss)
@@ -330,6 +337,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
       const mem = (globalThis as { process?: NodeJS.Process }).process?.memoryUsage().rss ?? 0;
       const perRank = dp ? await memoryPerRank(dp, adamw) : undefined;
       await record({ loss: windowLoss, grad_norm: round(gradNorm), learning_rate: round(lr), 'memory(GiB)': round(mem / 2 ** 30, 3),
+        ...(trainer.scaler ? { loss_scale: trainer.scaler.scale } : {}),
         ...(perRank ? { 'memory_per_rank(MiB)': perRank } : {}),
         'tokens/s': round(tps, 4), epoch: round(epoch + batch / batchesPerEpoch, 4), step, 'global_step/max_steps': `${step}/${total}` });
       Object.assign(win, { loss: 0, steps: 0, tokens: 0, t0: performance.now() });
@@ -347,7 +355,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
       last = `${runDir}/checkpoint-${step}`;
       await saveCheckpoint(last, { trainer: view, baseModel: a.model, configJson: hfConfigFor(src.model, 'float32'), tokenizerFiles: src.tokenizerFiles,
         trainerState: state(), scheduler: { lr_scheduler_type: a.lr_scheduler_type, learning_rate: a.learning_rate, total_steps: total, warmup_steps: warmup, last_step: step },
-        rng: { seed: a.seed, epoch, batch, sequences: batch * B * W }, args: a as unknown as Record<string, unknown>, adamw });
+        rng: { seed: a.seed, epoch, batch, sequences: batch * B * W, ...(trainer.scaler ? { loss_scaler: trainer.scaler.state() } : {}) }, args: a as unknown as Record<string, unknown>, adamw });
       await pruneCheckpoints(runDir, a.save_total_limit, best);
     }
     win.t0 += performance.now() - pause;

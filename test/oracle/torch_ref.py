@@ -14,7 +14,7 @@ def rope(x, pos, theta, scale_inv=None):
     if scale_inv is not None:
         inv = scale_inv(inv)
     ang = pos.double()[:, None] * inv[None, :]
-    cos, sin = torch.cat((ang, ang), -1).cos()[:, None], torch.cat((ang, ang), -1).sin()[:, None]
+    cos, sin = torch.cat((ang, ang), -1).cos()[:, None].to(x.dtype), torch.cat((ang, ang), -1).sin()[:, None].to(x.dtype)
     rot = torch.cat((-x[..., hd // 2:], x[..., :hd // 2]), -1)
     return x * cos + rot * sin
 
