@@ -287,7 +287,7 @@ for (const [trainType, half] of [['lora', false], ['full', false], ['full', 'bf1
     const stepOnce = async (s: number) => {
       const batch = batchAt(s, cfg.vocabSize), trained = batch.labels.filter((l) => l >= 0).length, t0 = performance.now();
       trainer.zeroGrad();
-      loss = await trainer.forwardBackward(batch, 1 / trained);
+      loss = await trainer.forwardBackward(batch, 1 / trained, { norm: true });
       await trainer.step({ lr: 1e-4, weightDecay: 0.1, maxGradNorm: 1 });
       return performance.now() - t0;
     };

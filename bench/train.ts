@@ -96,7 +96,7 @@ for (const [name, make, warm0, timed0] of models) {
       const batch = batchAt(s, c.vocabSize), trained = batch.labels.filter((l) => l >= 0).length, t0 = performance.now();
       if (prof && s === warm + timed - 1) prof.start();
       trainer.zeroGrad();
-      loss = await trainer.forwardBackward(batch, 1 / trained);
+      loss = await trainer.forwardBackward(batch, 1 / trained, { norm: true });
       await trainer.step({ lr: 1e-4, weightDecay: 0.1, maxGradNorm: 1 });
       if (s >= warm) secs.push((performance.now() - t0) / 1000);
       if (prof && s === warm + timed - 1) { console.log(`${name} ${trainType}:`); await prof.report(performance.now() - t0); }

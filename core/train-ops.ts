@@ -118,6 +118,9 @@ export interface TrainOps extends Ops {
   sgd(param: Buf, grad: Buf, n: number, lr: number): void;
   /** out1[0] += Σ x[i]² over n elements (reduced on the device; accumulate several tensors for a global norm). */
   sumSquares(out1: Buf, x: Buf, n: number): void;
+  /** x[i] = 0 over n elements, recorded in order like any op (zeroing gradients: no upload of zeros, and unlike
+   *  scale(x, 0) it clears Inf/NaN left by an overflowing step). */
+  zero(x: Buf, n: number): void;
   /** x[i] ·= s over n elements, in place (gradient clipping). */
   scale(x: Buf, s: number, n: number): void;
   /**

@@ -382,6 +382,14 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     }
   }
 
+  zero(x: Buf, n: number): void {
+    check('zero', [x, n]);
+    for (const p of this.pieces(x)) {
+      const len = Math.min(p.length, n - p.start);
+      if (len > 0) this.clear(p.buf, 0, len);
+    }
+  }
+
   castHalf(dst: Buf, src: Buf, n: number): void {
     check('castHalf', [dst, n], [src, n, 'f32']);
     const h = (dst as GBuf).half;

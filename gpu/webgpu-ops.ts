@@ -148,6 +148,8 @@ export class WebGpuOps implements Ops {
   /** lanes of every subgroup where the device has subgroups of one fixed size (lavapipe: 8), else 0 */
   readonly subgroupSize: number;
   private nextId = 1;
+  /** queue submits so far (tests count them per training step) */
+  private submits = 0;
   private readonly live = new Set<GBuf>();
   private readonly kernels = new Map<string, Kernel>();
   private readonly uniforms = new Map<string, GPUBuffer>();
@@ -191,7 +193,7 @@ export class WebGpuOps implements Ops {
   stats() {
     let bytes = 0;
     for (const b of this.live) bytes += b.buffer.size;
-    return { buffers: this.live.size, bytes, pipelines: this.kernels.size, uniforms: this.uniforms.size, bindGroups: this.bindGroups.size };
+    return { buffers: this.live.size, bytes, pipelines: this.kernels.size, uniforms: this.uniforms.size, bindGroups: this.bindGroups.size, submits: this.submits };
   }
 
   // ---- memory ----
@@ -362,10 +364,24 @@ export class WebGpuOps implements Ops {
     this.lastPipeline = null;
   }
 
+  /** Zeroes elements [from, from + n) of a whole buffer, in order with the recorded dispatches (outside a pass). */
+  protected clear(buf: Buf, from: number, n: number): void {
+    const b = buf as GBuf, elem = b.half ? 2 : 4;
+    if (b.parts) throw this.tooLarge('clear', b);
+    // clearBuffer takes 4-byte multiples: a 16-bit buffer's odd end clears its padding too
+    const start = from * elem, end = Math.min(b.buffer.size, Math.ceil(((from + n) * elem) / 4) * 4);
+    if (start % 4) throw new Error('webgpu: clear of a 16-bit buffer from an odd element');
+    if (end <= start) return;
+    this.endPass();
+    this.encoder ??= this.device.createCommandEncoder();
+    this.encoder.clearBuffer(b.buffer, start, end - start);
+    this.pending.add(b);
+  }
+
   /** Submit everything recorded so far (does not wait). */
   flush(): void {
     this.endPass();
-    if (this.encoder) this.device.queue.submit([this.encoder.finish()]);
+    if (this.encoder) { this.device.queue.submit([this.encoder.finish()]); this.submits++; }
     this.encoder = null;
     this.pending.clear();
   }

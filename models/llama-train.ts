@@ -108,6 +108,8 @@ export class LlamaTrainer {
   private readonly io: { ids: Buf; labels: Buf; pos: Buf; seg: Buf; loss: Buf; norm2: Buf; ones: Buf };
   private readonly tmp: Record<'proj' | 'dx' | 'dtmp' | 'dxn' | 'datt' | 'dq' | 'dk' | 'dv' | 'dqr' | 'dkr' | 'dact' | 'dgate' | 'dup', Buf>;
   private logits?: Buf;
+  /** the squared gradient norm read back with the last micro-batch's loss (forwardBackward's opts.norm), for step() */
+  private normRead: Promise<Float32Array> | null = null;
 
   /**
    * opts.half: the matrices (linear weights, embedding, lm_head) in 16-bit storage (Ops.upload's half; f32
@@ -199,7 +201,8 @@ export class LlamaTrainer {
   }
 
   zeroGrad(): void {
-    for (const p of this.params) this.ops.write(p.grad, new Float32Array(p.size));
+    this.normRead = null;
+    for (const p of this.params) this.ops.zero(p.grad, p.size);
   }
 
   // ---- a linear layer y = x·Wᵀ + b + LoRA, forward and backward ----
@@ -288,8 +291,11 @@ export class LlamaTrainer {
    * the batch's per-token cross-entropies; pass scale = 1 / (trained tokens in the whole accumulated batch). With a
    * loss scaler the gradients hold scaler.scale times that, until step() unscales them.
    * Returns that micro-batch's share of the mean loss (Σ per-token loss · scale).
+   * opts.norm: this is the last micro-batch before step(), and nothing changes the gradients in between (one
+   * process): the gradient norm is summed in the same submit and read back with the loss, so that an optimizer step
+   * waits on the device once per micro-batch and never in step() itself.
    */
-  async forwardBackward(batch: TrainBatch, scale: number): Promise<number> {
+  async forwardBackward(batch: TrainBatch, scale: number, opts: { norm?: boolean } = {}): Promise<number> {
     const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize, H = c.numHeads, KV = c.numKvHeads;
     const HD = c.headDim, eps = c.rmsNormEps, t = this.tmp;
     this.upload(batch);
@@ -337,7 +343,10 @@ export class LlamaTrainer {
     if (!this.tied) await this.fetch(0, 'backward');
     if (this.embed.g) ops.embeddingBackward(this.embed.g, t.dx, this.io.ids, rows, D);
     await this.release(0, 'backward');
-    const loss = await ops.read(this.io.loss, rows);
+    if (opts.norm) this.sumNorm();
+    const read = ops.read(this.io.loss, rows);
+    if (opts.norm) this.normRead = ops.read(this.io.norm2, 1);
+    const loss = await read;
     let sum = 0;
     for (const v of loss) sum += v;
     return sum * scale;
@@ -379,10 +388,15 @@ export class LlamaTrainer {
   /** The global gradient norm, summed parameter by parameter into one f32 on the device (data-parallel ZeRO-1 calls
    *  it too, so that its clipping scales the gradients by the very same factor). */
   async gradNorm(): Promise<number> {
-    const ops = this.ops;
-    ops.write(this.io.norm2, new Float32Array(1));
-    for (const p of this.params) ops.sumSquares(this.io.norm2, p.grad, p.size);
-    return Math.sqrt((await ops.read(this.io.norm2))[0]);
+    const pending = this.normRead;
+    this.normRead = null;
+    if (pending) return Math.sqrt((await pending)[0]);
+    this.sumNorm();
+    return Math.sqrt((await this.ops.read(this.io.norm2, 1))[0]);
+  }
+  private sumNorm(): void {
+    this.ops.zero(this.io.norm2, 1);
+    for (const p of this.params) this.ops.sumSquares(this.io.norm2, p.grad, p.size);
   }
 
   async step(o: AdamWOptions): Promise<StepResult> {

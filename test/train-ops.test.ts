@@ -399,16 +399,20 @@ test('tiny 2-layer Llama: loss and every parameter gradient match PyTorch (packe
           await trainer.step({ lr: 1e-3, weightDecay: 0.01, maxGradNorm: 1 });
         }
         t.diagnostic(`${label(ops)} training step (B=${c.B}, T=${c.T}, 2 layers, d=48, vocab 97): ${((performance.now() - t0) / n).toFixed(1)} ms`);
-        // Steady state: once the pool of step-scalar buffers has cycled, a step creates no new GPU objects.
+        // Steady state: once the pool of step-scalar buffers has cycled, a step creates no new GPU objects; and with
+        // the norm read back beside the loss, a step is one submit of work (zeroing, forward, backward, norm, and the
+        // previous update) plus the second read-back's copy: step() itself never waits on the device.
         const gpuOps = ops as WebGpuTrainOps, step = async () => {
           trainer.zeroGrad();
-          await trainer.forwardBackward(c.batch, 1 / trained);
+          await trainer.forwardBackward(c.batch, 1 / trained, { norm: true });
           await trainer.step({ lr: 1e-3, weightDecay: 0.01, maxGradNorm: 0.01 });
         };
         for (let s = 0; s < 10; s++) await step();
-        const before = gpuOps.stats();
+        const { submits, ...before } = gpuOps.stats();
         for (let s = 0; s < 3; s++) await step();
-        assert.deepEqual(gpuOps.stats(), before);
+        const { submits: after, ...now } = gpuOps.stats();
+        assert.deepEqual(now, before);
+        assert.equal(after - submits, 3 * 2, 'submits per step');
       }
     }
   }

@@ -224,6 +224,7 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
     const xs = f(x);
     for (let j = 0; j < n; j++) xs[j] *= s;
   }
+  zero(x: Buf, n: number): void { f(x).fill(0, 0, n); }
   castHalf(dst: Buf, src: Buf, n: number): void {
     const half = (dst as unknown as { half: Half | false }).half;
     if (!half) throw new Error('reference: castHalf writes a 16-bit buffer (Ops.upload\'s half)');

@@ -223,6 +223,7 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
     const [xp] = this.ptrs([x, n]);
     this.kt.scale(xp, s, n);
   }
+  zero(x: Buf, n: number): void { this.view(x, n).fill(0); }
   /** On the host: WASM keeps 16-bit tensors as f32 values rounded to them (Ops.upload), once per optimizer step. */
   castHalf(dst: Buf, src: Buf, n: number): void {
     const half = (dst as unknown as { half: Half | false }).half;
