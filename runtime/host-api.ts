@@ -61,6 +61,8 @@ export interface Host {
   readBuiltWasm(name: string): Promise<Uint8Array>;
   /** turns on the runtime's relaxed-SIMD support where it is behind a flag (Node 20's V8); absent where it cannot */
   enableRelaxedSimd?(): Promise<void>;
+  /** a full garbage collection now, where the runtime allows one (Node); absent elsewhere */
+  collectGarbage?(): Promise<void>;
   openLineReader(): Promise<LineReader>;
   /** physical cores where the host can tell, else logical CPUs (the default WASM thread count) */
   cpuCount(): Promise<number>;

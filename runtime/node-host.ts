@@ -65,6 +65,14 @@ export const host: Host = {
     // Deno, Chrome 114). Set before the first compile, it applies to every module compiled after, workers included.
     try { (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd'); } catch { /* a host without node:v8 */ }
   },
+  async collectGarbage() {
+    // V8 runs a major GC on JS-heap pressure; large ArrayBuffers freed in bulk (a model's host copy) live outside that
+    // heap and can wait indefinitely. The flag exposes gc() to contexts made after it (a documented V8 pattern).
+    try {
+      (await import('node:v8')).setFlagsFromString('--expose-gc');
+      ((await import('node:vm')).runInNewContext('gc') as () => void)();
+    } catch { /* a host without node:v8/node:vm */ }
+  },
   async cpuCount() {
     const os = await import('node:os');
     const logical = os.availableParallelism?.() ?? os.cpus().length;

@@ -161,6 +161,9 @@ export function openLineReader(): Promise<LineReader> {
 }
 
 /** A JSON file's object, undefined when the file does not exist; malformed JSON is one UserError naming the file. */
+/** Frees what is no longer referenced now, where the runtime can (Node); a no-op elsewhere. */
+export async function collectGarbage(): Promise<void> { await host.collectGarbage?.(); }
+
 export async function readJsonIfPresent(file: string): Promise<Record<string, unknown> | undefined> {
   if (!(await stat(file))?.isFile) return undefined;
   try { return JSON.parse(await readText(file)); } catch (e) { throw new UserError(`${file}: invalid JSON (${(e as Error).message.split('\n')[0]})`); }

@@ -1,6 +1,6 @@
 // `webtune sft` as a library call: data → trainer → optimizer steps with gradient accumulation, schedule,
 // clipping, evaluation, logging, checkpoints and resume. Args use ms-swift's flag names (they go to args.json).
-import { resolvePath, stat, writeFileAtomic } from '../../runtime/platform.ts';
+import { collectGarbage, resolvePath, stat, writeFileAtomic } from '../../runtime/platform.ts';
 import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
 import { LossScaler, type LossScalerState } from '../../models/loss-scaler.ts';
@@ -196,7 +196,8 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     note(found ? `--resume_from_checkpoint auto: ${found}` : `--resume_from_checkpoint auto: no checkpoint under ${a.output_dir} yet, starting at step 0`);
     a = { ...a, resume_from_checkpoint: found ?? undefined };
   }
-  const src = await loadModelSource(a.model);
+  let src: ModelSource | null = await loadModelSource(a.model);
+  const configJson = hfConfigFor(src.model, 'float32'), tokenizerFiles = src.tokenizerFiles;
   const { data, maxLength } = opts.data ? { data: opts.data, maxLength: a.max_length! } : await sftData(a, src, note, opts.onRow);
   for (const line of data.summary) note(line);
   for (const w of data.warnings) note(`warning: ${w}`);
@@ -236,6 +237,10 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     dp = new DataParallel(group, ops, trainer, stage, dist.bucketFloats);
     note(`distributed: ${dist.world} ranks (${dist.launcher}), ${stage ? `ZeRO-${stage}` : 'DDP'}, ${dp.buckets.length} gradient bucket(s)`);
   } else if (stage) note(`--deepspeed ${a.deepspeed}: one process, nothing to shard`);
+  // The device (for WASM: its own memory) now holds the weights; the host copy would double this process's memory
+  // (and every rank's under ZeRO-3, whose shards would save nothing on the host): let it go.
+  src = null;
+  await collectGarbage();
   const W = dist?.world ?? 1, R = dist?.rank ?? 0;
   const nParams = trainer.params.reduce((s, p) => s + p.size, 0);
   note(`${a.train_type}: ${nParams.toLocaleString('en')} trainable parameters${lora ? ` (rank ${lora.rank}, alpha ${lora.alpha}, ${lora.targets.join(',')})` : ''}`);
@@ -354,7 +359,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
       const view = dp ? await dp.checkpointView() : trainer;  // ZeRO: the moments gathered whole, on every rank
       if (!lead) { win.t0 += performance.now() - pause; continue; }
       last = `${runDir}/checkpoint-${step}`;
-      await saveCheckpoint(last, { trainer: view, baseModel: a.model, configJson: hfConfigFor(src.model, 'float32'), tokenizerFiles: src.tokenizerFiles,
+      await saveCheckpoint(last, { trainer: view, baseModel: a.model, configJson, tokenizerFiles,
         trainerState: state(), scheduler: { lr_scheduler_type: a.lr_scheduler_type, learning_rate: a.learning_rate, total_steps: total, warmup_steps: warmup, last_step: step },
         rng: { seed: a.seed, epoch, batch, sequences: batch * B * W, ...(trainer.scaler ? { loss_scaler: trainer.scaler.state() } : {}) }, args: a as unknown as Record<string, unknown>, adamw });
       await pruneCheckpoints(runDir, a.save_total_limit, best);
