@@ -6,6 +6,7 @@
 // here, random in PyTorch (they do not change the work). Not a test. Bundled and run by scripts/bench.sh:
 //   node build/bench/train.mjs [--models stories260K,llama-42M] [--devices webgpu,wasm] [--threads N (WASM; default: physical cores)] [--steps N] [--warmup N] [--B 8] [--T 256] [--no-torch]
 //                              [--gradient_checkpointing] [--train_types lora,full] [--profile] [--torch_blas default,openblas]
+//                              [--torch_dtype float32|float16|bfloat16 (webtune's mixed precision: 16-bit weight copies, f32 masters)]
 // --torch_blas: the BLAS builds PyTorch runs with, one peer row each: `default` is whatever libblas.so.3 the system
 // selects (Debian: the reference BLAS, ~3 GFLOP/s), `openblas` Debian's OpenBLAS unpacked by scripts/fetch-openblas.sh
 // (~100 GFLOP/s here) through LD_LIBRARY_PATH; every row names the library torch loaded.
@@ -38,6 +39,8 @@ const types = flag('train_types', 'lora,full').split(',');
 const blasBuilds = flag('torch_blas', 'default').split(',');
 const devices = flag('devices', 'webgpu,wasm').split(',');
 const threads = Number(flag('threads', String(await defaultThreads())));
+const torchDtype = flag('torch_dtype', 'float32'), half = ({ float32: false, float16: 'f16', bfloat16: 'bf16' } as const)[torchDtype as 'float32'];
+if (half === undefined) throw new Error(`--torch_dtype ${torchDtype}: expected float32, float16 or bfloat16`);
 
 // ~11M: the 42M's vocabulary at half the width and depth (a size lavapipe trains in seconds per step)
 const llama11M: LlamaConfig = { hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 64, vocabSize: 32000,
@@ -61,8 +64,8 @@ function batchAt(step: number, vocab: number): TrainBatch {
 /** Counts the bytes of every buffer the backend creates (none is freed before ops.destroy()). */
 function countBytes(ops: TrainOps): { bytes: number } {
   const c = { bytes: 0 }, alloc = ops.alloc.bind(ops), upload = ops.upload.bind(ops);
-  ops.alloc = (n, dtype) => { c.bytes += 4 * n; return alloc(n, dtype); };
-  ops.upload = (data) => { c.bytes += 4 * data.length; return upload(data); };
+  ops.alloc = (n, dtype, row) => { c.bytes += 4 * n; return alloc(n, dtype, row); };
+  ops.upload = (data, row, half) => { c.bytes += (half ? 2 : 4) * data.length; return upload(data, row, half); };
   return c;
 }
 
@@ -89,7 +92,7 @@ for (const [name, make, warm0, timed0] of models) {
     const { ops, device } = await backends[backend](), mem = countBytes(ops);
     const prof = profile && gpu.ok && backend === 'webgpu' ? profiler(ops, gpu.gpu.device) : null;
     const lora = trainType === 'lora' ? LORA : undefined;
-    const trainer = new LlamaTrainer(ops, model, { B, T, lora, gradientCheckpointing: checkpointing });
+    const trainer = new LlamaTrainer(ops, model, { B, T, lora, gradientCheckpointing: checkpointing, half });
     const secs: number[] = [];
     let loss = 0;
     for (let s = 0; s < warm + timed; s++) {
@@ -104,7 +107,7 @@ for (const [name, make, warm0, timed0] of models) {
     const ours = (B * T) / median(secs), ourBytes = mem.bytes;
     ops.destroy();
     const row: Record<string, unknown> = { bench: 'train', model: name, params: paramCount(model), train_type: trainType, batch: `${B}x${T}`,
-      gradient_checkpointing: checkpointing, steps: timed, device, webtune_tokens_per_s: +ours.toFixed(1), webtune_peak_bytes: ourBytes,
+      gradient_checkpointing: checkpointing, torch_dtype: torchDtype, steps: timed, device, webtune_tokens_per_s: +ours.toFixed(1), webtune_peak_bytes: ourBytes,
       webtune_loss: +loss.toFixed(4) };
     if (withTorch && backend === devices[devices.length - 1]) {  // one PyTorch run per configuration
       for (const blas of blasBuilds) {

@@ -185,6 +185,12 @@ export const halfValue = (half: Half): ((h: number) => number) => (half === 'f16
 
 /** The values rounded to `half` storage (what a 16-bit copy of them holds). */
 export function roundToHalf(data: Float32Array, half: Half): Float32Array {
-  const to = halfBits(half), from = halfValue(half);
-  return data.map((v) => from(to(v)));
+  if (half === 'f16') return roundToF16(data);
+  // bf16 in place on the bit patterns (a training step rounds every weight this way: no per-element calls)
+  const out = Float32Array.from(data), u = new Uint32Array(out.buffer);
+  for (let i = 0; i < u.length; i++) {
+    const x = u[i];
+    u[i] = (x & 0x7fffffff) > 0x7f800000 ? (x | 0x400000) & 0xffff0000 : ((x + 0x7fff + ((x >>> 16) & 1)) & 0xffff0000) >>> 0;
+  }
+  return out;
 }

@@ -27,7 +27,7 @@
 import type { BackendCaps, Buf, DType, RopeFreqs } from '../core/ops.ts';
 import type { AttentionShape, DropMask, TrainOps } from '../core/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
-import { GBuf, WebGpuOps, type GemmCall, type WebGpuOpsOptions } from './webgpu-ops.ts';
+import { GBuf, WebGpuOps, storageOf, type GemmCall, type WebGpuOpsOptions } from './webgpu-ops.ts';
 import { nnViaTranspose } from './gemm/policy.ts';
 import { attentionGrid, attentionKernelName, attentionSource, type AttentionKernel } from './attention/kernel.ts';
 import { chooseAttention } from './attention/policy.ts';
@@ -144,7 +144,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       this.dropout(out, product, M * N, outMask, 1, beta);
       return;
     }
-    const g = b as GBuf, dtype = { a: (a as GBuf).half ? 'f16' : 'f32', b: g.half ? 'f16' : 'f32' } as const;
+    const g = b as GBuf, dtype = { a: storageOf(a), b: storageOf(b) };
     if (!g.parts && nnViaTranspose(this.gemmProfile, { layout: 'NN', M, N, K, lda: K, ldb: N, ldo: N, aOff: 0, bOff: 0, oOff: 0, dtype, mask: false })) {
       // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (gemm/policy.ts nnViaTranspose)
       const bt = this.scratchBuf('nn-transpose', K * N);

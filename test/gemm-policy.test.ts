@@ -36,7 +36,9 @@ test('chooseGemm: matvec when decoding; subgroup kernels where lanes and alignme
     [lavapipe, shape('NN', 256, 512, 512), 'sg 16×2'],
     [lavapipe, shape('TN', 512, 512, 256), 'sg 16×2'],
     [lavapipe, shape('TN', 8, 512, 256), 'vec4 8×8'],          // LoRA's rank side: too few rows for 8 lanes (M < 2S)
-    [lavapipe, shape('NN', 256, 512, 512, f16b), 'register f16b'],  // an f16 base: only the widening kernels
+    [lavapipe, shape('NN', 256, 512, 512, f16b), 'sg 16×2 f16b'],  // a 16-bit weight as B: the subgroup kernels widen it
+    [lavapipe, shape('NN', 256, 512, 512, { dtype: { a: 'f16', b: 'f32' } }), 'register f16a'],  // a 16-bit A: the general kernel
+    [denoLavapipe, shape('NN', 256, 512, 512, f16b), 'register f16b'],
     [lavapipe, shape('NT', 5, 7, 3), 'register gather'],     // ragged: not whole vec4s
     [lavapipe, shape('TT', 64, 64, 64), 'register'],
     [denoLavapipe, shape('NT', 256, 512, 512), 'vec4 4×4'],  // no subgroups (Deno's lavapipe)
@@ -63,7 +65,8 @@ test('chooseGemm: matvec when decoding; subgroup kernels where lanes and alignme
     [lavapipe, shape('NT', 130, 257, 96), 'sg 16×4'],
     [denoLavapipe, shape('NT', 130, 257, 96), 'vec4 4×4'],
     [lavapipe, shape('NT', 130, 257, 99), 'register gather'],
-    [lavapipe, shape('NT', 130, 257, 96, f16b), 'register v4 f16b'],
+    [lavapipe, shape('NT', 130, 257, 96, f16b), 'sg 16×4 f16b'],
+    [lavapipe, shape('NT', 130, 257, 99, f16b), 'register gather f16b'],
     [gpu, shape('NT', 130, 257, 99), 'tiled 64×64×16'],
   ];
   for (const [p, s, want] of rows) {

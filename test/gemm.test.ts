@@ -105,12 +105,15 @@ test('vec4: NN, NT and TN, vec4 and f32 stores, the TN mask', { skip }, async ()
   await check(v4('TN', 8, 8, false, false), product('TN', 36, 44, 24, 4, 4, 0.5));
 });
 
-test('subgroup: NN, NT and TN with their masks (adapters with fixed-size subgroups)', { skip: skip || (!ops?.subgroupSize && 'no fixed-size subgroups') }, async () => {
+test('subgroup: NN, NT and TN with their masks, a 16-bit B in NT and NN (adapters with fixed-size subgroups)', { skip: skip || (!ops?.subgroupSize && 'no fixed-size subgroups') }, async () => {
   const S = ops!.subgroupSize;
-  const sg = (layout: 'NN' | 'NT' | 'TN', C: number, mask: boolean): GemmKernel =>
-    ({ strategy: 'subgroup', layout, dtype: f32, mask, tile: { R: 2 * S, C, WY: 2 }, lanes: S, out4: C === 2 });
+  const sg = (layout: 'NN' | 'NT' | 'TN', C: number, mask: boolean, dtype = f32): GemmKernel =>
+    ({ strategy: 'subgroup', layout, dtype, mask, tile: { R: 2 * S, C, WY: 2 }, lanes: S, out4: C === 2 });
   for (const layout of ['NN', 'NT', 'TN'] as const) await check(sg(layout, 2, true), product(layout, 4 * S + 3, 12 * S, 20, 4, 8, 0.5));
   await check(sg('NT', 1, false), product('NT', 4 * S + 3, 12 * S, 20, 4, 8, 0));
+  await check(sg('NT', 2, true, bf16b), product('NT', 4 * S + 3, 12 * S, 20, 4, 8, 0.5));
+  await check(sg('NN', 2, false, f16b), product('NN', 4 * S + 3, 12 * S, 20, 4, 8, 0));
+  assert.throws(() => gemmSource(sg('TN', 2, false, f16b)), /f32 operands only/);
 });
 
 test('tiled: every layout, its masks, f16 operands, a small tile over several workgroups', { skip }, async () => {

@@ -8,7 +8,7 @@
 // - vec4     (vec4.ts)     CPU adapters, operands read as aligned vec4s, unrolled TM×TN blocks
 // - subgroup (subgroup.ts) CPU adapters with fixed-size subgroups: A shared across lanes by broadcast
 // - tiled    (tiled.ts)    GPUs: shared-memory tiles
-import type { GemmDtypes, GemmLayout } from './common.ts';
+import { dtypeName, type GemmDtypes, type GemmLayout } from './common.ts';
 import { matvecGrid, matvecKernelName, matvecSource, type MatvecShape } from './matvec.ts';
 import { registerGrid, registerKernelName, registerSource, type RegisterTile } from './register.ts';
 import { gemmSubgroupSource, subgroupGrid, type SubgroupTile } from './subgroup.ts';
@@ -66,9 +66,12 @@ const STRATEGIES: { [S in GemmStrategy]: Strategy<Of<S>> } = {
     grid: (k, M, N) => [Math.ceil(N / (k.tile.TN * k.wg.x)), Math.ceil(M / (k.tile.TM * k.wg.y))],
   },
   subgroup: {
-    layouts: THREE, masks: THREE, half: false,
-    name: (k) => `gemm-sg-${k.layout}-${k.tile.R}x${k.tile.C}@${k.tile.WY}s${k.lanes}${k.out4 ? 'o4' : ''}${m(k)}`,
-    source: (k) => gemmSubgroupSource(k.layout as 'NN', k.tile, k.lanes, k.out4, k.mask),
+    layouts: THREE, masks: THREE, half: true,  // B only, in NT and NN (a weight's half copy); the source checks
+    name: (k) => `gemm-sg-${k.layout}-${k.tile.R}x${k.tile.C}@${k.tile.WY}s${k.lanes}${k.out4 ? 'o4' : ''}${m(k)}${dtypeName(k.dtype)}`,
+    source: (k) => {
+      if (k.dtype.a !== 'f32') throw new Error('webgpu: the subgroup GEMMs read A as f32');
+      return gemmSubgroupSource(k.layout as 'NN', k.tile, k.lanes, k.out4, k.mask, k.dtype.b);
+    },
     grid: (k, M, N) => subgroupGrid(k.layout as 'NN', M, N, k.tile, k.lanes),
   },
   tiled: {

@@ -53,7 +53,9 @@ export function chooseGemm(p: DeviceProfile, s: GemmShape): GemmKernel {
   if (s.M === 1 && layout === 'NT' && !s.mask) return { strategy: 'matvec', layout, dtype, mask: false, shape: p.matvec, rows4 };
   if (p.kind === 'gpu') return { strategy: 'tiled', layout, dtype, mask: maskIf('tiled'), tile: p.tileByLayout?.[layout] ?? p.tile };
   const f32 = dtype.a === 'f32' && dtype.b === 'f32', out4 = vec4Out(s.N, s.ldo, s.oOff);
-  if (f32 && layout !== 'TT' && subgroupServes(p, s)) {
+  // a 16-bit B (a weight's half copy: forward NT, dX NN) keeps the subgroup kernels; anything else 16-bit does not
+  const halfB = dtype.a === 'f32' && dtype.b !== 'f32' && (layout === 'NT' || layout === 'NN');
+  if ((f32 || halfB) && layout !== 'TT' && subgroupServes(p, s)) {
     return { strategy: 'subgroup', layout, dtype, mask: maskIf('subgroup'), tile: subgroupTile(layout, s.N, p.subgroupSize), lanes: p.subgroupSize, out4 };
   }
   if (f32 && layout !== 'TT' && vec4Fits(layout, s.M, s.N, s.K, s.lda, s.ldb, s.aOff, s.bOff)) {
