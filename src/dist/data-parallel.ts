@@ -4,16 +4,18 @@
 //   ZeRO-1: all-reduce, but each rank keeps AdamW's moments (and an f32 master copy) for its shard only, steps that
 //           shard, and the updated shards are all-gathered into every rank's weights;
 //   ZeRO-2: reduce-scatter instead: a rank receives only its shard of the summed gradients (half the traffic), and the
-//           gradient norm for clipping adds up each parameter's squares over the shards.
+//           gradient norm for clipping adds up each parameter's squares over the shards. The full-size gradients
+//           exist one layer at a time: the trainer asks for a layer's gradient buffers before its backward
+//           (ParamResidency) and they are reduce-scattered into the shard and freed right after it, each micro-batch.
 //   ZeRO-3: parameters sharded too. A rank keeps only its shard of each parameter (the f32 master the optimizer
 //           steps) and of each frozen weight (LoRA's base, host memory); the trainer asks for a layer's weights
 //           before its forward and again before its backward (ParamResidency), they are all-gathered into fresh
 //           buffers and freed after the use; after a layer's backward its gradients are reduce-scattered at once,
 //           each micro-batch, and added to this rank's shard.
-// Parameters go in buckets (whole tensors, about bucketFloats each; ZeRO-3: one bucket per residency group, a layer);
-// a rank's shard is chunk `rank` of every bucket.
-// Limits, said plainly: below ZeRO-3 the backward accumulates into full-size gradient buffers (the trainer owns
-// them); the collectives do not overlap the backward's compute, and ZeRO-3 does not prefetch the next layer.
+// Parameters go in buckets (whole tensors, about bucketFloats each; ZeRO-2/3: one bucket per residency group, a
+// layer); a rank's shard is chunk `rank` of every bucket.
+// Limits, said plainly: DDP and ZeRO-1 accumulate into full-size gradient buffers (the trainer owns them); the
+// collectives do not overlap the backward's compute, and ZeRO-3 does not prefetch the next layer.
 import type { Buf } from '../../core/ops.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
 import type { AdamWOptions, FrozenWeight, LlamaTrainer, Param, ParamResidency, StepResult } from '../../models/llama-train.ts';
@@ -57,18 +59,18 @@ export class DataParallel implements ParamResidency {
     if (stage === 3 && trainer.params.some((p) => p.half)) {
       throw new UserError('--deepspeed zero3 with full training in --torch_dtype float16/bfloat16 is not supported yet (its 16-bit copies are not sharded): use zero2, or float32');
     }
-    if (stage === 3) {
+    if (stage >= 2) {
       for (const [g, ps] of trainer.groups.entries()) {
         const fb: FrozenBucket = { items: [], size: 0 };
-        for (const f of trainer.frozen[g]) { fb.items.push({ f, at: fb.size }); fb.size += f.size; }
+        if (stage === 3) for (const f of trainer.frozen[g]) { fb.items.push({ f, at: fb.size }); fb.size += f.size; }
         this.frozenBuckets.push(fb);
         if (!ps.length) { this.groupBucket.push(-1); continue; }
         const b: Bucket = { params: [], size: 0 };
         for (const p of ps) { b.params.push({ p, at: b.size }); b.size += p.size; }
         this.groupBucket.push(this.buckets.push(b) - 1);
       }
-      // whole at once: a group's values and gradients and its frozen weights, two groups while a tied head waits
-      const held = trainer.groups.map((ps, g) => 2 * ps.reduce((n, p) => n + p.size, 0) + this.frozenBuckets[g].size).sort((x, y) => y - x);
+      // whole at once: a group's gradients (ZeRO-3: and values and frozen weights), two groups while a tied head waits
+      const held = trainer.groups.map((ps, g) => (stage - 1) * ps.reduce((n, p) => n + p.size, 0) + this.frozenBuckets[g].size).sort((x, y) => y - x);
       this.peakFloats = (held[0] ?? 0) + (held[1] ?? 0);
       trainer.residency = this;
       return;
@@ -81,15 +83,21 @@ export class DataParallel implements ParamResidency {
     if (cur.size) this.buckets.push(cur);
   }
 
-  /** Zeroes the gradients before an update: the trainer's (ZeRO-3: this rank's accumulated shards). */
+  /** Zeroes the gradients before an update: the trainer's (ZeRO-2/3: this rank's accumulated shards). */
   zeroGrad(): void {
-    if (this.stage === 3) { for (const g of this.shardGrads) g.fill(0); return; }
+    if (this.stage >= 2) { for (const g of this.shardGrads) g.fill(0); return; }
     this.trainer.zeroGrad();
   }
 
-  /** ZeRO-3: group g's parameters all-gathered from the shards into fresh buffers (backward: and zero gradients). */
+  /** ZeRO-3: group g's parameters all-gathered from the shards into fresh buffers (backward: and zero gradients).
+   *  ZeRO-2: the parameters are whole; before the backward, fresh zero gradients. */
   async fetch(g: number, phase: 'forward' | 'backward'): Promise<void> {
     const segs = await this.shard(), fb = this.frozenBuckets[g];
+    if (this.stage === 2) {
+      const bi = this.groupBucket[g];
+      if (phase === 'backward' && bi >= 0) for (const { p } of this.buckets[bi].params) p.grad = this.ops.alloc(p.size, 'f32', p.row);
+      return;
+    }
     if (fb.size) {
       const flat = new Float32Array(fb.size), [lo] = chunkRange(fb.size, this.group.world, this.group.rank);
       flat.set(fb.shard!, lo);
@@ -107,8 +115,10 @@ export class DataParallel implements ParamResidency {
     }
   }
 
-  /** ZeRO-3: frees group g's gathered parameters; after its backward, first sums its gradients into the shards. */
+  /** ZeRO-3: frees group g's gathered parameters; after its backward, first sums its gradients into the shards.
+   *  ZeRO-2: the same for its gradients only. */
   async release(g: number, phase: 'forward' | 'backward'): Promise<void> {
+    if (this.stage === 2 && phase === 'forward') return;
     for (const { f } of this.frozenBuckets[g].items) this.ops.free(f.value);
     const bi = this.groupBucket[g];
     if (bi < 0) return;
@@ -122,7 +132,7 @@ export class DataParallel implements ParamResidency {
         for (let j = 0; j < s.len; j++) acc[j] += flat[s.at + j];
       }
     }
-    for (const { p } of b.params) { ops.free(p.value); if (phase === 'backward') ops.free(p.grad); }
+    for (const { p } of b.params) { if (this.stage === 3) ops.free(p.value); if (phase === 'backward') ops.free(p.grad); }
   }
 
   private async bucketOf(b: Bucket, what: 'grad' | 'value'): Promise<Float32Array> {
@@ -133,7 +143,7 @@ export class DataParallel implements ParamResidency {
 
   /** Sums the gradients over the ranks (all-reduce; ZeRO-2: reduce-scatter). Call after the last micro-batch's backward. */
   async syncGrads(): Promise<void> {
-    if (this.stage === 3) return;  // reduce-scattered layer by layer in the backward (release)
+    if (this.stage >= 2) return;  // reduce-scattered layer by layer in the backward (release)
     const segs = this.stage ? await this.shard() : [];
     this.shardGrads = [];
     for (const [bi, b] of this.buckets.entries()) {
@@ -168,9 +178,12 @@ export class DataParallel implements ParamResidency {
       }
     }
     for (const p of this.trainer.params) for (const w of ['m', 'v'] as const) if (p[w]) { ops.free(p[w]!); p[w] = undefined; }
-    if (this.stage === 3) {  // the shards are the parameters now: the whole ones go, and gradients accumulate per shard
-      for (const p of this.trainer.params) { ops.free(p.value); ops.free(p.grad); }
+    if (this.stage >= 2) {  // gradients accumulate per shard; the whole ones exist a layer at a time (fetch)
+      for (const p of this.trainer.params) ops.free(p.grad);
       this.shardGrads = segs.map((s) => new Float32Array(s.len));
+    }
+    if (this.stage === 3) {  // the shards are the parameters now: the whole ones go
+      for (const p of this.trainer.params) ops.free(p.value);
       for (const fb of this.frozenBuckets) {  // the frozen weights too: this rank's chunk stays, on the host
         if (!fb.size) continue;
         const flat = new Float32Array(fb.size), [lo, hi] = chunkRange(fb.size, group.world, group.rank);
@@ -257,7 +270,7 @@ export class DataParallel implements ParamResidency {
    * Bytes this rank holds between steps for trainable weights, frozen weights (LoRA's base, counted as f32),
    * summed gradients and optimizer state (AdamW moments; ZeRO-1/2: the f32 master shard beside the whole weights).
    * ZeRO-3 holds shards only (the frozen one on the host), and while a layer is in use its gathered weights and
-   * gradients as well (`transient`: the largest such set).
+   * gradients as well (`transient`: the largest such set); ZeRO-2 whole weights, and a layer's gradients at a time.
    */
   memory(adamw: boolean): { weights: number; frozen: number; grads: number; optimizer: number; transient: number } {
     const full = this.trainer.params.reduce((s, p) => s + p.size, 0) * 4;
@@ -268,7 +281,8 @@ export class DataParallel implements ParamResidency {
       const frozenShard = this.frozenBuckets.reduce((s, b) => s + (b.shard?.length ?? 0), 0) * 4;
       return { weights: shard, frozen: frozenShard, grads: shard, optimizer: adamw ? 2 * shard : 0, transient: 4 * this.peakFloats };
     }
-    return { weights: full, frozen, grads: this.stage === 2 ? shard : full, optimizer: (adamw ? 2 * shard : 0) + shard, transient: 0 };
+    return { weights: full, frozen, grads: this.stage === 2 ? shard : full, optimizer: (adamw ? 2 * shard : 0) + shard,
+      transient: this.stage === 2 ? 4 * this.peakFloats : 0 };
   }
 }
 
