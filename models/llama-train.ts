@@ -148,7 +148,7 @@ export class LlamaTrainer {
         return { get w() { return f.value; } };
       }
       const p: Param = { name, size: data.length, value: ops.upload(data, row), grad: ops.alloc(data.length, 'f32', row), decay, row };
-      if (matrix) p.half = ops.upload(data, row, matrix);
+      if (matrix) { p.half = ops.upload(data, row, matrix); p.halfType = matrix; }
       add(p);
       return { get w() { return p.half ?? p.value; }, get g() { return p.grad; } };
     };

@@ -5,7 +5,7 @@
 // Dropout is never materialized: the GEMMs that read x draw its mask on the fly from a per-micro-batch salt
 // (TrainOps' DropMask), so an adapter keeps only its [rows, r] activation; the 1/(1−p) rescaling folds into the
 // adapter's scale, applied to that small tensor.
-import type { Buf } from '../core/ops.ts';
+import type { Buf, Half } from '../core/ops.ts';
 import { dropThreshold, type DropMask, type TrainOps } from '../core/train-ops.ts';
 import { allLoraTargets, familyOfConfig, linearKeyOf, type LinearKey, type ModelFamily } from './families/index.ts';
 import type { LlamaConfig } from './llama.ts';
@@ -66,9 +66,9 @@ export function initLoraA(rank: number, inFeatures: number, seed: number, index:
 
 /** A trainable tensor: value, gradient and (lazily) AdamW moments; decay: whether weight decay applies; row: its row
  *  length (Ops.alloc's), to allocate it again (ZeRO-3 frees a parameter between uses and gathers it back). */
-/** A trainable tensor: its f32 value (the master copy), gradient and AdamW moments; half: the 16-bit copy the
- *  kernels read in mixed-precision training (refreshed from value after each update). */
-export interface Param { name: string; size: number; value: Buf; grad: Buf; m?: Buf; v?: Buf; decay: boolean; row?: number; half?: Buf }
+/** A trainable tensor: its f32 value (the master copy), gradient and AdamW moments; half: the 16-bit copy (of
+ *  type halfType) the kernels read in mixed-precision training (refreshed from value after each update). */
+export interface Param { name: string; size: number; value: Buf; grad: Buf; m?: Buf; v?: Buf; decay: boolean; row?: number; half?: Buf; halfType?: Half }
 
 /** Scratch shared by every adapter of a trainer (dispatches are ordered, so one set serves all); salts: i32, one per adapter. */
 export interface LoraScratch { du: Buf; salts: Buf }

@@ -87,6 +87,12 @@ for (const [stage, port] of [['zero1', 29651], ['zero2', 29871], ['zero3', 29901
   test(`${stage} full, gradient checkpointing, accumulation 3: the same losses and weights`,
     () => compare({ deepspeed: stage, train_type: 'full', learning_rate: 1e-3, gradient_accumulation_steps: 3, gradient_checkpointing: true }, port + 20));
 }
+// Mixed precision: ZeRO-3 gathers the 16-bit copies (rounded from the gathered f32 masters, as castHalf rounds them);
+// float16 adds loss scaling, whose skip/grow decision every rank takes from the same summed norm.
+test('zero3 full in bfloat16, zero2 full in float16: the same losses and weights as one process', async () => {
+  await compare({ deepspeed: 'zero3', train_type: 'full', learning_rate: 1e-3, torch_dtype: 'bfloat16' }, 29941);
+  await compare({ deepspeed: 'zero2', train_type: 'full', learning_rate: 1e-3, torch_dtype: 'float16' }, 29951);
+});
 
 // The real launcher: torchrun (Debian's PyTorch) starts two `webtune sft` processes with --no_python (1.13's spelling); they find each
 // other from its variables and train as one process with the doubled batch does (WASM kernels, one thread each).

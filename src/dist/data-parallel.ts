@@ -56,9 +56,6 @@ export class DataParallel implements ParamResidency {
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
-    if (stage === 3 && trainer.params.some((p) => p.half)) {
-      throw new UserError('--deepspeed zero3 with full training in --torch_dtype float16/bfloat16 is not supported yet (its 16-bit copies are not sharded): use zero2, or float32');
-    }
     if (stage >= 2) {
       for (const [g, ps] of trainer.groups.entries()) {
         const fb: FrozenBucket = { items: [], size: 0 };
@@ -110,7 +107,9 @@ export class DataParallel implements ParamResidency {
     for (const s of segs) if (s.bucket === bi) flat.set(await ops.read(s.value, s.len), s.at);
     await this.group.allGather(flat);
     for (const { p, at } of b.params) {
-      p.value = ops.upload(flat.subarray(at, at + p.size), p.row);
+      // mixed precision: the kernels read only the 16-bit copy, so that is all that is gathered whole
+      if (p.halfType) p.half = ops.upload(flat.subarray(at, at + p.size), p.row, p.halfType);
+      else p.value = ops.upload(flat.subarray(at, at + p.size), p.row);
       if (phase === 'backward') p.grad = ops.alloc(p.size, 'f32', p.row);
     }
   }
@@ -132,7 +131,10 @@ export class DataParallel implements ParamResidency {
         for (let j = 0; j < s.len; j++) acc[j] += flat[s.at + j];
       }
     }
-    for (const { p } of b.params) { if (this.stage === 3) ops.free(p.value); if (phase === 'backward') ops.free(p.grad); }
+    for (const { p } of b.params) {
+      if (this.stage === 3) { if (p.half) { ops.free(p.half); p.half = undefined; } else ops.free(p.value); }
+      if (phase === 'backward') ops.free(p.grad);
+    }
   }
 
   private async bucketOf(b: Bucket, what: 'grad' | 'value'): Promise<Float32Array> {
@@ -182,8 +184,8 @@ export class DataParallel implements ParamResidency {
       for (const p of this.trainer.params) ops.free(p.grad);
       this.shardGrads = segs.map((s) => new Float32Array(s.len));
     }
-    if (this.stage === 3) {  // the shards are the parameters now: the whole ones go
-      for (const p of this.trainer.params) ops.free(p.value);
+    if (this.stage === 3) {  // the shards are the parameters now: the whole ones go (16-bit copies too)
+      for (const p of this.trainer.params) { ops.free(p.value); if (p.half) { ops.free(p.half); p.half = undefined; } }
       for (const fb of this.frozenBuckets) {  // the frozen weights too: this rank's chunk stays, on the host
         if (!fb.size) continue;
         const flat = new Float32Array(fb.size), [lo, hi] = chunkRange(fb.size, group.world, group.rank);
