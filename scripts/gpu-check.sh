@@ -44,7 +44,7 @@ echo "gpu-check: node $(node --version), $($PY -c 'import torch; print("torch", 
 status=0
 if [ $kernel_tests = 1 ]; then
   # 2. every WebGPU kernel (forward, backward, optimizer) against PyTorch float64, on this adapter
-  WEBTUNE_PYTHON=$PY timeout ${GPU_CHECK_TESTS_S:-180} node --test --test-concurrency=1 build/test/train-ops.test.mjs build/test/webgpu-ops.test.mjs > "$OUT_DIR/kernel-tests.log" 2>&1
+  WEBTUNE_PYTHON=$PY timeout ${GPU_CHECK_TESTS_S:-180} node --test --test-concurrency=1 build/test/train-ops.test.mjs build/test/webgpu-ops.test.mjs build/test/gemm.test.mjs > "$OUT_DIR/kernel-tests.log" 2>&1
   rc=$?; grep -E '^# (pass|fail|tests)|^not ok|worst error' "$OUT_DIR/kernel-tests.log" | sed 's/^/gpu-check: kernel tests: /'
   [ $rc = 0 ] || { echo "gpu-check: kernel tests FAILED (rc $rc), see kernel-tests.log"; status=1; }
 fi

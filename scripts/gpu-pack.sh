@@ -7,7 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 P=.gpu-pack
 mkdir -p build/bench
-[ "${1:-}" = --bench-only ] || node scripts/build.mjs --tests=ops.test >/dev/null   # train-ops and webgpu-ops: the kernel checks
+if [ "${1:-}" != --bench-only ]; then  # the kernel checks: train-ops, webgpu-ops, and gemm (every strategy, 16-bit operands)
+  node scripts/build.mjs --tests=ops.test >/dev/null && node scripts/build.mjs --tests=gemm.test --skip-asm >/dev/null
+fi
 npx esbuild bench/gpu-check.ts --bundle --platform=neutral --main-fields=module,main --format=esm --target=es2022 --log-level=warning \
   --loader:.wasm=binary --external:webgpu '--external:node:*' --external:@huggingface/* --outfile=build/bench/gpu-check.mjs
 case "${1:-}" in --bundles-only|--bench-only) exit 0;; esac   # gpu-check.sh --local needs no more
