@@ -138,11 +138,12 @@ export class RunRegistry {
     return run.info();
   }
 
-  /** Resolves once the run has a directory, or has ended, or is still waiting in the queue after `ms`. */
+  /** Resolves once the run has a directory, or has ended, or at once while it waits behind another run (else the
+   *  answer would wait for that run, and say `running` when it ended within `ms`); at most `ms`. */
   async settled(id: string, ms: number): Promise<RunInfo> {
     const run = this.get(id);
     const end = Date.now() + ms;
-    while (Date.now() < end && !run.runDir && !FINISHED.includes(run.status)) await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < end && !run.runDir && !FINISHED.includes(run.status) && !this.queue.includes(run)) await new Promise((r) => setTimeout(r, 100));
     return run.info();
   }
 
@@ -201,19 +202,33 @@ export class RunRegistry {
   }
 
   private pump(): void {
-    if (this.closed || [...this.runs.values()].some((r) => r.child && r.status === 'running')) return;
+    // `launching` covers launch()'s awaits before the child exists: a run submitted then must wait its turn too
+    if (this.closed || this.launching || [...this.runs.values()].some((r) => r.child && r.status === 'running')) return;
     const next = this.queue.shift();
-    if (next) void this.launch(next);
+    if (!next) return;
+    this.launching = true;
+    void this.launch(next);
   }
+  private launching = false;
 
   private async launch(run: Run): Promise<void> {
     const fs = fileSystem();
-    await fs.mkdir(this.o.outputDir, { recursive: true });
-    const before = new Set(await readDir(this.o.outputDir));
+    let before: Set<string>;
+    try {
+      await fs.mkdir(this.o.outputDir, { recursive: true });
+      before = new Set(await readDir(this.o.outputDir));
+    } catch (e) {  // an unusable --output_dir fails this run, not the queue
+      this.launching = false;
+      run.error = (e as Error).message;
+      run.setStatus('failed');
+      this.pump();
+      return;
+    }
     const { node, cli, env } = this.o.launcher;
     const child = spawn(node, [cli, 'sft', ...run.argv], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     run.child = child;
     run.setStatus('running');
+    this.launching = false;
     run.addLog(`$ ${run.info().command}`);
     let stdout = '', partial = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
