@@ -14,8 +14,10 @@
 //           each micro-batch, and added to this rank's shard.
 // Parameters go in buckets (whole tensors, about bucketFloats each; ZeRO-2/3: one bucket per residency group, a
 // layer); a rank's shard is chunk `rank` of every bucket.
-// Limits, said plainly: DDP and ZeRO-1 accumulate into full-size gradient buffers (the trainer owns them); the
-// collectives do not overlap the backward's compute, and ZeRO-3 does not prefetch the next layer.
+// Collectives run one at a time in issue order (inTurn). On WebGPU, whose device computes while the JS thread is
+// free, ZeRO-2/3 record the next layers' backward while a layer's gradients are read back and reduce-scattered.
+// Limits, said plainly: DDP and ZeRO-1 accumulate into full-size gradient buffers (the trainer owns them) and
+// all-reduce after the backward; on WASM nothing overlaps (its compute holds the JS thread); ZeRO-3 does not prefetch.
 import type { Buf } from '../../core/ops.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
 import type { AdamWOptions, FrozenWeight, LlamaTrainer, Param, ParamResidency, StepResult } from '../../models/llama-train.ts';
@@ -53,9 +55,14 @@ export class DataParallel implements ParamResidency {
   private readonly frozenBuckets: FrozenBucket[] = [];
   /** ZeRO-3: the most floats whole at once (the largest group, or the two the tied head holds during the backward) */
   private peakFloats = 0;
+  /** the collectives issued so far, chained in issue order (inTurn) */
+  private comm: Promise<void> = Promise.resolve();
+  /** ZeRO-2/3: the backward goes on while a layer's gradients are reduce-scattered (a device computing on its own) */
+  private readonly overlap: boolean;
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
+    this.overlap = ops.name === 'webgpu';
     if (stage >= 2) {
       for (const [g, ps] of trainer.groups.entries()) {
         const fb: FrozenBucket = { items: [], size: 0 };
@@ -98,14 +105,16 @@ export class DataParallel implements ParamResidency {
     if (fb.size) {
       const flat = new Float32Array(fb.size), [lo] = chunkRange(fb.size, this.group.world, this.group.rank);
       flat.set(fb.shard!, lo);
-      await this.group.allGather(flat);
+      await this.inTurn(() => this.group.allGather(flat));
       for (const { f, at } of fb.items) f.value = this.ops.upload(flat.subarray(at, at + f.size), f.row, f.half);
     }
     const bi = this.groupBucket[g];
     if (bi < 0) return;
     const { ops } = this, b = this.buckets[bi], flat = new Float32Array(b.size);
-    for (const s of segs) if (s.bucket === bi) flat.set(await ops.read(s.value, s.len), s.at);
-    await this.group.allGather(flat);
+    await this.inTurn(async () => {
+      for (const s of segs) if (s.bucket === bi) flat.set(await ops.read(s.value, s.len), s.at);
+      await this.group.allGather(flat);
+    });
     for (const { p, at } of b.params) {
       // mixed precision: the kernels read only the 16-bit copy, so that is all that is gathered whole
       if (p.halfType) p.half = ops.upload(flat.subarray(at, at + p.size), p.row, p.halfType);
@@ -122,19 +131,33 @@ export class DataParallel implements ParamResidency {
     const bi = this.groupBucket[g];
     if (bi < 0) return;
     const { ops } = this, b = this.buckets[bi];
-    if (phase === 'backward') {
-      const flat = await this.bucketOf(b, 'grad');
+    for (const { p } of b.params) if (this.stage === 3) { if (p.half) { ops.free(p.half); p.half = undefined; } else ops.free(p.value); }
+    if (phase !== 'backward') return;
+    const grads = b.params.map(({ p, at }) => ({ buf: p.grad, size: p.size, at }));
+    const done = this.inTurn(async () => {
+      const flat = new Float32Array(b.size);
+      for (const g of grads) flat.set(await ops.read(g.buf, g.size), g.at);
+      for (const g of grads) ops.free(g.buf);
       await this.group.reduceScatter(flat);
       for (const [i, s] of this.segments!.entries()) {
         if (s.bucket !== bi) continue;
         const acc = this.shardGrads[i];
         for (let j = 0; j < s.len; j++) acc[j] += flat[s.at + j];
       }
-    }
-    for (const { p } of b.params) {
-      if (this.stage === 3) { if (p.half) { ops.free(p.half); p.half = undefined; } else ops.free(p.value); }
-      if (phase === 'backward') ops.free(p.grad);
-    }
+    });
+    // A device that computes on its own (WebGPU) goes on with the next layers' backward while this layer's gradients
+    // are read back and go round the ring (syncGrads waits for them); on WASM the compute holds the JS thread, so
+    // nothing would overlap and the layer's gradients would only stay alive longer: wait here.
+    if (this.overlap) done.catch(() => { /* rethrown by syncGrads, which awaits the same chain */ });
+    else await done;
+  }
+
+  /** Runs f after every collective issued before it (ranks must issue them in one order; the ring carries one at
+   *  a time); resolves with it. */
+  private inTurn(f: () => Promise<void>): Promise<void> {
+    const next = this.comm.then(f);
+    this.comm = next;
+    return next;
   }
 
   private async bucketOf(b: Bucket, what: 'grad' | 'value'): Promise<Float32Array> {
@@ -145,7 +168,7 @@ export class DataParallel implements ParamResidency {
 
   /** Sums the gradients over the ranks (all-reduce; ZeRO-2: reduce-scatter). Call after the last micro-batch's backward. */
   async syncGrads(): Promise<void> {
-    if (this.stage >= 2) return;  // reduce-scattered layer by layer in the backward (release)
+    if (this.stage >= 2) { await this.comm; return; }  // reduce-scattered layer by layer in the backward (release)
     const segs = this.stage ? await this.shard() : [];
     this.shardGrads = [];
     for (const [bi, b] of this.buckets.entries()) {
