@@ -95,14 +95,22 @@ for (const [stage, port] of [['zero1', 29651], ['zero2', 29871], ['zero3', 29901
   test(`${stage} full, gradient checkpointing, accumulation 3: the same losses and weights`,
     () => compare({ deepspeed: stage, train_type: 'full', learning_rate: 1e-3, gradient_accumulation_steps: 3, gradient_checkpointing: true }, port + 20));
 }
-// WebGPU: ZeRO-2/3 go on with the backward while each layer's gradients are reduce-scattered (the collectives run in
-// issue order on their own chain). The kernels sum in f32 in batch-dependent order, so SGD keeps the comparison at
+// Without clipping, whose update does not depend on the gradient's scale, so a gradient summed twice or not at all
+// (a rank's share alone) changes the weights: SGD, the reference kernels, every mode.
+test('no clipping: DDP, zero1, zero2, zero3 sum the gradients exactly once (SGD, full)', async () => {
+  for (const [deepspeed, port] of [[undefined, 30011], ['zero1', 30021], ['zero2', 30031], ['zero3', 30041]] as const) {
+    await compare({ deepspeed, train_type: 'full', optim: 'sgd', learning_rate: 1e-2, max_grad_norm: 0 }, port);
+  }
+});
+
+// WebGPU: the backward goes on while each layer's gradients go round the ring (DDP: all-reduced after the step's last
+// micro-batch, accumulation 2 here; ZeRO-2/3: reduce-scattered each micro-batch); the collectives run in issue order. The kernels sum in f32 in batch-dependent order, so SGD keeps the comparison at
 // rounding level (see the torchrun tests below).
-test('zero2 and zero3 on WebGPU, the ring overlapping the backward: the same losses and weights as one process', { skip: gpu.ok ? false : 'no WebGPU adapter' }, async () => {
+test('DDP, zero2 and zero3 on WebGPU, the ring overlapping the backward: the same losses and weights as one process', { skip: gpu.ok ? false : 'no WebGPU adapter' }, async () => {
   if (!gpu.ok) return;
   const make = () => createWebGpuTrainOps(gpu.gpu);
-  for (const [deepspeed, port] of [['zero2', 29961], ['zero3', 29971]] as const) {
-    await compare({ deepspeed, train_type: 'full', optim: 'sgd', learning_rate: 0.5 }, port, make, { loss: 1e-5, weights: 1e-5 });
+  for (const [deepspeed, port] of [[undefined, 29981], ['zero2', 29961], ['zero3', 29971]] as const) {
+    await compare({ deepspeed, train_type: 'full', optim: 'sgd', learning_rate: 1e-2, max_grad_norm: 0 }, port, make, { loss: 1e-5, weights: 1e-5 });
   }
 });
 

@@ -15,9 +15,10 @@
 // Parameters go in buckets (whole tensors, about bucketFloats each; ZeRO-2/3: one bucket per residency group, a
 // layer); a rank's shard is chunk `rank` of every bucket.
 // Collectives run one at a time in issue order (inTurn). On WebGPU, whose device computes while the JS thread is
-// free, ZeRO-2/3 record the next layers' backward while a layer's gradients are read back and reduce-scattered.
-// Limits, said plainly: DDP and ZeRO-1 accumulate into full-size gradient buffers (the trainer owns them) and
-// all-reduce after the backward; on WASM nothing overlaps (its compute holds the JS thread); ZeRO-3 does not prefetch.
+// free, the next layers' backward is recorded while a layer's gradients are read back and go round the ring (DDP:
+// all-reduced in the step's last micro-batch; ZeRO-2/3: reduce-scattered each micro-batch).
+// Limits, said plainly: DDP and ZeRO-1 accumulate into full-size gradient buffers (the trainer owns them); ZeRO-1
+// all-reduces after the backward; on WASM nothing overlaps (its compute holds the JS thread); ZeRO-3 does not prefetch.
 import type { Buf } from '../../core/ops.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
 import type { AdamWOptions, FrozenWeight, LlamaTrainer, Param, ParamResidency, StepResult } from '../../models/llama-train.ts';
@@ -57,13 +58,16 @@ export class DataParallel implements ParamResidency {
   private peakFloats = 0;
   /** the collectives issued so far, chained in issue order (inTurn) */
   private comm: Promise<void> = Promise.resolve();
-  /** ZeRO-2/3: the backward goes on while a layer's gradients are reduce-scattered (a device computing on its own) */
+  /** the backward goes on while a layer's gradients go round the ring (a device computing on its own: WebGPU) */
   private readonly overlap: boolean;
+  /** DDP with overlap: this micro-batch is the step's last, so each layer's gradients are all-reduced after its backward */
+  private allReduceInBackward = false;
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
     this.overlap = ops.name === 'webgpu';
-    if (stage >= 2) {
+    // ZeRO-2/3 always, DDP where it overlaps: a bucket per residency group (a layer), handed over as its backward ends
+    if (stage >= 2 || (stage === 0 && this.overlap)) {
       for (const [g, ps] of trainer.groups.entries()) {
         const fb: FrozenBucket = { items: [], size: 0 };
         if (stage === 3) for (const f of trainer.frozen[g]) { fb.items.push({ f, at: fb.size }); fb.size += f.size; }
@@ -75,7 +79,7 @@ export class DataParallel implements ParamResidency {
       }
       // whole at once: a group's gradients (ZeRO-3: and values and frozen weights), two groups while a tied head waits
       const held = trainer.groups.map((ps, g) => (stage - 1) * ps.reduce((n, p) => n + p.size, 0) + this.frozenBuckets[g].size).sort((x, y) => y - x);
-      this.peakFloats = (held[0] ?? 0) + (held[1] ?? 0);
+      if (stage >= 2) this.peakFloats = (held[0] ?? 0) + (held[1] ?? 0);
       trainer.residency = this;
       return;
     }
@@ -87,6 +91,10 @@ export class DataParallel implements ParamResidency {
     if (cur.size) this.buckets.push(cur);
   }
 
+  /** Called before each micro-batch: whether it is the last before the step (DDP overlapping the ring: its backward
+   *  hands each layer's summed gradients to the ring as it ends, as PyTorch DDP does outside no_sync). */
+  microBatch(last: boolean): void { this.allReduceInBackward = this.stage === 0 && this.overlap && last; }
+
   /** Zeroes the gradients before an update: the trainer's (ZeRO-2/3: this rank's accumulated shards). */
   zeroGrad(): void {
     if (this.stage >= 2) { for (const g of this.shardGrads) g.fill(0); return; }
@@ -96,6 +104,7 @@ export class DataParallel implements ParamResidency {
   /** ZeRO-3: group g's parameters all-gathered from the shards into fresh buffers (backward: and zero gradients).
    *  ZeRO-2: the parameters are whole; before the backward, fresh zero gradients. */
   async fetch(g: number, phase: 'forward' | 'backward'): Promise<void> {
+    if (this.stage === 0) return;  // DDP: whole weights and gradients
     const segs = await this.shard(), fb = this.frozenBuckets[g];
     if (this.stage === 2) {
       const bi = this.groupBucket[g];
@@ -126,6 +135,7 @@ export class DataParallel implements ParamResidency {
   /** ZeRO-3: frees group g's gathered parameters; after its backward, first sums its gradients into the shards.
    *  ZeRO-2: the same for its gradients only. */
   async release(g: number, phase: 'forward' | 'backward'): Promise<void> {
+    if (this.stage === 0) { if (phase === 'backward' && this.allReduceInBackward) this.allReduceGroup(g); return; }
     if (this.stage === 2 && phase === 'forward') return;
     for (const { f } of this.frozenBuckets[g].items) this.ops.free(f.value);
     const bi = this.groupBucket[g];
@@ -152,6 +162,19 @@ export class DataParallel implements ParamResidency {
     else await done;
   }
 
+  /** DDP overlapping: group g's accumulated gradients all-reduced and written back, in turn, while the backward goes on
+   *  (nothing writes them again this step: the tied head's group is released last). */
+  private allReduceGroup(g: number): void {
+    const bi = this.groupBucket[g];
+    if (bi < 0) return;
+    const { ops } = this, b = this.buckets[bi];
+    this.inTurn(async () => {
+      const flat = await this.bucketOf(b, 'grad');
+      await this.group.allReduce(flat);
+      for (const { p, at } of b.params) ops.write(p.grad, flat.subarray(at, at + p.size));
+    }).catch(() => { /* rethrown by syncGrads, which awaits the same chain */ });
+  }
+
   /** Runs f after every collective issued before it (ranks must issue them in one order; the ring carries one at
    *  a time); resolves with it. */
   private inTurn(f: () => Promise<void>): Promise<void> {
@@ -169,6 +192,7 @@ export class DataParallel implements ParamResidency {
   /** Sums the gradients over the ranks (all-reduce; ZeRO-2: reduce-scatter). Call after the last micro-batch's backward. */
   async syncGrads(): Promise<void> {
     if (this.stage >= 2) { await this.comm; return; }  // reduce-scattered layer by layer in the backward (release)
+    if (this.allReduceInBackward) { await this.comm; this.allReduceInBackward = false; return; }  // DDP, overlapped
     const segs = this.stage ? await this.shard() : [];
     this.shardGrads = [];
     for (const [bi, b] of this.buckets.entries()) {

@@ -310,6 +310,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
         // dropout: each rank its own masks (a salt per rank), while the saved counter stays the single-process count
         const m0 = trainer.micro;
         trainer.micro = m0 * W + R;
+        dp?.microBatch(i === micro.length - 1);
         // one process: the gradient norm rides with the last micro-batch's read-back (ranks sum gradients first)
         loss += await trainer.forwardBackward(m, 1 / Math.max(1, trained), { norm: !dp && i === micro.length - 1 });
         trainer.micro = m0 + 1;
