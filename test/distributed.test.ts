@@ -103,13 +103,13 @@ test('no clipping: DDP, zero1, zero2, zero3 sum the gradients exactly once (SGD,
   }
 });
 
-// WebGPU: the backward goes on while each layer's gradients go round the ring (DDP: all-reduced after the step's last
-// micro-batch, accumulation 2 here; ZeRO-2/3: reduce-scattered each micro-batch); the collectives run in issue order. The kernels sum in f32 in batch-dependent order, so SGD keeps the comparison at
+// WebGPU: the backward goes on while each layer's gradients go round the ring (DDP, ZeRO-1: all-reduced in the step's
+// last micro-batch, accumulation 2 here; ZeRO-2/3: reduce-scattered each micro-batch); the collectives run in issue order. The kernels sum in f32 in batch-dependent order, so SGD keeps the comparison at
 // rounding level (see the torchrun tests below).
-test('DDP, zero2 and zero3 on WebGPU, the ring overlapping the backward: the same losses and weights as one process', { skip: gpu.ok ? false : 'no WebGPU adapter' }, async () => {
+test('DDP and ZeRO-1/2/3 on WebGPU, the ring overlapping the backward: the same losses and weights as one process', { skip: gpu.ok ? false : 'no WebGPU adapter' }, async () => {
   if (!gpu.ok) return;
   const make = () => createWebGpuTrainOps(gpu.gpu);
-  for (const [deepspeed, port] of [[undefined, 29981], ['zero2', 29961], ['zero3', 29971]] as const) {
+  for (const [deepspeed, port] of [[undefined, 29981], ['zero1', 29991], ['zero2', 29961], ['zero3', 29971]] as const) {
     await compare({ deepspeed, train_type: 'full', optim: 'sgd', learning_rate: 1e-2, max_grad_norm: 0 }, port, make, { loss: 1e-5, weights: 1e-5 });
   }
 });

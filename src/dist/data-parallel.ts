@@ -15,10 +15,10 @@
 // Parameters go in buckets (whole tensors, about bucketFloats each; ZeRO-2/3: one bucket per residency group, a
 // layer); a rank's shard is chunk `rank` of every bucket.
 // Collectives run one at a time in issue order (inTurn). On WebGPU, whose device computes while the JS thread is
-// free, the next layers' backward is recorded while a layer's gradients are read back and go round the ring (DDP:
-// all-reduced in the step's last micro-batch; ZeRO-2/3: reduce-scattered each micro-batch).
-// Limits, said plainly: DDP and ZeRO-1 accumulate into full-size gradient buffers (the trainer owns them); ZeRO-1
-// all-reduces after the backward; on WASM nothing overlaps (its compute holds the JS thread); ZeRO-3 does not prefetch.
+// free, the next layers' backward is recorded while a layer's gradients are read back and go round the ring (DDP,
+// ZeRO-1: all-reduced in the step's last micro-batch; ZeRO-2/3: reduce-scattered each micro-batch).
+// Limits, said plainly: DDP and ZeRO-1 accumulate into full-size gradient buffers (the trainer owns them); on WASM
+// nothing overlaps (its compute holds the JS thread); ZeRO-3 does not prefetch.
 import type { Buf } from '../../core/ops.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
 import type { AdamWOptions, FrozenWeight, LlamaTrainer, Param, ParamResidency, StepResult } from '../../models/llama-train.ts';
@@ -60,14 +60,17 @@ export class DataParallel implements ParamResidency {
   private comm: Promise<void> = Promise.resolve();
   /** the backward goes on while a layer's gradients go round the ring (a device computing on its own: WebGPU) */
   private readonly overlap: boolean;
-  /** DDP with overlap: this micro-batch is the step's last, so each layer's gradients are all-reduced after its backward */
+  /** DDP/ZeRO-1 with overlap: this micro-batch is the step's last, so each layer's gradients are all-reduced after
+   *  its backward */
   private allReduceInBackward = false;
+  /** ZeRO-1 overlapping: this rank's slice of each segment's summed gradient, as the layers' all-reduces finish */
+  private summedShards: Float32Array[] = [];
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
     this.overlap = ops.name === 'webgpu';
     // ZeRO-2/3 always, DDP where it overlaps: a bucket per residency group (a layer), handed over as its backward ends
-    if (stage >= 2 || (stage === 0 && this.overlap)) {
+    if (stage >= 2 || this.overlap) {
       for (const [g, ps] of trainer.groups.entries()) {
         const fb: FrozenBucket = { items: [], size: 0 };
         if (stage === 3) for (const f of trainer.frozen[g]) { fb.items.push({ f, at: fb.size }); fb.size += f.size; }
@@ -93,7 +96,7 @@ export class DataParallel implements ParamResidency {
 
   /** Called before each micro-batch: whether it is the last before the step (DDP overlapping the ring: its backward
    *  hands each layer's summed gradients to the ring as it ends, as PyTorch DDP does outside no_sync). */
-  microBatch(last: boolean): void { this.allReduceInBackward = this.stage === 0 && this.overlap && last; }
+  microBatch(last: boolean): void { this.allReduceInBackward = this.stage <= 1 && this.overlap && last; }
 
   /** Zeroes the gradients before an update: the trainer's (ZeRO-2/3: this rank's accumulated shards). */
   zeroGrad(): void {
@@ -104,7 +107,7 @@ export class DataParallel implements ParamResidency {
   /** ZeRO-3: group g's parameters all-gathered from the shards into fresh buffers (backward: and zero gradients).
    *  ZeRO-2: the parameters are whole; before the backward, fresh zero gradients. */
   async fetch(g: number, phase: 'forward' | 'backward'): Promise<void> {
-    if (this.stage === 0) return;  // DDP: whole weights and gradients
+    if (this.stage <= 1) return;  // DDP, ZeRO-1: whole weights and gradients
     const segs = await this.shard(), fb = this.frozenBuckets[g];
     if (this.stage === 2) {
       const bi = this.groupBucket[g];
@@ -135,7 +138,7 @@ export class DataParallel implements ParamResidency {
   /** ZeRO-3: frees group g's gathered parameters; after its backward, first sums its gradients into the shards.
    *  ZeRO-2: the same for its gradients only. */
   async release(g: number, phase: 'forward' | 'backward'): Promise<void> {
-    if (this.stage === 0) { if (phase === 'backward' && this.allReduceInBackward) this.allReduceGroup(g); return; }
+    if (this.stage <= 1) { if (phase === 'backward' && this.allReduceInBackward) this.allReduceGroup(g); return; }
     if (this.stage === 2 && phase === 'forward') return;
     for (const { f } of this.frozenBuckets[g].items) this.ops.free(f.value);
     const bi = this.groupBucket[g];
@@ -162,8 +165,9 @@ export class DataParallel implements ParamResidency {
     else await done;
   }
 
-  /** DDP overlapping: group g's accumulated gradients all-reduced and written back, in turn, while the backward goes on
-   *  (nothing writes them again this step: the tied head's group is released last). */
+  /** DDP/ZeRO-1 overlapping: group g's accumulated gradients all-reduced and written back, in turn, while the backward
+   *  goes on (nothing writes them again this step: the tied head's group is released last); ZeRO-1 also keeps this
+   *  rank's slices of them for its shard's update. */
   private allReduceGroup(g: number): void {
     const bi = this.groupBucket[g];
     if (bi < 0) return;
@@ -172,6 +176,7 @@ export class DataParallel implements ParamResidency {
       const flat = await this.bucketOf(b, 'grad');
       await this.group.allReduce(flat);
       for (const { p, at } of b.params) ops.write(p.grad, flat.subarray(at, at + p.size));
+      if (this.stage === 1) for (const [i, s] of (await this.shard()).entries()) if (s.bucket === bi) this.summedShards[i] = flat.slice(s.at, s.at + s.len);
     }).catch(() => { /* rethrown by syncGrads, which awaits the same chain */ });
   }
 
@@ -192,7 +197,17 @@ export class DataParallel implements ParamResidency {
   /** Sums the gradients over the ranks (all-reduce; ZeRO-2: reduce-scatter). Call after the last micro-batch's backward. */
   async syncGrads(): Promise<void> {
     if (this.stage >= 2) { await this.comm; return; }  // reduce-scattered layer by layer in the backward (release)
-    if (this.allReduceInBackward) { await this.comm; this.allReduceInBackward = false; return; }  // DDP, overlapped
+    if (this.allReduceInBackward) {  // DDP, ZeRO-1: all-reduced layer by layer in the backward (release)
+      await this.comm;
+      this.allReduceInBackward = false;
+      if (this.stage === 1) {
+        const n = (await this.shard()).length;
+        if (Array.from({ length: n }, (_, i) => this.summedShards[i]).some((x) => !x)) throw new Error('data-parallel: a layer\'s gradients were not summed in the backward');
+        this.shardGrads = this.summedShards;
+        this.summedShards = [];
+      }
+      return;
+    }
     const segs = this.stage ? await this.shard() : [];
     this.shardGrads = [];
     for (const [bi, b] of this.buckets.entries()) {
