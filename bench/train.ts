@@ -26,6 +26,7 @@ import { loadModel } from '../models/load.ts';
 import { TARGET_MODULES, type LoraConfig } from '../models/lora.ts';
 import { tinyRandomWeights } from '../models/tiny-random.ts';
 import { argv, exit } from '../runtime/platform.ts';
+import { TORCH_DTYPES, halfOf, type TorchDtype } from '../src/backend/dtype.ts';
 import type { TrainOps } from '../core/train-ops.ts';
 import { profiler } from './profile.ts';
 
@@ -39,8 +40,9 @@ const types = flag('train_types', 'lora,full').split(',');
 const blasBuilds = flag('torch_blas', 'default').split(',');
 const devices = flag('devices', 'webgpu,wasm').split(',');
 const threads = Number(flag('threads', String(await defaultThreads())));
-const torchDtype = flag('torch_dtype', 'float32'), half = ({ float32: false, float16: 'f16', bfloat16: 'bf16' } as const)[torchDtype as 'float32'];
-if (half === undefined) throw new Error(`--torch_dtype ${torchDtype}: expected float32, float16 or bfloat16`);
+const torchDtype = flag('torch_dtype', 'float32') as TorchDtype;
+if (!TORCH_DTYPES.includes(torchDtype)) throw new Error(`--torch_dtype ${torchDtype}: expected ${TORCH_DTYPES.join(', ')}`);
+const half = halfOf(torchDtype);
 
 // ~11M: the 42M's vocabulary at half the width and depth (a size lavapipe trains in seconds per step)
 const llama11M: LlamaConfig = { hiddenSize: 256, intermediateSize: 688, numLayers: 4, numHeads: 4, numKvHeads: 4, headDim: 64, vocabSize: 32000,

@@ -60,6 +60,9 @@ export interface BackendCaps {
   train: boolean;
   /** Ops.upload's half and allocCache store 16 bits (else f32 holding values rounded to them) */
   f16Storage: boolean;
+  /** the device computes on its own while the JS thread is free (WebGPU), so host work can overlap recorded ops;
+   *  else (WASM, reference) each op runs on the calling thread */
+  computesApart: boolean;
   /** lanes of every subgroup where the device has one fixed size, else 0 */
   subgroupSize: number;
   /** the largest buffer one kernel binding may address, bytes (weights past it are split by rows) */

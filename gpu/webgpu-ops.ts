@@ -186,7 +186,7 @@ export class WebGpuOps implements Ops {
   }
 
   get caps(): BackendCaps {
-    return { train: false, f16Storage: true, subgroupSize: this.subgroupSize, maxBindingBytes: this.splitBytes, device: this.description };
+    return { train: false, f16Storage: true, computesApart: true, subgroupSize: this.subgroupSize, maxBindingBytes: this.splitBytes, device: this.description };
   }
 
   /** Counts of cached GPU objects (tests check that a repeated step creates none). */

@@ -1,6 +1,7 @@
 // Acquires a WebGPU device on the current runtime: Deno and browsers expose navigator.gpu;
 // Node gets Dawn through the npm `webgpu` package. Requests the adapter's real limits (the
-// defaults are far lower) and the shader-f16 / subgroups features where the adapter has them.
+// defaults are far lower) and the subgroups and timestamp-query features where the adapter has them (16-bit
+// storage is packed in u32 words, gpu/ops/half.ts, so shader-f16 is not needed).
 import { host } from './platform.ts';
 
 export interface GpuContext {
@@ -15,7 +16,7 @@ export interface GpuContext {
 
 export type GpuResult = { ok: true; gpu: GpuContext } | { ok: false; reason: string };
 
-const WANTED_FEATURES = ['shader-f16', 'subgroups', 'timestamp-query'] as const;
+const WANTED_FEATURES = ['subgroups', 'timestamp-query'] as const;
 
 // Dawn frees its GPU object when it is garbage-collected, even while a device made from it is in use:
 // keep it reachable for the life of the process.

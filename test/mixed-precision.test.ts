@@ -306,6 +306,11 @@ test('webtune sft --train_type full --torch_dtype float16/bfloat16: 16-bit copie
     assert.equal(resumed.status, 0, resumed.stderr);
     const last = logs(resumed.stdout).at(-1)!;
     assert.ok(Math.abs(last.loss - got[2].loss) < 1e-5 * got[2].loss, `resumed step 3: ${last.loss} vs ${got[2].loss}`);
+    // a damaged scaler state: one line naming the file, nothing run
+    writeFileSync(join(runDir, 'checkpoint-2', 'rng_state.json'), JSON.stringify({ ...rng, loss_scaler: { scale: 'big' } }));
+    const bad = await runCli([...args(dtype), '--resume_from_checkpoint', join(runDir, 'checkpoint-2')]);
+    assert.equal(bad.status, 1);
+    assert.match(bad.stderr, /^webtune: error: --resume_from_checkpoint .*checkpoint-2: rng_state.json's loss_scaler is not/m);
   }
 });
 

@@ -9,8 +9,11 @@ export type TorchDtype = typeof TORCH_DTYPES[number];
 /** Whether `dtype` asks for 16-bit matrices, and a line saying what this backend stores (null for float32). */
 export function weightStorage(dtype: TorchDtype | undefined, ops: Ops, what = 'weights'): { half: Half | false; note: string | null } {
   if (!dtype || dtype === 'float32') return { half: false, note: null };
-  return { half: dtype === 'float16' ? 'f16' : 'bf16', note: `torch_dtype ${dtype}: ${what} stored as ${storedAs(dtype, ops)}; arithmetic in float32` };
+  return { half: halfOf(dtype), note: `torch_dtype ${dtype}: ${what} stored as ${storedAs(dtype, ops)}; arithmetic in float32` };
 }
+
+/** The 16-bit storage a --torch_dtype names (false: float32). */
+export const halfOf = (dtype: TorchDtype): Half | false => (dtype === 'float16' ? 'f16' : dtype === 'bfloat16' ? 'bf16' : false);
 
 /** How a backend holds a 16-bit dtype, in words. */
 export const storedAs = (dtype: 'float16' | 'bfloat16', ops: Ops) =>

@@ -14,7 +14,7 @@ const i = (b: Buf) => (b as HostBuf).data as Int32Array;
 export class ReferenceOps implements Ops {
   readonly name = 'reference' as const;
   get caps(): BackendCaps {
-    return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: Number.MAX_SAFE_INTEGER, device: 'reference CPU kernels (plain TypeScript)' };
+    return { train: false, f16Storage: false, computesApart: false, subgroupSize: 0, maxBindingBytes: Number.MAX_SAFE_INTEGER, device: 'reference CPU kernels (plain TypeScript)' };
   }
 
   alloc(length: number, dtype: DType = 'f32'): Buf {

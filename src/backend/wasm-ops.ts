@@ -39,7 +39,7 @@ export class WasmOps implements Ops {
   readonly name = 'wasm' as const;
   get caps(): BackendCaps {
     const n = this.threads;
-    return { train: false, f16Storage: false, subgroupSize: 0, maxBindingBytes: 0xffff0000, device: `WebAssembly ${kernelsRelaxed() ? 'relaxed SIMD (fused multiply-add)' : 'SIMD'} (${n} thread${n > 1 ? 's' : ''})` };
+    return { train: false, f16Storage: false, computesApart: false, subgroupSize: 0, maxBindingBytes: 0xffff0000, device: `WebAssembly ${kernelsRelaxed() ? 'relaxed SIMD (fused multiply-add)' : 'SIMD'} (${n} thread${n > 1 ? 's' : ''})` };
   }
   protected readonly ropeTables = new Map<string, number>();
   /** pool: workers over this instance's shared memory (the threads build), or null for one thread. */

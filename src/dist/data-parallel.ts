@@ -68,7 +68,7 @@ export class DataParallel implements ParamResidency {
 
   constructor(readonly group: Group, private readonly ops: TrainOps, private readonly trainer: LlamaTrainer, readonly stage: ZeroStage,
     bucketFloats = DEFAULT_BUCKET_FLOATS) {
-    this.overlap = ops.name === 'webgpu';
+    this.overlap = ops.caps.computesApart;
     // ZeRO-2/3 always, DDP where it overlaps: a bucket per residency group (a layer), handed over as its backward ends
     if (stage >= 2 || this.overlap) {
       for (const [g, ps] of trainer.groups.entries()) {

@@ -7,7 +7,7 @@ import { LossScaler, type LossScalerState } from '../../models/loss-scaler.ts';
 import type { Half } from '../../core/ops.ts';
 import { selectTrainBackend, type DeviceChoice } from '../backend/select.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
-import { storedAs } from '../backend/dtype.ts';
+import { halfOf, storedAs } from '../backend/dtype.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
 import { resolveMaxLength } from '../data/context-limit.ts';
 import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
@@ -66,7 +66,7 @@ function mixedPrecision(a: SftArgs, ops: TrainOps, note: (s: string) => void): {
     ? `torch_dtype ${dtype}: frozen base weights stored as ${storedAs(dtype, ops)}; arithmetic, LoRA adapters, gradients and optimizer in float32${scaling}`
     : `torch_dtype ${dtype}: the kernels read copies of the matrices stored as ${storedAs(dtype, ops)}, AdamW updates float32 master weights; ` +
       `arithmetic, gradients and optimizer in float32${scaling}`);
-  return { half: dtype === 'float16' ? 'f16' : 'bf16', lossScaler: scaler };
+  return { half: halfOf(dtype), lossScaler: scaler };
 }
 
 export interface SftResult {
@@ -255,7 +255,13 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   if (a.resume_from_checkpoint) {
     const ck = await loadCheckpoint(a.resume_from_checkpoint, trainer, adamw);
     step = Number(ck.state.global_step); epoch = Number(ck.rng.epoch);
-    if (trainer.scaler && ck.rng.loss_scaler) trainer.scaler.load(ck.rng.loss_scaler as LossScalerState);
+    if (trainer.scaler && ck.rng.loss_scaler) {
+      const s = ck.rng.loss_scaler as LossScalerState;
+      if (!(s.scale > 0) || !Number.isInteger(s.growth_tracker)) {
+        throw new UserError(`--resume_from_checkpoint ${a.resume_from_checkpoint}: rng_state.json's loss_scaler is not {scale > 0, growth_tracker integer}: ${JSON.stringify(s)}`);
+      }
+      trainer.scaler.load(s);
+    }
     // the data position in sequences, so that a run resumes on another world size or batch: the next global
     // micro-batch starts where the saved run stopped (rounded down when that falls inside one: those are seen again)
     const seen = ck.rng.sequences === undefined ? Number(ck.rng.batch) * B * W : Number(ck.rng.sequences);
