@@ -263,6 +263,67 @@ await section('gemm', async () => {
   report.gemm = out;
 });
 
+// ---- 3a'. attention: the training forward and backward at the model's shape, flash configs and the tiled kernels ----
+// Each config runs on its own ops instance (KernelConfig.attentionWG rows per workgroup, attentionTile rows staged
+// per tile, 0: the tiled kernels); every config's outputs are compared with the tiled kernels' (an independent
+// kernel), so the run also checks the flash kernels on the GPU. Causal FLOPs: 2·B·H·T²·D forward (QKᵀ and PV, half
+// the square), 2.5× that backward (QKᵀ recomputed, dP, dQ, dK, dV).
+await section('attention', async () => {
+  const H = cfg.numHeads, KV = cfg.numKvHeads, D = cfg.headDim, rowsN = B * T;
+  const configs: [string, { attentionWG?: number; attentionTile?: number }][] = [['tiled', { attentionTile: 0 }], ['flash (default)', {}],
+    ['flash 128 rows', { attentionWG: 128 }], ['flash 32 rows', { attentionWG: 32 }], ['flash tile 8', { attentionTile: 8 }]];
+  const data = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
+  const host = { q: data(rowsN * H * D, (i) => Math.sin(i * 0.37)), k: data(rowsN * KV * D, (i) => Math.cos(i * 0.11)),
+    v: data(rowsN * KV * D, (i) => Math.sin(i * 0.07 + 1)), dout: data(rowsN * H * D, (i) => Math.cos(i * 0.29)) };
+  const shape = { B, T, nHeads: H, nKvHeads: KV, headDim: D, pos: null, seg: null };
+  const flops = 2 * B * H * T * T * D;
+  const out: Record<string, unknown>[] = [];
+  let ref: Record<string, Float32Array> | null = null;
+  for (const [name, config] of configs) {
+    if (left() < 30_000) { out.push({ name, skipped: 'time budget' }); continue; }
+    const ops = await createWebGpuTrainOps(gpu, { matmul: 'tiled', config });  // the GPU kernels (also in --local on lavapipe)
+    const b = { q: ops.upload(host.q), k: ops.upload(host.k), v: ops.upload(host.v), dout: ops.upload(host.dout),
+      out: ops.alloc(rowsN * H * D), lse: ops.alloc(rowsN * H), dq: ops.alloc(rowsN * H * D), dk: ops.alloc(rowsN * KV * D), dv: ops.alloc(rowsN * KV * D) };
+    const fwd = () => ops.attentionTrain({ out: b.out, lse: b.lse, q: b.q, k: b.k, v: b.v }, shape);
+    const bwd = () => ops.attentionBackward({ dq: b.dq, dk: b.dk, dv: b.dv, dout: b.dout, q: b.q, k: b.k, v: b.v, out: b.out, lse: b.lse }, shape);
+    const time = async (fn: () => void, sync: typeof b.out) => {
+      fn(); await ops.read(sync, 1);  // compiles the pipelines
+      const reps = local ? 1 : 5, times: number[] = [];
+      for (let r = 0; r < 3; r++) {
+        const t0 = performance.now();
+        for (let i = 0; i < reps; i++) fn();
+        await ops.read(sync, 1);
+        times.push((performance.now() - t0) / reps);
+      }
+      return median(times);
+    };
+    const fMs = await time(fwd, b.out), bMs = await time(bwd, b.dq);
+    const got = { out: await ops.read(b.out), dq: await ops.read(b.dq), dk: await ops.read(b.dk), dv: await ops.read(b.dv) };
+    ref ??= got;
+    let err = 0;
+    for (const key of ['out', 'dq', 'dk', 'dv'] as const) {
+      let num = 0, den = 0;
+      for (let i = 0; i < got[key].length; i++) { num += (got[key][i] - ref[key][i]) ** 2; den += ref[key][i] ** 2; }
+      err = Math.max(err, Math.sqrt(num / Math.max(den, 1e-30)));
+    }
+    if (!(err < 1e-4)) errors.push(`attention ${name}: outputs differ from the tiled kernels' (relative L2 ${err.toExponential(2)})`);
+    const kernels = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].filter((k) => k.includes('attention')).join(' ');
+    out.push({ name, forward_ms: r3(fMs), backward_ms: r3(bMs), forward_tflops: r3(flops / (fMs * 1e9)), backward_tflops: r3(2.5 * flops / (bMs * 1e9)),
+      rel_l2_vs_tiled: err, kernels });
+    log(`attention ${name}: forward ${fMs.toFixed(2)} ms, backward ${bMs.toFixed(2)} ms (rel. L2 vs tiled ${err.toExponential(1)}; ${kernels})`);
+    ops.destroy();
+  }
+  const timed = out.filter((c) => c.forward_ms !== undefined) as { name: string; forward_ms: number; backward_ms: number }[];
+  const best = timed.reduce((x, y) => (y.forward_ms + y.backward_ms < x.forward_ms + x.backward_ms ? y : x));
+  const peer = torchPeer('attention', { B, T, H, KV, D });
+  report.attention = { B, T, H, KV, D, configs: out, torch: peer };
+  const dflt = timed.find((c) => c.name === 'flash (default)'), tiled = timed.find((c) => c.name === 'tiled');
+  rows.push({ what: `attention fwd + bwd, ${B}×${T}, ${H}/${KV} heads of ${D}, f32`,
+    ours: `flash ${dflt ? r3(dflt.forward_ms + dflt.backward_ms) : '—'} ms (best: ${best.name} ${r3(best.forward_ms + best.backward_ms)} ms); tiled ${tiled ? r3(tiled.forward_ms + tiled.backward_ms) : '—'} ms`,
+    peer: peer ? `${peer.sdpa ? 'SDPA' : 'softmax(QKᵀ)V'} fp32 ${r3(peer.fp32_forward_backward_ms)} ms${peer.bf16_forward_backward_ms ? `, bf16 ${r3(peer.bf16_forward_backward_ms)} ms` : ''}` : '—',
+    ratio: peer && dflt ? `${(peer.fp32_forward_backward_ms / (dflt.forward_ms + dflt.backward_ms)).toFixed(2)}× fp32` : '—' });
+});
+
 // ---- 3b. SFT steps ----
 function batchAt(step: number, vocab: number): TrainBatch {
   const n = B * T, ids = new Int32Array(n), labels = new Int32Array(n), positions = new Int32Array(n);

@@ -3,6 +3,8 @@
 
 KIND train:    bench/train_torch.py's step (same model, token ids, LoRA, AdamW), on args.device, fp32 or bf16 autocast.
 KIND gemm:     torch.matmul in the layout given (NT: A·Bᵀ, NN: A·B, TN: Aᵀ·B), fp32 with TF32 off, and bf16: TFLOP/s.
+KIND attention: causal GQA attention of B×T rows (H query heads, KV kv heads, head dim D), forward and forward +
+               backward, fp32 and bf16: SDPA (FlashAttention on CUDA for bf16) where this torch has it, else softmax(QKᵀ)V.
 KIND decode:   greedy decode of one sequence through an eager KV-cache loop over the same Llama/Qwen2 layer, fp32 and bf16.
 KIND tokenize: Hugging Face tokenizers (Rust) encode MB/s, one call per document on one thread, as webtune's figure.
 Timings: median of 3 repetitions after a warm-up; CUDA work is synchronized before each clock read.
@@ -51,6 +53,33 @@ def gemm(a, device):
         sec = timed(fn, device, 20 if device.type == 'cuda' else 2)
         out[f'{name}_tflops'] = 2 * M * N * K / sec / 1e12
     out.setdefault('bf16_tflops', None)
+    return out
+
+
+def attention(a, device):
+    B, T, H, KV, D = a['B'], a['T'], a['H'], a['KV'], a['D']
+    sdpa = getattr(F, 'scaled_dot_product_attention', None)
+    mask = torch.ones(T, T, device=device, dtype=torch.bool).tril()
+
+    def attend(q, k, v):
+        k, v = k.repeat_interleave(H // KV, dim=1), v.repeat_interleave(H // KV, dim=1)
+        if sdpa is not None:
+            return sdpa(q, k, v, is_causal=True)
+        s = (q @ k.transpose(-1, -2)) / math.sqrt(D)
+        return torch.softmax(s.masked_fill(~mask, float('-inf')), dim=-1) @ v
+
+    out = {'sdpa': sdpa is not None}
+    for name, dtype in (('fp32', torch.float32), ('bf16', torch.bfloat16)):
+        if device.type == 'cpu' and name == 'bf16':
+            continue
+        q = torch.randn(B, H, T, D, device=device, dtype=dtype, requires_grad=True)
+        k = torch.randn(B, KV, T, D, device=device, dtype=dtype, requires_grad=True)
+        v = torch.randn(B, KV, T, D, device=device, dtype=dtype, requires_grad=True)
+        dout = torch.randn(B, H, T, D, device=device, dtype=dtype)
+        reps = 10 if device.type == 'cuda' else 1
+        with torch.no_grad():
+            out[f'{name}_forward_ms'] = timed(lambda: attend(q, k, v), device, reps) * 1e3
+        out[f'{name}_forward_backward_ms'] = timed(lambda: torch.autograd.backward(attend(q, k, v), dout), device, reps) * 1e3
     return out
 
 
@@ -128,7 +157,7 @@ def main():
     if kind == 'train':
         r = train_torch.run(a)
     else:
-        r = {'gemm': gemm, 'decode': decode, 'tokenize': tokenize}[kind](a, device)
+        r = {'gemm': gemm, 'attention': attention, 'decode': decode, 'tokenize': tokenize}[kind](a, device)
     r['torch'] = torch.__version__
     if device.type == 'cuda':
         r['gpu'] = torch.cuda.get_device_name()

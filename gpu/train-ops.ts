@@ -246,8 +246,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
 
   /** The attention kernel of `phase` as chooseAttention plans it for this device, and its grid. */
   private attnKernel(phase: 'forward' | 'dq' | 'dkv', s: AttentionShape) {
-    const plan = chooseAttention({ kind: this.gemmProfile.kind, subgroupSize: this.subgroupSize, workgroup: this.config.attentionWG },
-      { phase, headDim: s.headDim });
+    const plan = chooseAttention(this.attentionDevice, { phase, headDim: s.headDim });
     const desc: AttentionKernel = { ...plan, phase, headDim: s.headDim, mask: s.seg ? 'packed' : 'causal', kv: 'f32', inPlace: false };
     return { k: this.kernel(attentionKernelName(desc), attentionSource(desc)), grid: attentionGrid(desc, s.B, s.T, s.nHeads, s.nKvHeads, this.maxGroups) };
   }
@@ -281,7 +280,7 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     if (pos) check('attentionBackward', [pos, c.rows, 'i32']);
     noAlias('attentionBackward', [dq, dk, dv], [dout, q, k, v, out, lse]);
     const n = c.rows * nHeads, stats = this.scratchBuf('attn-stats', 2 * n);
-    const pre: AttentionKernel = { phase: 'stats', strategy: 'serial', lanes: 1, rows: 1, wg: 64, headDim, mask: 'causal', kv: 'f32', inPlace: false };
+    const pre: AttentionKernel = { phase: 'stats', strategy: 'serial', lanes: 1, rows: 1, wg: 64, tile: 0, headDim, mask: 'causal', kv: 'f32', inPlace: false };
     this.dispatch(this.kernel(attentionKernelName(pre), attentionSource(pre)), [n, headDim], [stats, dout, out, lse], this.strideGrid(n, 64));
     const kq = this.attnKernel('dq', shape), kkv = this.attnKernel('dkv', shape);
     this.dispatch(kq.k, c.params, [dq, q, k, v, dout, stats, seg], ...kq.grid);

@@ -34,7 +34,7 @@ import { storageName, type Storage } from './ops/half.ts';
 import { embeddingForward } from './ops/embedding.ts';
 import { elementwiseForward } from './ops/elementwise.ts';
 import { attentionGrid, attentionKernelName, attentionSource, type AttentionKernel } from './attention/kernel.ts';
-import { chooseAttention } from './attention/policy.ts';
+import { chooseAttention, type AttentionDevice } from './attention/policy.ts';
 
 export type MatmulStrategy = 'tiled' | 'register';
 
@@ -49,9 +49,11 @@ export interface KernelConfig {
   tiled: TileConfig;
   /** matvec (M = 1, gemm/matvec.ts): TPR invocations per output (power of two), RPW outputs per workgroup */
   matvec: MatvecShape;
-  /** workgroup size of rmsnorm (power of two) and attention (= keys per chunk) */
+  /** workgroup size of rmsnorm (power of two) and attention (tiled: keys per chunk; flash: rows per workgroup) */
   rmsnormWG: number;
   attentionWG: number;
+  /** flash attention: rows staged per tile (default: the most that fit, attention/kernel.ts flashTile); 0: the tiled kernels */
+  attentionTile?: number;
 }
 
 export interface WebGpuOpsOptions {
@@ -183,6 +185,12 @@ export class WebGpuOps implements Ops {
       info.subgroupMinSize === info.subgroupMaxSize ? info.subgroupMinSize : 0;
     // Validation errors surface asynchronously; keep the first and rethrow it from the next read.
     this.stopErrors = onUncapturedError(this.device, (message) => { this.firstError ??= message; });
+  }
+
+  /** What chooseAttention needs to know about this device. */
+  protected get attentionDevice(): AttentionDevice {
+    return { kind: this.gemmProfile.kind, subgroupSize: this.subgroupSize, workgroup: this.config.attentionWG, sharedBytes: this.tileLimits.sharedBytes,
+      tile: this.config.attentionTile };
   }
 
   get caps(): BackendCaps {
@@ -574,7 +582,7 @@ export class WebGpuOps implements Ops {
     if (nHeads % nKvHeads) throw new Error(`webgpu: attention needs nHeads (${nHeads}) divisible by nKvHeads (${nKvHeads})`);
     const inPlace = out === q, kv = storageOf(kCache);
     if (kv !== storageOf(vCache)) throw new Error('webgpu: attention needs both caches in one dtype');
-    const plan = chooseAttention({ kind: this.gemmProfile.kind, subgroupSize: this.subgroupSize, workgroup: this.config.attentionWG }, { phase: 'decode', headDim });
+    const plan = chooseAttention(this.attentionDevice, { phase: 'decode', headDim });
     const desc: AttentionKernel = { ...plan, phase: 'decode', headDim, mask: 'causal', kv, inPlace };
     this.dispatch(this.kernel(attentionKernelName(desc), attentionSource(desc)), [T, nHeads, nHeads / nKvHeads, nKvHeads * headDim, f32bits(1 / Math.sqrt(headDim)), 1],
       [out, inPlace ? null : q, kCache, vCache, pos], ...attentionGrid(desc, 1, T, nHeads, nKvHeads, this.maxGroups));

@@ -288,7 +288,10 @@ test('ropeBackward (restarting and large positions)', async () => {
 });
 
 test('attentionTrain and attentionBackward: GQA groups 1/2/4, packing, padding, B > 1, head dims > workgroup', async () => {
-  for (const ops of backends) for (const c of attn) for (const withPos of [true, false]) {
+  // GPU configs run the flash kernels: 64 rows per workgroup, and 16 here (more blocks, blocks ending mid-tile)
+  const flash16 = gpu.ok ? [await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled', config: { attentionWG: 16 } })] : [];
+  const label16 = (o: TrainOps) => (flash16.includes(o as WebGpuTrainOps) ? 'webgpu-flash16' : label(o));
+  for (const ops of [...backends, ...flash16]) for (const c of attn) for (const withPos of [true, false]) {
     const { B, T, nHeads: H, nKvHeads: KV, headDim: HD } = c, rows = B * T;
     const inputs = { out: new Float32Array(rows * H * HD), lse: new Float32Array(rows * H), q: c.q, k: c.k, v: c.v, dout: c.dout,
       dq: new Float32Array(rows * H * HD), dk: new Float32Array(rows * KV * HD).fill(NaN), dv: new Float32Array(rows * KV * HD),
@@ -300,8 +303,8 @@ test('attentionTrain and attentionBackward: GQA groups 1/2/4, packing, padding, 
       ops.attentionBackward({ dq: b.dq, dk: b.dk, dv: b.dv, dout: b.dout, q: b.q, k: b.k, v: b.v, out: b.out, lse: b.lse }, shape);
     }, ['out', 'lse', 'dq', 'dk', 'dv']);
     for (const k of ['out', 'lse', 'dq', 'dk', 'dv']) {
-      expectClose(r[k], results[c.i][k], TOL, `${label(ops)} attention B=${B} T=${T} heads=${H}/${KV} hd=${HD} seg=${!!c.seg} pos=${withPos} ${k}`,
-        `attention ${k} ${label(ops)}`);
+      expectClose(r[k], results[c.i][k], TOL, `${label16(ops)} attention B=${B} T=${T} heads=${H}/${KV} hd=${HD} seg=${!!c.seg} pos=${withPos} ${k}`,
+        `attention ${k} ${label16(ops)}`);
     }
   }
   // lavapipe (subgroups of 8): whole-vec4 heads ran the subgroup kernels, forward and backward, packed or not
@@ -313,6 +316,14 @@ test('attentionTrain and attentionBackward: GQA groups 1/2/4, packing, padding, 
     const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
     for (const k of ['block-1', 'block-dq-1', 'block-dkv-1']) assert.match(keys, new RegExp(`train-attention-${k}`));
   }
+  for (const ops of [...webgpu.filter((o) => o.strategy === 'tiled'), ...flash16]) {  // the flash kernels, vec4 and scalar heads
+    const keys = [...(ops as unknown as { kernels: Map<string, unknown> }).kernels.keys()].join(' ');
+    for (const k of ['flash-0-16', 'flash-1-8', 'flash-1-6', 'flash-dq-0-80', 'flash-dq-1-6', 'flash-dkv-0-16', 'flash-dkv-1-4']) {
+      assert.match(keys, new RegExp(`train-attention-${k}s`));
+    }
+    assert.doesNotMatch(keys, /train-attention-wg/);
+  }
+  for (const o of flash16) o.destroy();
 });
 
 test('swigluBackward', async () => {

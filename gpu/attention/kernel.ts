@@ -16,14 +16,21 @@
 // - subgroup: one workgroup is one subgroup of `lanes` lanes on one (sequence, head, block of lanes·rows rows);
 //   lane l owns rows r0 + j·lanes + l, the lanes load `lanes` rows of the other side at once and each reaches every
 //   lane by subgroupBroadcast (a vector shuffle, with a constant lane: the walk over them is unrolled).
-// - tiled: GPUs. One workgroup per (head, row, sequence); keys `wg` at a time, each invocation scores one, the
-//   chunk's max rescales the running softmax and each invocation accumulates the output dims it owns.
+// - flash: GPUs, training (FlashAttention-2's loop order). One workgroup of `wg` invocations per (block of `wg`
+//   rows, head, sequence), one row per invocation with its q (dkv: its k and v) and accumulators in registers; the
+//   other side is staged `tile` rows at a time in workgroup memory (coalesced: consecutive invocations load
+//   consecutive elements) and read by every invocation at the same address (a broadcast). Each staged row is
+//   loaded from global memory once per block of `wg` rows instead of once per row. The forward rescales once per
+//   tile by the tile's max. dq and dk/dv are two kernels (no float atomics), as in FlashAttention-2's backward.
+// - tiled: GPUs' decode (one query row per sequence: a block of rows would idle) and heads too large to stage. One
+//   workgroup per (head, row, sequence); keys `wg` at a time, each invocation scores one, the chunk's max rescales
+//   the running softmax and each invocation accumulates the output dims it owns.
 // serial is blocked with scalars and one row, so the two share their source.
 // Masks: causal within each sequence; packed also needs equal segment ids (seg, one per row).
 import { halfFns, loadAs, storageElem, storageName, type Storage } from '../ops/half.ts';
 
 export type AttentionPhase = 'decode' | 'forward' | 'stats' | 'dq' | 'dkv';
-export type AttentionStrategy = 'serial' | 'blocked' | 'subgroup' | 'tiled';
+export type AttentionStrategy = 'serial' | 'blocked' | 'subgroup' | 'flash' | 'tiled';
 
 /** How a phase runs on a device: policy.ts's answer. */
 export interface AttentionPlan {
@@ -32,8 +39,10 @@ export interface AttentionPlan {
   lanes: number;
   /** blocked/subgroup: rows each invocation owns; else 1 */
   rows: number;
-  /** tiled: invocations per workgroup (= keys per chunk) */
+  /** tiled: invocations per workgroup (= keys per chunk); flash: invocations = rows per workgroup */
   wg: number;
+  /** flash: rows of the other side staged per tile in workgroup memory (flashTile); else 0 */
+  tile: number;
 }
 
 export interface AttentionKernel extends AttentionPlan {
@@ -62,10 +71,10 @@ const BINDINGS: Record<Exclude<AttentionPhase, 'stats'>, [string, 'read' | 'read
 
 /** The kernel cache key: names the phase, strategy and every parameter; 16-bit K/V named (dispatch checks it). */
 export function attentionKernelName(k: AttentionKernel): string {
-  const tag = { serial: 'serial', blocked: 'block', subgroup: 'sg', tiled: 'wg' }[k.strategy];
+  const tag = { serial: 'serial', blocked: 'block', subgroup: 'sg', flash: 'flash', tiled: 'wg' }[k.strategy];
   if (k.phase === 'stats') return 'train-attention-stats';
   const prefix = k.phase === 'decode' ? `attention-${tag}${k.inPlace ? '-inplace' : ''}` : `train-attention-${tag}${k.phase === 'forward' ? '' : `-${k.phase}`}`;
-  return `${prefix}-${+(k.mask === 'packed')}-${k.headDim}s${k.lanes}q${k.rows}w${k.wg}${storageName(k.kv)}`;
+  return `${prefix}-${+(k.mask === 'packed')}-${k.headDim}s${k.lanes}q${k.rows}w${k.wg}${k.strategy === 'flash' ? `t${k.tile}` : ''}${storageName(k.kv)}`;
 }
 
 /** The kernel's WGSL (cached per description). */
@@ -81,6 +90,20 @@ const sources = new Map<string, string>();
 export const attentionRowsPerLane = (headDim: number, lanes: number) =>
   Math.max(1, lanes > 1 ? Math.min(4, Math.floor(32 / headDim)) : Math.min(8, Math.floor(128 / headDim)));
 
+/**
+ * flash: rows staged per tile for a head dim within `sharedBytes` of workgroup storage (two rows of the head dim
+ * plus a segment id and the dk/dv kernel's (lse, D) per staged row): the largest power of two up to 32 (the
+ * forward keeps a tile's scores in registers), or 0 where fewer than 4 rows fit (policy.ts then takes 'tiled').
+ */
+export function flashTile(headDim: number, sharedBytes: number): number {
+  let t = 32;
+  while (t >= 4 && flashBytes(headDim, t) > sharedBytes) t /= 2;
+  return t >= 4 ? t : 0;
+}
+
+/** flash: workgroup storage of `tile` staged rows (the most of the three phases: dk/dv's). */
+export const flashBytes = (headDim: number, tile: number) => tile * (8 * headDim + 12);
+
 /** Invocations per workgroup of the serial and blocked strategies. */
 const WG1 = 64;
 
@@ -91,13 +114,15 @@ const WG1 = 64;
 export function attentionGrid(k: AttentionKernel, B: number, T: number, nHeads: number, nKvHeads: number, maxGroups: number): [number, number, number] {
   const heads = k.phase === 'dkv' ? nKvHeads : nHeads;
   if (k.strategy === 'tiled') return [heads, T, B];
+  if (k.strategy === 'flash') return [Math.ceil(T / k.wg), heads, B];
   const blocks = B * Math.ceil(T / (k.lanes * k.rows)) * heads, n = k.lanes > 1 ? blocks : Math.ceil(blocks / WG1), x = Math.max(1, Math.min(n, maxGroups));
   return [x, Math.ceil(n / x), 1];
 }
 
 function generate(k: AttentionKernel): string {
   if (k.phase === 'stats') return STATS;
-  const vec = k.strategy === 'blocked' || k.strategy === 'subgroup';
+  const vec = k.strategy === 'blocked' || k.strategy === 'subgroup' || (k.strategy === 'flash' && k.headDim % 4 === 0);
+  if (k.strategy === 'flash' && (k.phase === 'decode' || k.tile < 1)) throw new Error(`webgpu: the flash attention kernels are for training phases with a tile ≥ 1 (got ${k.phase}, tile ${k.tile})`);
   if (vec && k.headDim % 4) throw new Error(`webgpu: the ${k.strategy} attention kernels need a head dim divisible by 4, got ${k.headDim}`);
   if (k.strategy === 'subgroup' && k.lanes < 2) throw new Error('webgpu: the subgroup attention kernels need lanes ≥ 2');
   if (k.inPlace && k.phase !== 'decode') throw new Error(`webgpu: attention ${k.phase} cannot run in place`);
@@ -115,7 +140,7 @@ fn ldq(i: u32) -> ${V} { return ${k.inPlace ? 'dst' : 'q'}[i]; }
 fn ldk(i: u32) -> ${V} { return ${widen('kc')}; }
 fn ldv(i: u32) -> ${V} { return ${widen('vc')}; }
 `;
-  return k.strategy === 'tiled' ? head + tiled(k) : head + rowwise(k, vec);
+  return head + (k.strategy === 'tiled' ? tiled(k) : k.strategy === 'flash' ? flash(k, vec) : rowwise(k, vec));
 }
 
 const STATS = `struct Params { n: u32, headDim: u32 }  // n = rows · nHeads
@@ -256,6 +281,114 @@ ${fwd ? `        var sc = 0.0;
     let qo = row * qw + h * HDV;
 ${fwd ? `    for (var d = 0u; d < HDV; d++) { dst[qo + d] = acc[j * HDV + d] / l[j]; }${decode ? '' : '\n    lse[row * p.nHeads + h] = m[j] + log(l[j]);'}`
     : '    for (var d = 0u; d < HDV; d++) { dq[qo + d] = acc[j * HDV + d] * p.scale; }'}
+  }
+}`;
+}
+
+/** flash: one row per invocation, the other side staged in workgroup memory a tile at a time. */
+function flash(k: AttentionKernel, vec: boolean): string {
+  const V = vec ? 'vec4<f32>' : 'f32', packed = k.mask === 'packed', dkv = k.phase === 'dkv';
+  // a staged row c's mask test against this invocation's segment, and the elements of staged rows
+  const otherSeg = (mine: string) => (packed ? ` || tseg[c] != ${mine}` : '');
+  const each = (body: string) => `for (var d = 0u; d < HDV; d++) { ${body} }`;
+  const stage = (rows: string, load: string, extra: string) => `    workgroupBarrier();  // every invocation is done with the previous tile
+    for (var e = li; e < BC * HDV; e += BR) {  // consecutive invocations, consecutive elements
+      let r = seq + min(${rows} + e / HDV, p.T - 1u);
+      ${load}
+    }
+${extra ? `    for (var c = li; c < BC; c += BR) {
+      let r = seq + min(${rows} + c, p.T - 1u);
+      ${extra}
+    }
+` : ''}    workgroupBarrier();`;
+  const head = `const HDV = ${k.headDim / (vec ? 4 : 1)}u;  // row elements per head
+const BR = ${k.wg}u;  // rows per workgroup, one per invocation
+const BC = ${k.tile}u;  // rows staged per tile
+const MASKED = -3.0e38;
+fn dotv(a: ${V}, b: ${V}) -> f32 { return ${vec ? 'dot(a, b)' : 'a * b'}; }
+var<workgroup> ta: array<${V}, BC * HDV>;  // ${dkv ? 'q' : 'k'} of the staged rows
+var<workgroup> tb: array<${V}, BC * HDV>;  // ${dkv ? 'dout' : 'v'} of the staged rows
+${packed ? 'var<workgroup> tseg: array<i32, BC>;\n' : ''}${dkv ? 'var<workgroup> tst: array<vec2<f32>, BC>;  // (lse, D) of the staged rows\n' : ''}
+@compute @workgroup_size(BR)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let r0 = wg.x * BR; let h = wg.y; let seq = wg.z * p.T;
+  let kvw = p.kvWidth / ${vec ? 4 : 1}u; let qw = p.nHeads * HDV;
+  let t = r0 + li;  // this invocation's row; past T it computes a clamped copy and stores nothing
+  let row = seq + min(t, p.T - 1u);
+`;
+  if (dkv) {
+    // this invocation's key t, kv head h; queries from the block's first key on, per query head of the group
+    return `${head}  let ko = row * kvw + h * HDV;
+  var kv: array<${V}, HDV>;
+  var vv: array<${V}, HDV>;
+  var accK: array<${V}, HDV>;
+  var accV: array<${V}, HDV>;
+  ${each('kv[d] = ldk(ko + d) * p.scale; vv[d] = ldv(ko + d);')}
+  let sk = segOf(row);
+  for (var j = 0u; j < p.group; j++) {
+    let qh = h * p.group + j;
+    for (var t0 = r0; t0 < p.T; t0 += BC) {
+${stage('t0', 'let o = (r * p.nHeads + qh) * HDV + e % HDV;\n      ta[e] = q[o]; tb[e] = dout[o];',
+    `tst[c] = stats[r * p.nHeads + qh];${packed ? ' tseg[c] = segOf(r);' : ''}`).replace(/^/gm, '  ')}
+      for (var c = 0u; c < BC; c++) {
+        let tq = t0 + c;
+        if (tq < t || tq >= p.T${otherSeg('sk')}) { continue; }
+        var sc = 0.0; var dp = 0.0;
+        ${each('sc += dotv(ta[c * HDV + d], kv[d]); dp += dotv(tb[c * HDV + d], vv[d]);')}
+        let pr = exp(sc - tst[c].x);
+        let ds = pr * (dp - tst[c].y);
+        ${each('accV[d] += pr * tb[c * HDV + d]; accK[d] += ds * ta[c * HDV + d];')}
+      }
+    }
+  }
+  if (t < p.T) { ${each('dk[ko + d] = accK[d] * p.scale; dv[ko + d] = accV[d];')} }
+}`;
+  }
+  const fwd = k.phase === 'forward';
+  // forward and dq: this invocation's query t, head h; keys below the block's end, a tile at a time
+  return `${head}  let qo = row * qw + h * HDV;
+  let kvo = (h / p.group) * HDV;
+  var qv: array<${V}, HDV>;
+  var acc: array<${V}, HDV>;
+${fwd ? '  var m = MASKED;  // running max\n  var l = 0.0;     // running sum of exp(score − m)' : `  var dov: array<${V}, HDV>;\n  let st = stats[row * p.nHeads + h];`}
+  ${each(`qv[d] = ldq(qo + d) * p.scale;${fwd ? '' : ' dov[d] = dout[qo + d];'}`)}
+  let sq = segOf(row);
+  let kEnd = min(r0 + BR, p.T);
+  for (var s0 = 0u; s0 < kEnd; s0 += BC) {
+${stage('s0', 'let o = r * kvw + kvo + e % HDV;\n      ta[e] = ldk(o); tb[e] = ldv(o);', packed ? 'tseg[c] = segOf(r);' : '')}
+    let n = select(0u, min(BC, t + 1u - s0), t >= s0);  // keys of the tile this row sees (causal)
+${fwd ? `    var sc: array<f32, BC>;
+    var mt = m;
+    for (var c = 0u; c < BC; c++) {
+      var x = MASKED;
+      if (c < n${packed ? ' && tseg[c] == sq' : ''}) {
+        x = 0.0;
+        ${each('x += dotv(qv[d], ta[c * HDV + d]);')}
+      }
+      sc[c] = x;
+      mt = max(mt, x);
+    }
+    let corr = exp(m - mt);  // rescales what was accumulated under the old max (0 before the first key)
+    m = mt;
+    l *= corr;
+    ${each('acc[d] *= corr;')}
+    for (var c = 0u; c < BC; c++) {
+      if (sc[c] == MASKED) { continue; }
+      let pr = exp(sc[c] - m);
+      l += pr;
+      ${each('acc[d] += pr * tb[c * HDV + d];')}
+    }`
+    : `    for (var c = 0u; c < BC; c++) {
+      if (c >= n${otherSeg('sq')}) { continue; }
+      var sc = 0.0; var dp = 0.0;
+      ${each('sc += dotv(qv[d], ta[c * HDV + d]); dp += dotv(dov[d], tb[c * HDV + d]);')}
+      let ds = exp(sc - st.x) * (dp - st.y);
+      ${each('acc[d] += ds * ta[c * HDV + d];')}
+    }`}
+  }
+  if (t < p.T) {
+${fwd ? `    ${each('dst[qo + d] = acc[d] / l;')}
+    lse[row * p.nHeads + h] = m + log(l);` : `    ${each('dq[qo + d] = acc[d] * p.scale;')}`}
   }
 }`;
 }
