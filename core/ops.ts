@@ -40,12 +40,12 @@ export function ropeInvFreqTable(freqs: RopeFreqs, headDim: number): Float64Arra
   return Float64Array.from({ length: half }, (_, j) => Math.pow(freqs, (-2 * j) / headDim));
 }
 
-/** One product of Ops.matmuls: out [M, N] = x · w[N, K]ᵀ. */
-export interface MatmulPart { out: Buf; w: Buf; N: number }
+/** One product of Ops.matmuls: out [M, N] = x · w[N, K]ᵀ (+ bias [N] per row). */
+export interface MatmulPart { out: Buf; w: Buf; N: number; bias?: Buf | null }
 
 /** Ops.matmuls as one matmul call per part (for backends that gain nothing from one job). */
 export function matmulsInTurn(ops: Pick<Ops, 'matmul'>, x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void {
-  for (const p of parts) ops.matmul(p.out, x, p.w, M, p.N, K);
+  for (const p of parts) ops.matmul(p.out, x, p.w, M, p.N, K, p.bias);
 }
 
 export interface Buf {
@@ -107,8 +107,11 @@ export interface Ops {
   embedding(out: Buf, table: Buf, ids: Buf, T: number, dim: number): void;
   /** out[t] = x[t] / sqrt(mean(x[t]²) + eps) * w   x,out [T, dim], w [dim] */
   rmsnorm(out: Buf, x: Buf, w: Buf, T: number, dim: number, eps: number): void;
-  /** out[M,N] = x[M,K] · w[N,K]ᵀ */
-  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void;
+  /**
+   * out[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N] on every row: Qwen2's q/k/v biases, added in the GEMM's store where
+   * the backend can, else as addBias does)
+   */
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias?: Buf | null): void;
   /**
    * Several products of one input x [M, K] (q/k/v, gate/up), each output exactly what matmul gives; a backend may
    * run them as one job (WASM: one dispatch to its threads, whose shares cover all parts).

@@ -37,16 +37,17 @@ export interface AttentionShape {
 
 export interface TrainOps extends Ops {
   /**
-   * out[M,N] = beta·out + mask(a)[M,K] · b[N,K]ᵀ  (beta defaults to 0; aMask: a's elements dropped as DropMask says).
-   * The forward linear layer with an accumulating output and LoRA's dropout on its input.
+   * out[M,N] = beta·out + alpha · mask(a)[M,K] · b[N,K]ᵀ  (beta defaults to 0, alpha to 1; aMask: a's elements
+   * dropped as DropMask says). The forward linear layer with an accumulating output, and LoRA's first product with
+   * the dropout on its input and its scale (alpha) applied as the product is stored.
    */
-  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number, aMask?: DropMask | null): void;
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number, aMask?: DropMask | null, alpha?: number): void;
   /**
-   * out[M,N] = beta·out + mask(a[M,K] · b[K,N])  (beta defaults to 0: out is overwritten, old contents ignored;
-   * outMask: the product's element j, j = m·N + n, dropped as DropMask says).
+   * out[M,N] = beta·out + alpha · mask(a[M,K] · b[K,N])  (beta defaults to 0: out is overwritten, old contents
+   * ignored; alpha to 1; outMask: the product's element j, j = m·N + n, dropped as DropMask says).
    * Backward of a linear layer y = x·Wᵀ with W [out, in]: dX[M,in] = dY[M,out] · W[out,in].
    */
-  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number, outMask?: DropMask | null): void;
+  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number, outMask?: DropMask | null, alpha?: number): void;
   /**
    * out[M,N] = beta·out + a[K,M]ᵀ · mask(b)[K,N]  (beta = 0 overwrites; bMask as aMask of matmulNT).
    * Weight gradient of y = x·Wᵀ: dW[out,in] += dY[rows,out]ᵀ · X[rows,in]  (M = out, N = in, K = rows, beta = 1).

@@ -129,18 +129,18 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     return d;
   }
 
-  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1): void {
     check('matmulNT', [out, M * N], [a, M * K], [b, N * K]);
-    const g: GemmCall = { out, a, b, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta, mask: aMask };
+    const g: GemmCall = { out, a, b, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta, mask: aMask, alpha };
     if (aMask && !this.drawsMask(g)) { g.a = this.dropped(a, M * K, aMask); g.mask = null; }
     this.gemm(g);
   }
 
-  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null): void {
+  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null, alpha = 1): void {
     check('matmulNN', [out, M * N], [a, M * K], [b, K * N]);
     if (outMask && !this.drawsMask({ out, a, b, M, N, K, layout: 'NN', lda: K, ldb: N, ldo: N, mask: outMask })) {
       const product = this.scratchBuf('dropped-product', M * N);
-      this.matmulNN(product, a, b, M, N, K);
+      this.matmulNN(product, a, b, M, N, K, 0, null, alpha);
       this.dropout(out, product, M * N, outMask, 1, beta);
       return;
     }
@@ -149,13 +149,13 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
       // CPU adapters: bᵀ into a scratch, then the vec4 dot-product GEMM (gemm/policy.ts nnViaTranspose)
       const bt = this.scratchBuf('nn-transpose', K * N);
       this.dispatch(this.kernel('train-transpose', transpose), [K, N], [bt, b], this.strideGrid(K * N, 64));
-      this.gemm({ out, a, b: bt, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta });
+      this.gemm({ out, a, b: bt, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta, alpha });
       return;
     }
     // b split by rows (dX = dY·W with W's out-rows split): sum the pieces' products over k
     for (const [i, p] of this.rowPieces(b, N).entries()) {
       const k0 = p.start / N, kc = Math.min(p.length / N, K - k0);
-      if (kc > 0) this.gemm({ out, a, b: p.buf, M, N, K: kc, layout: 'NN', lda: K, ldb: N, ldo: N, aOff: k0, beta: i === 0 ? beta : 1, mask: outMask });
+      if (kc > 0) this.gemm({ out, a, b: p.buf, M, N, K: kc, layout: 'NN', lda: K, ldb: N, ldo: N, aOff: k0, beta: i === 0 ? beta : 1, mask: outMask, alpha });
     }
   }
 

@@ -126,6 +126,10 @@ function aliasableInput(name: string, binding: number, aliased: boolean): string
 export interface GemmCall {
   out: Buf; a: Buf; b: Buf; M: number; N: number; K: number; layout: GemmLayout;
   lda: number; ldb: number; ldo: number; aOff?: number; bOff?: number; oOff?: number; beta?: number; mask?: DropMask | null;
+  /** out = beta·out + alpha·A·B (+ bias): alpha scales the product (default 1) */
+  alpha?: number;
+  /** a per-column bias [N] added to the product: in the kernel's store where it adds one (gemm/generate.ts addsBias), else in a pass after */
+  bias?: Buf | null;
 }
 
 // Scratch for bit-casting f32 params into the u32 uniform words.
@@ -472,12 +476,17 @@ export class WebGpuOps implements Ops {
     this.dispatch(k, [dim, f32bits(eps)], [out, inPlace ? null : x, w], T);
   }
 
-  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null): void {
     check('matmul', [out, M * N], [x, M * K], [w, N * K]);
+    if (bias) check('matmul', [bias, N]);
     if (M === 0 || N === 0) return;
     if (K === 0) throw new Error('webgpu: matmul with K = 0');
-    if ((w as GBuf).parts) { this.matmulSplit(out, x, w, M, N, K); return; }
-    this.gemm({ out, a: x, b: w, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N });
+    if ((w as GBuf).parts) {
+      this.matmulSplit(out, x, w, M, N, K);
+      if (bias) this.addBias(out, bias, M, N);
+      return;
+    }
+    this.gemm({ out, a: x, b: w, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, bias });
   }
   /** one dispatch each: they go out in the same submit anyway */
   matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void { matmulsInTurn(this, x, M, K, parts); }
@@ -496,19 +505,21 @@ export class WebGpuOps implements Ops {
   /** The kernel gemm(g) runs (gemm/policy.ts); its mask is false where the kernel cannot draw g's itself. */
   protected gemmPlan(g: GemmCall) {
     const { a, b, aOff = 0, bOff = 0, oOff = 0 } = g;
-    return chooseGemm(this.gemmProfile, { ...g, aOff, bOff, oOff, mask: Boolean(g.mask),
+    return chooseGemm(this.gemmProfile, { ...g, aOff, bOff, oOff, mask: Boolean(g.mask), bias: Boolean(g.bias),
       dtype: { a: storageOf(a), b: storageOf(b) } });
   }
 
   /** Runs one GEMM (GemmCall, whole buffers) on the kernel the policy picks; a mask the kernel cannot draw throws. */
   protected gemm(g: GemmCall) {
-    const { out, a, b, M, N, K, lda, ldb, ldo, aOff = 0, bOff = 0, oOff = 0, beta = 0, mask = null } = g;
+    const { out, a, b, M, N, K, lda, ldb, ldo, aOff = 0, bOff = 0, oOff = 0, beta = 0, mask = null, alpha = 1, bias = null } = g;
     if (M === 0 || N === 0) return;
     const k = this.gemmPlan(g);
     if (mask && !k.mask) throw new Error(`webgpu: the ${k.strategy} ${g.layout} GEMM has no dropout mask`);
-    const params = [M, N, K, lda, ldb, ldo, aOff, bOff, oOff, f32bits(beta), ...(mask ? [mask.index, mask.threshold] : [])];
-    this.dispatch(this.kernel(gemmKernelName(k), gemmSource(k, this.tileLimits)), params, [out, a, b, ...(mask ? [mask.salts] : [])],
-      ...gemmGrid(k, M, N));
+    if (bias && !k.bias && (ldo !== N || oOff)) throw new Error('webgpu: a GEMM bias after the product needs a whole output (ldo = N, no offset)');
+    const params = [M, N, K, lda, ldb, ldo, aOff, bOff, oOff, f32bits(beta), f32bits(alpha), ...(mask ? [mask.index, mask.threshold] : [])];
+    this.dispatch(this.kernel(gemmKernelName(k), gemmSource(k, this.tileLimits)), params,
+      [out, a, b, mask ? mask.salts : null, ...(k.bias ? [bias] : [])], ...gemmGrid(k, M, N));
+    if (bias && !k.bias) this.addBias(out, bias, M, N);
   }
 
   /**

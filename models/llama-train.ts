@@ -208,8 +208,7 @@ export class LlamaTrainer {
   // ---- a linear layer y = x·Wᵀ + b + LoRA, forward and backward ----
   private linF(l: Lin, y: Buf, x: Buf, train: boolean): void {
     const rows = this.B * this.T;
-    this.ops.matmul(y, x, l.weight.w, rows, l.N, l.K);
-    if (l.bias) this.ops.addBias(y, l.bias.w, rows, l.N);
+    this.ops.matmul(y, x, l.weight.w, rows, l.N, l.K, l.bias?.w);  // the bias added in the GEMM's store where the backend can
     l.lora?.forward(y, x, train);
   }
   /** dx = beta·dx + dy·W (+ LoRA's share); weight and bias gradients accumulate when trained. */

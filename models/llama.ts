@@ -234,12 +234,8 @@ export class LlamaRunner {
     this.layers.forEach((l, i) => {
       // attention block: x += o(attn(rope(q(norm(x))), rope(k(norm(x))), v(norm(x))))
       ops.rmsnorm(this.xn, this.x, l.inputNorm, T, D, c.rmsNormEps);
-      ops.matmuls(this.xn, T, D, [{ out: this.q, w: l.q, N: qDim }, { out: this.k, w: l.k, N: kvDim }, { out: this.v, w: l.v, N: kvDim }]);
-      if (l.qBias && l.kBias && l.vBias) {
-        ops.addBias(this.q, l.qBias, T, qDim);
-        ops.addBias(this.k, l.kBias, T, kvDim);
-        ops.addBias(this.v, l.vBias, T, kvDim);
-      }
+      ops.matmuls(this.xn, T, D, [{ out: this.q, w: l.q, N: qDim, bias: l.qBias }, { out: this.k, w: l.k, N: kvDim, bias: l.kBias },
+        { out: this.v, w: l.v, N: kvDim, bias: l.vBias }]);
       if (l.qNorm && l.kNorm) { // Qwen3: RMSNorm over each head's vector
         ops.rmsnorm(this.q, this.q, l.qNorm, T * c.numHeads, c.headDim, c.rmsNormEps);
         ops.rmsnorm(this.k, this.k, l.kNorm, T * c.numKvHeads, c.headDim, c.rmsNormEps);

@@ -98,8 +98,7 @@ export class LoraAdapter {
   forward(y: Buf, x: Buf, train: boolean): void {
     const { ops, rows, N, K } = this, r = this.cfg.rank;
     const mask = train ? this.mask : null, c = mask ? this.scaleC : this.cfg.alpha / r;
-    ops.matmulNT(this.u, x, this.A.value, rows, r, K, 0, mask);
-    ops.scale(this.u, c, rows * r);
+    ops.matmulNT(this.u, x, this.A.value, rows, r, K, 0, mask, c);  // u = c·mask(x)·Aᵀ, scaled as it is stored
     ops.matmulNT(y, this.u, this.B.value, rows, N, r, 1);
   }
 
@@ -107,8 +106,7 @@ export class LoraAdapter {
   backward(dxAcc: Buf, dy: Buf, x: Buf): void {
     const { ops, rows, N, K, s } = this, r = this.cfg.rank;
     ops.matmulTNAcc(this.B.grad, dy, this.u, N, r, rows, 1);
-    ops.matmulNN(s.du, dy, this.B.value, rows, r, N);
-    ops.scale(s.du, this.scaleC, rows * r);
+    ops.matmulNN(s.du, dy, this.B.value, rows, r, N, 0, null, this.scaleC);
     ops.matmulTNAcc(this.A.grad, s.du, x, r, K, rows, 1, this.mask);
     ops.matmulNN(dxAcc, s.du, this.A.value, rows, K, r, 1, this.mask);
   }

@@ -138,6 +138,29 @@ test('matmulNN and matmulTNAcc (linear backward: dX = dY·W, dW += dYᵀ·X; bet
   }
 });
 
+// The GEMM epilogue: the forward's bias (Qwen2's q/k/v) and alpha (LoRA's scale), against float64 sums and
+// PyTorch's dX; on GPU configs both happen in the GEMM's store (one kernel), elsewhere in a pass after it.
+test('matmul with a bias, and alpha in matmulNT and matmulNN: beta·out + alpha·product (+ bias)', async () => {
+  for (const ops of backends) for (const c of linear) {
+    const { M, N, K } = c, bias = randn(N), y0 = randn(M * N), dx0 = randn(M * K), prod = matmulNT64(c.x, c.w, M, N, K);
+    const r = await run(ops, { y: new Float32Array(M * N).fill(NaN), yA: y0, dx: dx0, x: c.x, w: c.w, bias, dy: c.dy }, (b) => {
+      ops.matmul(b.y, b.x, b.w, M, N, K, b.bias);
+      ops.matmulNT(b.yA, b.x, b.w, M, N, K, 1, null, 0.75);
+      ops.matmulNN(b.dx, b.dy, b.w, M, K, N, 0.5, null, 2);
+    }, ['y', 'yA', 'dx']);
+    const key = `epilogue ${label(ops)}`, what = `${label(ops)} M=${M} N=${N} K=${K}`;
+    expectClose(r.y, prod.map((v, j) => v + bias[j % N]), TOL, `${what} x·Wᵀ + b`, key);
+    expectClose(r.yA, prod.map((v, j) => y0[j] + 0.75 * v), TOL, `${what} y0 + 0.75·x·Wᵀ`, key);
+    expectClose(r.dx, Float64Array.from(results[c.i].dx, (v, j) => 0.5 * dx0[j] + 2 * v), TOL, `${what} 0.5·dx0 + 2·dY·W`, key);
+  }
+  for (const ops of webgpu) {  // the tiled (GPU) and matvec GEMMs add the bias in their store; CPU adapters' others in a pass after
+    const keys = kernelKeys(ops);
+    assert.match(keys, /gemm-matvec-\S*-bias/);
+    if (ops.strategy === 'tiled') assert.match(keys, /gemm-tiled-NT-\S*-bias/);
+    else assert.match(keys, /(^| )bias\{/);
+  }
+});
+
 // LoRA's dropout, drawn on the fly: the masked GEMMs equal the plain ones on a mask the test applies itself with
 // dropKeep (so the WGSL hash is checked against the TypeScript one). Shapes: LoRA's (rank 8; whole vec4s, the
 // subgroup/vec4 kernels' on-the-fly masks) and ragged ones (the materializing fallbacks on CPU adapters; the tiled
@@ -158,16 +181,17 @@ async function checkDropout(ops: TrainOps) {
         ref.matmulTNAcc(b.dA, b.du, b.x, r, K, rows, 1);
         ref.matmulNN(b.dx, b.du, b.A, rows, K, r);
       }, ['u', 'dA', 'dx']);
-      want.dx1 = Float32Array.from(add(dx0, mul(want.dx, maskOf(rows * K))));
+      want.dx1 = Float32Array.from(add(dx0, mul(want.dx, maskOf(rows * K)), 2));
+      want.u = Float32Array.from(want.u, (v, j) => u0[j] + 0.75 * (v - u0[j]));  // LoRA's scale (alpha) after the mask
       dropWants.push(want);
     }
   }
   for (const [i, { rows, r, K, x, A, du, u0, dA0, dx0 }] of dropCases.entries()) {
     const got = await run(ops, { u: u0, dA: dA0, dx1: dx0, x, A, du, salts: Int32Array.from([7, dropSalt]) }, (b) => {
       const mask = { salts: b.salts, index: 1, threshold: dropThreshold(dropP) };
-      ops.matmulNT(b.u, b.x, b.A, rows, r, K, 1, mask);
+      ops.matmulNT(b.u, b.x, b.A, rows, r, K, 1, mask, 0.75);
       ops.matmulTNAcc(b.dA, b.du, b.x, r, K, rows, 1, mask);
-      ops.matmulNN(b.dx1, b.du, b.A, rows, K, r, 1, mask);
+      ops.matmulNN(b.dx1, b.du, b.A, rows, K, r, 1, mask, 2);
     }, ['u', 'dA', 'dx1']);
     for (const k of ['u', 'dA', 'dx1']) expectClose(got[k], dropWants[i][k], TOL, `${label(ops)} dropout ${rows}×${r}×${K} ${k}`, `dropout ${label(ops)}`);
   }

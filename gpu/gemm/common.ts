@@ -1,13 +1,14 @@
 // What every GEMM kernel shares, whatever its strategy: one Params struct, one binding layout and one epilogue.
-//   dst[oOff + m·ldo + n] = beta·dst[…] + Σ_k A(m,k)·B(k,n)
+//   dst[oOff + m·ldo + n] = beta·dst[…] + alpha·Σ_k A(m,k)·B(k,n) (+ bias[n])
 // where the layout's first letter says how A is read (N: a[aOff + m·lda + k], T: a[aOff + k·lda + m]) and its
 // second how B is (N: b[bOff + k·ldb + n], T: b[bOff + n·ldb + k]). One description so covers y = x·Wᵀ, dX = dY·W,
 // dW += dYᵀ·X and the vocabulary chunks of the fused cross-entropy (offsets into lm_head, whose chunks are not
-// 256-byte aligned as binding offsets would need). Bindings: 0 Params, 1 dst, 2 a, 3 b, 4 the dropout salts.
+// 256-byte aligned as binding offsets would need). Bindings: 0 Params, 1 dst, 2 a, 3 b, 4 the dropout salts, 5 the bias.
 // Operands may be stored in 16 bits (Ops.upload's half: f16 or bf16, packed in u32 words, ops/half.ts) and are
 // widened as they are read: the arithmetic stays f32.
 // The epilogue: beta = 0 overwrites without reading dst (its old contents may be anything, NaN included); a
-// dropout mask on the product (LoRA's, ops/dropout.ts) is applied as it is stored.
+// dropout mask on the product (LoRA's, ops/dropout.ts) is applied as it is stored, then alpha (LoRA's scale) and a
+// per-column bias (Qwen2's q/k/v biases) in the kernels that bind one: no pass of their own over dst.
 import { dropKeepFn } from '../ops/dropout.ts';
 import { halfFns, loadAs, storageElem, storageName, type Storage } from '../ops/half.ts';
 
@@ -18,7 +19,7 @@ export interface GemmDtypes { a: GemmDtype; b: GemmDtype }
 export const F32: GemmDtypes = { a: 'f32', b: 'f32' };
 
 /** The Params words of a GEMM: gemmParams(...) in this order (beta as its f32 bits), the mask's two at the end. */
-export const PARAMS = 'M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32';
+export const PARAMS = 'M: u32, N: u32, K: u32, lda: u32, ldb: u32, ldo: u32, aOff: u32, bOff: u32, oOff: u32, beta: f32, alpha: f32';
 
 export const rep = (n: number, f: (i: number) => string, sep = '\n') => Array.from({ length: n }, (_, i) => f(i)).join(sep);
 
@@ -41,7 +42,12 @@ export interface HeaderSpec {
   mask?: boolean;
   /** the mask applies to the product as it is stored (store() then takes the salt) */
   maskOut?: boolean;
+  /** a per-column bias added as dst is stored (binding 5) */
+  bias?: boolean;
 }
+
+/** A suffix naming a kernel that adds a bias (its binding 5). */
+export const biasName = (bias: boolean | undefined) => (bias ? '-bias' : '');
 
 /** The enable lines, Params, bindings and store(m, n, v) of a kernel. */
 export function gemmHeader(h: HeaderSpec): string {
@@ -52,12 +58,12 @@ export function gemmHeader(h: HeaderSpec): string {
 @group(0) @binding(1) var<storage, read_write> dst: array<${o}>;
 @group(0) @binding(2) var<storage, read> a: array<${elem(h.dtype.a, h.aWidth)}>;
 @group(0) @binding(3) var<storage, read> b: array<${elem(h.dtype.b, h.bWidth)}>;
-${h.mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropKeepFn}` : ''}
+${h.mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropKeepFn}` : ''}${h.bias ? '@group(0) @binding(5) var<storage, read> bias: array<f32>;\n' : ''}
 // beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
 fn store(m: u32, n: u32, v0: ${o}${h.maskOut ? ', salt: u32' : ''}) {
   if (m >= p.M || n >= p.N) { return; }
   let i = (p.oOff + m * p.ldo + n)${h.out4 ? ' / 4u' : ''};
-  let v = ${masked};
+  let v = p.alpha * ${masked}${!h.bias ? '' : h.out4 ? ' + vec4(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u])' : ' + bias[n]'};
   if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
 }
 `;

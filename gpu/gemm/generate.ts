@@ -1,8 +1,8 @@
 // Every GEMM kernel from one description (GemmKernel): the layout, the operands' storage dtype, whether a dropout
 // mask is drawn on the fly, and the strategy with its own shape (tile, vector width, subgroup lanes). policy.ts
 // chooses the description for a device and a product; this module turns it into a pipeline name, WGSL and a grid.
-// All strategies share common.ts's Params, bindings and epilogue (dst = beta·dst + A·B, mask on the product), so
-// one dispatch serves every kernel. The strategies, each in its own file:
+// All strategies share common.ts's Params, bindings and epilogue (dst = beta·dst + alpha·A·B, mask on the product;
+// a bias in those that bind one), so one dispatch serves every kernel. The strategies, each in its own file:
 // - matvec   (matvec.ts)   NT with one row of A (decode): B read once, contiguously; any adapter
 // - register (register.ts) any layout and shape, TM×TN blocks without workgroup memory (CPU adapters' fallback)
 // - vec4     (vec4.ts)     CPU adapters, operands read as aligned vec4s, unrolled TM×TN blocks
@@ -22,6 +22,8 @@ interface Common {
   dtype: GemmDtypes;
   /** the layout's dropout mask (A in NT, B in TN, the product in NN) drawn in the kernel: Params gains dIndex, dThreshold */
   mask: boolean;
+  /** a per-column bias added by the kernel as it stores (binding 5; only strategies that add one, see addsBias) */
+  bias?: boolean;
 }
 
 /** One GEMM kernel. out4: dst stored a vec4 at a time (common.ts vec4Out). */
@@ -41,6 +43,8 @@ interface Strategy<K extends GemmKernel> {
   masks: readonly GemmLayout[];
   /** whether it reads 16-bit operands */
   half: boolean;
+  /** whether it adds a bias as it stores (the GPU forward's kernels; elsewhere the caller adds it after) */
+  bias: boolean;
   name(k: K): string;
   source(k: K, limits?: TileLimits): string;
   /** workgroups (x over n, y over m) for an M×N output */
@@ -52,21 +56,21 @@ const m = (k: GemmKernel) => (k.mask ? 'm' : '');
 
 const STRATEGIES: { [S in GemmStrategy]: Strategy<Of<S>> } = {
   matvec: {
-    layouts: ['NT'], masks: [], half: true,
+    layouts: ['NT'], masks: [], half: true, bias: true,
     name: (k) => matvecKernelName(k), source: (k) => matvecSource(k), grid: (k, M, N) => matvecGrid(k.shape, M, N),
   },
   register: {
-    layouts: ALL, masks: [], half: true,
+    layouts: ALL, masks: [], half: true, bias: false,
     name: (k) => registerKernelName(k), source: (k) => registerSource(k), grid: (k, M, N) => registerGrid(k.tile, M, N),
   },
   vec4: {
-    layouts: THREE, masks: ['TN'], half: false,
+    layouts: THREE, masks: ['TN'], half: false, bias: false,
     name: (k) => `gemm-vec4-${k.layout}-${k.tile.TM}x${k.tile.TN}@${k.wg.x}${k.out4 ? 'o4' : ''}${m(k)}`,
     source: (k) => gemmVec4Source(k.layout as 'NN', k.tile.TM, k.tile.TN, k.wg, k.out4, k.mask),
     grid: (k, M, N) => [Math.ceil(N / (k.tile.TN * k.wg.x)), Math.ceil(M / (k.tile.TM * k.wg.y))],
   },
   subgroup: {
-    layouts: THREE, masks: THREE, half: true,  // B only, in NT and NN (a weight's half copy); the source checks
+    layouts: THREE, masks: THREE, half: true, bias: false,  // B only, in NT and NN (a weight's half copy); the source checks
     name: (k) => `gemm-sg-${k.layout}-${k.tile.R}x${k.tile.C}@${k.tile.WY}s${k.lanes}${k.out4 ? 'o4' : ''}${m(k)}${dtypeName(k.dtype)}`,
     source: (k) => {
       if (k.dtype.a !== 'f32') throw new Error('webgpu: the subgroup GEMMs read A as f32');
@@ -75,7 +79,7 @@ const STRATEGIES: { [S in GemmStrategy]: Strategy<Of<S>> } = {
     grid: (k, M, N) => subgroupGrid(k.layout as 'NN', M, N, k.tile, k.lanes),
   },
   tiled: {
-    layouts: ALL, masks: THREE, half: true,
+    layouts: ALL, masks: THREE, half: true, bias: true,
     name: (k) => tiledKernelName(k), source: (k, limits) => gemmTiledSource(k, limits), grid: (k, M, N) => tiledGrid(k.tile, M, N),
   },
 };
@@ -88,12 +92,16 @@ export const gemmKernelName = (k: GemmKernel) => strategy(k).name(k);
 /** Whether a strategy draws the dropout mask of a layout itself (else the caller materializes the masked operand). */
 export const drawsMask = (strategy: GemmStrategy, layout: GemmLayout) => STRATEGIES[strategy].masks.includes(layout);
 
+/** Whether a strategy adds a bias as it stores (else the caller adds it in a pass of its own). */
+export const addsBias = (strategy: GemmStrategy) => STRATEGIES[strategy].bias;
+
 /** The WGSL of k for a device with `limits` (the tiled strategy checks its tile against them). */
 export function gemmSource(k: GemmKernel, limits?: TileLimits): string {
   const s = strategy(k), what = `webgpu: the ${k.strategy} ${k.layout} GEMM`;
   if (!s.layouts.includes(k.layout)) throw new Error(`${what} does not exist (layouts: ${s.layouts.join(', ')})`);
   if (k.mask && !s.masks.includes(k.layout)) throw new Error(`${what} has no dropout mask`);
   if (!s.half && (k.dtype.a !== 'f32' || k.dtype.b !== 'f32')) throw new Error(`${what} reads f32 operands only`);
+  if (k.bias && !s.bias) throw new Error(`${what} adds no bias`);
   return s.source(k, limits);
 }
 

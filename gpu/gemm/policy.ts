@@ -6,7 +6,7 @@
 //   and the operands are aligned, else the vec4 ones, else the general register kernel (16-bit operands, ragged shapes).
 // Table-tested without a GPU (test/gemm-policy.test.ts).
 import { rowsVec4, vec4Out, type GemmDtypes, type GemmLayout } from './common.ts';
-import { drawsMask, type GemmKernel } from './generate.ts';
+import { addsBias, drawsMask, type GemmKernel } from './generate.ts';
 import type { MatvecShape } from './matvec.ts';
 import type { RegisterTile } from './register.ts';
 import { subgroupFits, subgroupTile } from './subgroup.ts';
@@ -45,9 +45,16 @@ export interface GemmShape {
   dtype: GemmDtypes;
   /** the layout's dropout mask is wanted (only kernels that draw it get it; see drawsMask) */
   mask: boolean;
+  /** a per-column bias is wanted (only kernels that add one get it; see addsBias) */
+  bias?: boolean;
 }
 
 export function chooseGemm(p: DeviceProfile, s: GemmShape): GemmKernel {
+  const k = kernelFor(p, s);
+  return s.bias && addsBias(k.strategy) ? { ...k, bias: true } : k;
+}
+
+function kernelFor(p: DeviceProfile, s: GemmShape): GemmKernel {
   const { layout, dtype } = s, rows4 = rowsVec4(s.K, s.lda, s.ldb, s.aOff, s.bOff);
   const maskIf = (strategy: GemmKernel['strategy']) => s.mask && drawsMask(strategy, layout);
   if (s.M === 1 && layout === 'NT' && !s.mask) return { strategy: 'matvec', layout, dtype, mask: false, shape: p.matvec, rows4 };

@@ -48,13 +48,13 @@ export class ReferenceOps implements Ops {
     }
   }
 
-  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
-    const o = f(out), xs = f(x), ws = f(w);
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null): void {
+    const o = f(out), xs = f(x), ws = f(w), b = bias && f(bias);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let acc = 0;
         for (let k = 0; k < K; k++) acc += xs[m * K + k] * ws[n * K + k];
-        o[m * N + n] = acc;
+        o[m * N + n] = b ? acc + b[n] : acc;
       }
     }
   }

@@ -22,25 +22,25 @@ const masked = (b: Buf, mask: DropMask | null) => {
 export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
   get caps(): BackendCaps { return { ...super.caps, train: true }; }
 
-  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1): void {
     const o = f(out), as = masked(a, aMask), bs = f(b);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let acc = 0;
         for (let k = 0; k < K; k++) acc += as[m * K + k] * bs[n * K + k];
-        o[m * N + n] = beta === 0 ? acc : beta * o[m * N + n] + acc;
+        o[m * N + n] = beta === 0 ? alpha * acc : beta * o[m * N + n] + alpha * acc;
       }
     }
   }
 
-  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null): void {
+  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null, alpha = 1): void {
     const o = f(out), as = f(a), bs = f(b), keep = keeper(outMask);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
         let acc = 0;
         for (let k = 0; k < K; k++) acc += as[m * K + k] * bs[k * N + n];
         if (!keep(m * N + n)) acc = 0;
-        o[m * N + n] = beta === 0 ? acc : beta * o[m * N + n] + acc;
+        o[m * N + n] = beta === 0 ? alpha * acc : beta * o[m * N + n] + alpha * acc;
       }
     }
   }

@@ -147,7 +147,11 @@ export class WasmOps implements Ops {
     const [o, xp, wp] = this.ptrs([out, T * dim], [x, T * dim], [w, dim]);
     this.k.rmsnorm(o, xp, wp, T, dim, eps);
   }
-  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null): void {
+    this.matmulOnly(out, x, w, M, N, K);
+    if (bias) this.addBias(out, bias, M, N);
+  }
+  private matmulOnly(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
     const [o, xp, wp] = this.ptrs([out, M * N], [x, M * K], [w, N * K]);
     if (!this.pool || M * N * K < this.poolMinMacs || N < 16) { this.k.matmul(o, xp, wp, M, N, K); return; }
     // Columns in multiples of 8 per thread; each share computes its outputs exactly as the whole call would.
@@ -167,7 +171,7 @@ export class WasmOps implements Ops {
    */
   matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void {
     const macs = parts.reduce((s, p) => s + M * p.N * K, 0);
-    if (!this.pool || parts.length === 1 || macs < this.poolMinMacs) { for (const p of parts) this.matmul(p.out, x, p.w, M, p.N, K); return; }
+    if (!this.pool || parts.length === 1 || macs < this.poolMinMacs) { for (const p of parts) this.matmul(p.out, x, p.w, M, p.N, K, p.bias); return; }
     const [xp] = this.ptrs([x, M * K]);
     const ps = parts.map((p) => { const [o, w] = this.ptrs([p.out, M * p.N], [p.w, p.N * K]); return { o, w, N: p.N, per: Math.ceil(p.N / 8 / this.threads) * 8 }; });
     const t = this.threads, bytes = this.k.matmulScratchBytes(K), rec = 20;
@@ -186,6 +190,7 @@ export class WasmOps implements Ops {
       }
       this.pool.run('matmulShareList', shares);
     } finally { this.k.free(block); }
+    for (const p of parts) if (p.bias) this.addBias(p.out, p.bias, M, p.N);
   }
   rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
     if (headDim % 2) throw new Error(`webtune wasm: rope needs an even headDim, got ${headDim}`);

@@ -98,21 +98,27 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
     if (inputs.includes(out)) throw new Error('webtune wasm: an output buffer is also an input of the same op');
   }
 
-  /** One GEMM C[M,N] = beta·C + A·B in a layout; mask: a DropMask on operand a, b or the product c. */
+  /**
+   * One GEMM C[M,N] = beta·C + alpha·A·B in a layout; mask: a DropMask on operand a, b or the product c. The kernel
+   * has beta only: alpha ≠ 1 scales C by beta/alpha before and by alpha after (alpha = 0: C scaled by beta alone).
+   */
   private gemm(layout: keyof typeof LAYOUT, out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number,
-    mask: DropMask | null, on: keyof typeof MASK): void {
+    mask: DropMask | null, on: keyof typeof MASK, alpha = 1): void {
     this.noAlias(out, a, b);
+    if (alpha === 0) { if (beta === 0) this.zero(out, M * N); else this.scale(out, beta, M * N); return; }
+    if (alpha !== 1 && beta !== 0) { this.scale(out, beta / alpha, M * N); beta = 1; }
     const [c, ap, bp] = this.ptrs([out, M * N], [a, M * K], [b, N * K]);
     const [ams, aks, bks, bns] = LAYOUT[layout](M, N, K);
     const salt = mask ? (this.view(mask.salts, mask.index + 1) as Int32Array)[mask.index] : 0;
     this.gemmRaw(c, ap, bp, M, N, K, beta, ams, aks, bks, bns, mask ? MASK[on] : 0, salt, mask ? mask.threshold : 0);
+    if (alpha !== 1) this.scale(out, alpha, M * N);
   }
 
-  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null): void {
-    this.gemm('NT', out, a, b, M, N, K, beta, aMask, 'a');
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1): void {
+    this.gemm('NT', out, a, b, M, N, K, beta, aMask, 'a', alpha);
   }
-  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null): void {
-    this.gemm('NN', out, a, b, M, N, K, beta, outMask, 'c');
+  matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null, alpha = 1): void {
+    this.gemm('NN', out, a, b, M, N, K, beta, outMask, 'c', alpha);
   }
   matmulTNAcc(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta: number, bMask: DropMask | null = null): void {
     this.gemm('TN', out, a, b, M, N, K, beta, bMask, 'b');
