@@ -37,6 +37,11 @@ export interface AttentionShape {
 
 export interface TrainOps extends Ops {
   /**
+   * Backends with kernel shapes to choose by measurement (WebGPU on GPUs: the GEMM tiles): times the candidates on
+   * these products and keeps the fastest per layout. Returns a line per product for the log (none: nothing tuned).
+   */
+  tuneGemm?(shapes: readonly { layout: 'NN' | 'NT' | 'TN' | 'TT'; M: number; N: number; K: number }[]): Promise<{ lines: string[] }>;
+  /**
    * out[M,N] = beta·out + alpha · mask(a)[M,K] · b[N,K]ᵀ  (beta defaults to 0, alpha to 1; aMask: a's elements
    * dropped as DropMask says). The forward linear layer with an accumulating output, and LoRA's first product with
    * the dropout on its input and its scale (alpha) applied as the product is stored.

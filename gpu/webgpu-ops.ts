@@ -25,7 +25,8 @@ import { gemmGrid, gemmKernelName, gemmSource } from './gemm/generate.ts';
 import { GPU_TILE_BY_LAYOUT, chooseGemm, type DeviceProfile } from './gemm/policy.ts';
 import type { MatvecShape } from './gemm/matvec.ts';
 import type { RegisterTile } from './gemm/register.ts';
-import type { TileConfig } from './gemm/tiled.ts';
+import { TILE_CANDIDATES, tileName, type TileConfig } from './gemm/tiled.ts';
+import { tuneTile, type TuneOutcome, type TuneShape } from './gemm/autotune.ts';
 import { biasForward } from './ops/bias.ts';
 import { rmsnormForward } from './ops/rmsnorm.ts';
 import { rope } from './ops/rope.ts';
@@ -139,8 +140,9 @@ const f32bits = (v: number) => { F32[0] = v; return U32[0]; };
 export class WebGpuOps implements Ops {
   readonly name = 'webgpu' as const;
   readonly strategy: MatmulStrategy;
-  /** the tiled GEMM's tile per layout, where measured to differ (WebGpuOpsOptions.tileByLayout) */
-  readonly tileByLayout: Partial<Record<GemmLayout, TileConfig>>;
+  /** the tiled GEMM's tile per layout, where measured to differ (WebGpuOpsOptions.tileByLayout; tuneGemm sets it) */
+  get tileByLayout(): Partial<Record<GemmLayout, TileConfig>> { return this.tiles; }
+  private tiles: Partial<Record<GemmLayout, TileConfig>>;
   /** the adapter in words (GpuContext.description) */
   private readonly description: string;
   readonly config: KernelConfig;
@@ -178,7 +180,7 @@ export class WebGpuOps implements Ops {
     this.strategy = options.matmul ?? (gpu.isCpu ? 'register' : 'tiled');
     // The matvec/rmsnorm/attention shapes follow the adapter kind the strategy is meant for.
     this.config = { ...(this.strategy === 'register' ? CPU_CONFIG : GPU_CONFIG), ...options.config };
-    this.tileByLayout = options.tileByLayout ?? (options.config?.tiled ? {} : GPU_TILE_BY_LAYOUT);
+    this.tiles = { ...(options.tileByLayout ?? (options.config?.tiled ? {} : GPU_TILE_BY_LAYOUT)) };
     this.maxBinding = Math.min(this.device.limits.maxStorageBufferBindingSize, this.device.limits.maxBufferSize);
     const cap = options.maxBindingBytes ?? Number(getEnv('WEBTUNE_MAX_BINDING_BYTES') || Infinity);
     this.splitBytes = Math.min(this.maxBinding, cap > 0 ? cap : Infinity);
@@ -492,6 +494,40 @@ export class WebGpuOps implements Ops {
   matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void { matmulsInTurn(this, x, M, K, parts); }
 
   // ---- GEMMs ----
+
+  /**
+   * GPUs (the tiled kernels): times each candidate tile (default TILE_CANDIDATES) on each shape on this device and
+   * keeps the fastest per layout for every later GEMM of that layout (gemm/autotune.ts). Nothing on CPU adapters,
+   * whose kernels have no tiles to choose. Returns what was measured, a line per shape for the log.
+   */
+  async tuneGemm(shapes: readonly TuneShape[], candidates: readonly TileConfig[] = TILE_CANDIDATES): Promise<{ outcomes: TuneOutcome[]; lines: string[] }> {
+    if (this.gemmProfile.kind !== 'gpu') return { outcomes: [], lines: [] };
+    const outcomes: TuneOutcome[] = [], lines: string[] = [], before = { ...this.tiles };
+    for (const s of shapes) {
+      const aLen = s.M * s.K, bLen = s.K * s.N, a = this.alloc(aLen), b = this.alloc(bLen), out = this.alloc(s.M * s.N);
+      const g: GemmCall = { out, a, b, M: s.M, N: s.N, K: s.K, layout: s.layout, lda: s.layout[0] === 'N' ? s.K : s.M,
+        ldb: s.layout[1] === 'N' ? s.N : s.K, ldo: s.N };
+      try {
+        const r = await tuneTile(s, candidates, this.tileLimits, async (tile) => {
+          this.tiles = { ...this.tiles, [s.layout]: tile };
+          this.profile = undefined;
+          const t0 = performance.now();
+          this.gemm(g);
+          await this.read(out, 1);
+          return performance.now() - t0;
+        });
+        this.tiles = { ...this.tiles, [s.layout]: r ? r.best : before[s.layout] };
+        if (!r) { lines.push(`${s.layout} ${s.M}×${s.N}×${s.K}: no candidate tile fits this device; kept ${before[s.layout] ? tileName(before[s.layout]!) : 'the default'}`); continue; }
+        outcomes.push(r);
+        lines.push(`${s.layout} ${s.M}×${s.N}×${s.K}: ${tileName(r.best)} ${r.tflops.toPrecision(3)} TFLOP/s` +
+          (r.defaultTflops !== null && r.best !== candidates[0] ? ` (default ${tileName(candidates[0])}: ${r.defaultTflops.toPrecision(3)})` : ''));
+      } finally {
+        this.profile = undefined;
+        for (const x of [a, b, out]) this.free(x);
+      }
+    }
+    return { outcomes, lines };
+  }
 
   /** The device's side of every GEMM choice (gemm/policy.ts). */
   protected get gemmProfile(): DeviceProfile {

@@ -16,21 +16,12 @@ import type { TrainOps } from '../core/train-ops.ts';
 import { createWebGpuTrainOps } from '../gpu/train-ops.ts';
 import { testGPU } from './gpu.ts';
 import { releaseGPU } from '../runtime/webgpu.ts';
-import { CLI, PYTHON, SHARED, STORIES, runCli } from './helpers.ts';
+import { CLI, PYTHON, SHARED, STORIES, runCli, sftArgs } from './helpers.ts';
 
 const gpu = await testGPU();
 after(() => releaseGPU());
 const DATA = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
-const args = (o: Partial<SftArgs>): SftArgs => ({
-  model: STORIES, dataset: [`${DATA}#16`], template: 'default', model_name: ['小白', 'Xiaobai'], model_author: ['网调', 'Webtune'],
-  // 'right': every row kept, cut to 48 tokens (with 'delete' one row of the 16 survived, so every rank saw the same
-  // sequence and a wrong data split would have passed)
-  max_length: 48, truncation_strategy: 'right', packing: false, split_dataset_ratio: 0, train_type: 'lora', lora_rank: 4, lora_alpha: 32,
-  lora_dropout: 0, target_modules: ['all-linear'], num_train_epochs: 1, max_steps: 3, per_device_train_batch_size: 1,
-  gradient_accumulation_steps: 2, learning_rate: 1e-2, lr_scheduler_type: 'cosine', warmup_ratio: 0, warmup_steps: 0, optim: 'adamw_torch',
-  adam_beta1: 0.9, adam_beta2: 0.999, adam_epsilon: 1e-8, weight_decay: 0.1, max_grad_norm: 1, seed: 5, logging_steps: 1,
-  report_to: ['none'], output_dir: mkdtempSync(join(tmpdir(), 'webtune-dist-')), ...o,
-} as SftArgs);
+const args = (o: Partial<SftArgs>): SftArgs => sftArgs({ output_dir: mkdtempSync(join(tmpdir(), 'webtune-dist-')), ...o });
 
 const lossesOf = (r: { logs: Record<string, unknown>[] }) => r.logs.filter((l) => 'loss' in l).map((l) => l.loss as number);
 const weightsOf = (ck: string, lora: boolean) => readSafetensors(readFileSync(join(ck, lora ? 'adapter_model.safetensors' : 'model.safetensors'))).tensors;

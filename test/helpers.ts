@@ -2,6 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import type { SftArgs } from '../src/train/sft.ts';
 
 export const ROOT = process.cwd();
 /** The Python with the oracles (torch, onnx, jinja2): Debian's here; scripts/gpu-check.sh points it at the GPU machine's. */
@@ -53,3 +54,17 @@ export async function tinyLoraCheckpoint(outDir: string): Promise<string> {
   if (r.status !== 0) throw new Error(`sft failed:\n${r.stderr}`);
   return resolve(r.stdout.trim().split('\n').pop()!, 'checkpoint-3');
 }
+
+/**
+ * runSft's arguments for a small LoRA run on stories260K: 16 self-cognition rows cut to 48 tokens ('right': every
+ * row kept, so ranks splitting the data see distinct rows), 3 steps of 2 micro-batches; `o` overrides (output_dir
+ * is the caller's).
+ */
+export const sftArgs = (o: Partial<SftArgs> & { output_dir: string }): SftArgs => ({
+  model: STORIES, dataset: [`${resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl')}#16`], template: 'default', model_name: ['小白', 'Xiaobai'],
+  model_author: ['网调', 'Webtune'], max_length: 48, truncation_strategy: 'right', packing: false, split_dataset_ratio: 0, train_type: 'lora',
+  lora_rank: 4, lora_alpha: 32, lora_dropout: 0, target_modules: ['all-linear'], num_train_epochs: 1, max_steps: 3, per_device_train_batch_size: 1,
+  gradient_accumulation_steps: 2, learning_rate: 1e-2, lr_scheduler_type: 'cosine', warmup_ratio: 0, warmup_steps: 0, optim: 'adamw_torch',
+  adam_beta1: 0.9, adam_beta2: 0.999, adam_epsilon: 1e-8, weight_decay: 0.1, max_grad_norm: 1, seed: 5, logging_steps: 1,
+  report_to: ['none'], ...o,
+} as SftArgs);

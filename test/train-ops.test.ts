@@ -226,6 +226,32 @@ const matmulNT64 = (x: ArrayLike<number>, w: ArrayLike<number>, M: number, N: nu
   for (let k = 0; k < K; k++) s += x[m * K + k] * w[n * K + k];
   return s;
 });
+// The per-adapter tile choice (gpu/gemm/autotune.ts, WebGpuOps.tuneGemm): on a GPU config, each candidate is
+// timed and the fastest kept per layout; later GEMMs of that layout run its kernel and still compute the product.
+// Two candidates and small shapes keep lavapipe's compile time down; which one wins there does not matter.
+test('tuneGemm: the tile per layout chosen by timing the candidates on this device; nothing to tune on CPU configs', { skip: gpu.ok ? false : 'no WebGPU' }, async () => {
+  if (!gpu.ok) return;
+  const cands: TileConfig[] = [{ BM: 32, BN: 32, BK: 8, TM: 4, TN: 4 }, { BM: 32, BN: 16, BK: 8, TM: 2, TN: 4 }, { BM: 64, BN: 64, BK: 128, TM: 4, TN: 4 }];
+  const ops = await createWebGpuTrainOps(gpu.gpu, { matmul: 'tiled' });
+  const shapes = [{ layout: 'NT' as const, M: 64, N: 48, K: 40 }, { layout: 'TN' as const, M: 48, N: 40, K: 64 }];
+  const { outcomes, lines } = await ops.tuneGemm(shapes, cands);
+  assert.equal(lines.length, 2, lines.join('\n'));
+  for (const [i, o] of outcomes.entries()) {
+    assert.equal(o.timed.length, 2);
+    assert.match(o.skipped[0].why, /needs 65536 bytes of workgroup storage, over this device's/);  // a candidate that does not fit
+    assert.ok(o.tflops > 0 && o.tflops === Math.max(...o.timed.map((t) => t.tflops)));
+    assert.equal(ops.tileByLayout[shapes[i].layout], o.best);
+    assert.match(lines[i], new RegExp(`^${shapes[i].layout} \\S+: ${tileName(o.best).replace(/[/]/g, '\\/')} `));
+  }
+  const [M, N, K] = [37, 29, 23], x = randn(M * K), w = randn(N * K);
+  const r = await run(ops, { y: new Float32Array(M * N), x, w }, (b) => ops.matmulNT(b.y, b.x, b.w, M, N, K), ['y']);
+  expectClose(r.y, matmulNT64(x, w, M, N, K), TOL, 'tuned NT', 'tuned GEMM');
+  assert.ok(kernelKeys(ops).includes(`gemm-tiled-NT-${tileName(outcomes[0].best)}{}`));
+  ops.destroy();
+  const cpu = webgpu.find((o) => o.strategy === 'register')!;
+  assert.deepEqual(await cpu.tuneGemm(shapes, cands), { outcomes: [], lines: [] });
+});
+
 test('tiled GEMM: every candidate config, every layout, beta 0/1, offsets, dropout masks, f16 b', { skip: gpu.ok ? false : 'no WebGPU' }, async (t) => {
   if (!gpu.ok) return;
   const ragged = linear.filter((c) => c.M > 1), chunked = ce;

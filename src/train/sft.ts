@@ -1,6 +1,7 @@
 // `webtune sft` as a library call: data → trainer → optimizer steps with gradient accumulation, schedule,
 // clipping, evaluation, logging, checkpoints and resume. Args use ms-swift's flag names (they go to args.json).
-import { collectGarbage, resolvePath, stat, writeFileAtomic } from '../../runtime/platform.ts';
+import { collectGarbage, getEnv, resolvePath, stat, writeFileAtomic } from '../../runtime/platform.ts';
+import { trainingShapes } from '../../gpu/gemm/autotune.ts';
 import { LlamaTrainer, type TrainBatch } from '../../models/llama-train.ts';
 import { LoraConfigError, parseTargetModules, type LoraConfig } from '../../models/lora.ts';
 import { LossScaler, type LossScalerState } from '../../models/loss-scaler.ts';
@@ -221,6 +222,12 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     return new UserError(`${what}: lower --per_device_train_batch_size (${B}) or --max_length (${T})` +
       (a.gradient_checkpointing ? '' : ', or use --gradient_checkpointing'));
   };
+  // GPUs: the GEMM tiles measured on this adapter at this run's shapes (a second or two; WEBTUNE_GEMM_TUNE=0 skips)
+  if (ops.tuneGemm && getEnv('WEBTUNE_GEMM_TUNE') !== '0') {
+    const t0 = performance.now(), cfg = src.model.config;
+    const { lines } = await ops.tuneGemm(trainingShapes(B * T, cfg.hiddenSize, cfg.intermediateSize));
+    if (lines.length) note(`gemm tiles measured on this GPU in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${lines.join('; ')}`);
+  }
   let trainer: LlamaTrainer;
   try {
     trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, ...mixedPrecision(a, ops, note) });
