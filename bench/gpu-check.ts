@@ -17,6 +17,7 @@ import { acquireGPU, releaseGPU, type GpuContext } from '../runtime/webgpu.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
 import { TILE_CANDIDATES, tileName } from '../gpu/gemm/tiled.ts';
+import { trainingShapes } from '../gpu/gemm/autotune.ts';
 import { LlamaTrainer, type TrainBatch } from '../models/llama-train.ts';
 import { LlamaRunner, type LlamaConfig } from '../models/llama.ts';
 import { TARGET_MODULES, type LoraConfig } from '../models/lora.ts';
@@ -342,6 +343,12 @@ for (const [trainType, half] of [['lora', false], ['full', false], ['full', 'bf1
   const name = `sft ${trainType}${half ? ` ${half}` : ''}`;
   await section(name, async () => {
     const ops: WebGpuTrainOps = await createWebGpuTrainOps(gpu);
+    // as sft does on a GPU: the GEMM tiles measured at this run's shapes first (nothing on CPU adapters)
+    const tuneStart = performance.now(), tuned = await ops.tuneGemm(trainingShapes(B * T, cfg.hiddenSize, cfg.intermediateSize));
+    if (tuned.lines.length) {
+      report[`tiles_${trainType}${half ? `_${half}` : ''}`] = { seconds: r3((performance.now() - tuneStart) / 1000), lines: tuned.lines };
+      log(`${name}: tiles ${tuned.lines.join('; ')}`);
+    }
     const trainer = new LlamaTrainer(ops, model, { B, T, lora: trainType === 'lora' ? LORA : undefined, half });
     const secs: number[] = [], lines: string[] = [];
     let loss = 0;
