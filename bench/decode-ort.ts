@@ -2,7 +2,8 @@
 // model: the ONNX file `webtune export` writes from it. Greedy, from BOS, with each engine's KV cache; median of 3.
 // Models: stories260K and a ~58M-parameter Llama with random weights. Each engine runs in its own child process so
 // that its max RSS is its own. Not a test. Bundled and run by scripts/bench.sh:
-//   node build/bench/decode-ort.mjs [--tokens 128] [--threads 2] [--rounds 3] [--models stories260K,llama-58M]
+//   node build/bench/decode-ort.mjs [--tokens 128] [--threads 2] [--rounds 3] [--models stories260K,llama-58M] [--dtypes f32,bf16,f16]
+// --dtypes: webtune's weights also in 16 bits (infer --torch_dtype bfloat16/float16), on --threads, in the same rounds.
 // --profile: no peer; webtune alone on --threads, each Ops call timed on the host clock (the WASM ops are synchronous),
 // one table per model: what a token's time goes to.
 import '../runtime/wasm-embedded.ts';
@@ -18,6 +19,7 @@ import { exportLlamaOnnx } from '../models/onnx/export-llama.ts';
 import { tinyRandomWeights } from '../models/tiny-random.ts';
 import { argmax } from '../src/sampling.ts';
 import { argv, exit } from '../runtime/platform.ts';
+import type { Half } from '../core/ops.ts';
 
 const args = argv();
 const flag = (name: string, fallback: string) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : fallback; };
@@ -51,11 +53,11 @@ async function timeLoop(step: (tok: number, pos: number) => Promise<number>, res
   return { rate: median(rates), ids };
 }
 
-async function webtune(model: LlamaModel, n: number) {
+async function webtune(model: LlamaModel, n: number, halfWeights: Half | false = false) {
   const ops = await createWasmOps({ threads: n });
-  let runner = new LlamaRunner(ops, model);
-  const r = await timeLoop(async (tok, pos) => argmax(await runner.forward([tok], [pos])), () => { runner = new LlamaRunner(ops, model); });
-  return { engine: `webtune wasm (${ops.caps.device})`, ...r };
+  let runner = new LlamaRunner(ops, model, { halfWeights });
+  const r = await timeLoop(async (tok, pos) => argmax(await runner.forward([tok], [pos])), () => { runner = new LlamaRunner(ops, model, { halfWeights }); });
+  return { engine: `webtune wasm${halfWeights ? ` ${halfWeights} weights` : ''} (${ops.caps.device})`, ...r };
 }
 
 async function onnxruntime(dir: string, c: LlamaConfig, n: number) {
@@ -119,7 +121,7 @@ if (only) {  // child: one engine on one model, one JSON line
   const name = flag('models', ''), [kind, n] = only.split(':');
   // onnxruntime reads the weights from the file alone; webtune's process also holds the host copy it uploads from
   const r = kind === 'ort' ? await onnxruntime(flag('dir', ''), name === 'llama-58M' ? llama58M : (await MODELS[name]()).config, Number(n))
-    : await webtune(await MODELS[name](), Number(n));
+    : await webtune(await MODELS[name](), Number(n), kind === 'wasm-bf16' ? 'bf16' : kind === 'wasm-f16' ? 'f16' : false);
   // VmHWM: this process image's peak (getrusage's maxRSS on Linux keeps the pre-exec peak of the parent that forked it)
   const hwm = /VmHWM:\s+(\d+) kB/.exec(await readFile('/proc/self/status', 'utf8').catch(() => ''))?.[1];
   console.log(JSON.stringify({ ...r, max_rss_bytes: hwm ? Number(hwm) * 1024 : process.resourceUsage().maxRSS * 1024 }));
@@ -134,7 +136,8 @@ for (const name of flag('models', 'stories260K,llama-58M').split(',')) {
     writeFileSync(join(dir, 'model.onnx'), onnx.model);
     for (const f of onnx.files) writeFileSync(join(dir, f.name), f.bytes);
     // rounds of every engine in turn, each figure the median over the rounds (this VM's speed drifts over minutes)
-    const engines = [...new Set(['wasm:1', `wasm:${threads}`, 'ort:1', `ort:${threads}`])], rounds = Number(flag('rounds', '3'));
+    const halves = flag('dtypes', 'f32').split(',').filter((d) => d !== 'f32').map((d) => `wasm-${d}:${threads}`);
+    const engines = [...new Set(['wasm:1', `wasm:${threads}`, 'ort:1', `ort:${threads}`, ...halves])], rounds = Number(flag('rounds', '3'));
     const all: Record<string, { engine: string; rate: number; ids: number[]; max_rss_bytes: number }[]> = {};
     for (let round = 0; round < rounds; round++) for (const engine of engines) {
       const p = spawnSync(process.execPath, [self, '--engine', engine, '--models', name, '--dir', dir, '--tokens', String(tokens)], { encoding: 'utf8' });

@@ -6,7 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmOps } from '../src/backend/wasm-ops.ts';
 import { ReferenceOps } from '../src/backend/reference-ops.ts';
-import type { Buf, Ops } from '../core/ops.ts';
+import { roundToHalf, type Buf, type Ops } from '../core/ops.ts';
+import { createWasmTrainOps } from '../src/backend/wasm-train-ops.ts';
 import { instantiateWasm } from '../runtime/wasm.ts';
 
 const wasm = await createWasmOps();
@@ -178,6 +179,74 @@ test('matmuls (several products of one input, one dispatch) on 3 threads give ma
       }
     }
   } finally { pooled.destroy(); }
+});
+
+// --torch_dtype float16/bfloat16 on WasmOps: matrices stored as 16-bit patterns and widened exactly as the kernels
+// load them, so every product equals the f32 kernels' on the rounded weights bit for bit (those are checked against
+// the reference above), at half the bytes; WasmTrainOps keeps f32 storage (its training GEMMs read f32).
+test('16-bit weights: 2 bytes an element, the rounded values read back, matmul/matmuls/embedding equal the f32 kernels on them', async () => {
+  const pooled = await createWasmOps({ threads: 3, poolMinMacs: 0 });
+  try {
+    for (const half of ['f16', 'bf16'] as const) {
+      // specials: f16 subnormals, the largest half, values that overflow f16 to ±Inf, a value that rounds to 0
+      const specials = Float32Array.of(3e-6, -1e-7, 6e-8, 65504, -70000, 1e5, 1e-9, 0, -0);
+      const stored = wasm.upload(specials, undefined, half);
+      assert.deepEqual(await wasm.read(stored), roundToHalf(specials, half), `${half}: the rounded values read back`);
+      wasm.write(stored, Float32Array.of(1.0009765625, -2));
+      assert.deepEqual((await wasm.read(stored)).subarray(0, 2), roundToHalf(Float32Array.of(1.0009765625, -2), half), `${half}: write rounds`);
+      wasm.free(stored);
+      for (const o of [wasm, pooled]) {
+        for (const [M, N, K] of [[1, 7, 5], [1, 100, 300], [3, 65, 67], [5, 16, 64], [33, 65, 67], [40, 24, 1024]] as const) {
+          const x = randn(M * K, M + K), w = randn(N * K, N + 3 * K, 3);
+          if (M === 3) { w[1] = 1e5; w[K + 2] = 2e-6; }  // f16: an Inf (the kernels' patched widening) and a subnormal
+          const r = roundToHalf(w, half);
+          const outs: Float32Array[] = [];
+          for (const [data, h] of [[w, half], [r, false]] as const) {
+            const [xb, wb, ob] = [o.upload(x), o.upload(data, K, h), o.alloc(M * N)];
+            o.matmul(ob, xb, wb, M, N, K);
+            outs.push(await o.read(ob));
+            for (const b of [xb, wb, ob]) o.free(b);
+          }
+          assert.deepEqual(outs[0], outs[1], `${half} matmul M=${M} N=${N} K=${K} (${o.threads} threads)`);
+        }
+        const K = 67, x = o.upload(randn(5 * K, 9)), ws = [40, 8, 130].map((N, i) => randn(N * K, 50 + i));
+        const parts = ws.map((w, i) => ({ out: o.alloc(5 * (w.length / K)), w: o.upload(w, K, i === 1 ? false : half), N: w.length / K }));
+        o.matmuls(x, 5, K, parts);
+        for (const [i, p] of parts.entries()) {
+          const ow = o.alloc(5 * p.N), wr = o.upload(i === 1 ? ws[i] : roundToHalf(ws[i], half));
+          o.matmul(ow, x, wr, 5, p.N, K);
+          assert.deepEqual(await o.read(p.out), await o.read(ow), `${half} matmuls part ${i} (${o.threads} threads)`);
+        }
+      }
+      const dim = 13, table = randn(20 * dim, 77), ids = Int32Array.of(3, 19, 0, 3);
+      const tb = wasm.upload(table, dim, half), idb = wasm.upload(ids), out = wasm.alloc(ids.length * dim);
+      wasm.embedding(out, tb, idb, ids.length, dim);
+      const r = roundToHalf(table, half);
+      assert.deepEqual(await wasm.read(out), Float32Array.from({ length: ids.length * dim }, (_, j) => r[ids[Math.floor(j / dim)] * dim + (j % dim)]), `${half} embedding`);
+      assert.throws(() => wasm.rmsnorm(out, out, tb, 1, dim, 1e-5), /reads f32, not a 16-bit weight/);
+      {  // the kernels' own widening (vector lanes and scalar tails) on the specials, NaN included
+        // with Inf/NaN, and (f16: the faster widening for tensors without them) only finite ones, subnormals included
+        const finite = specials.filter((v) => Math.abs(v) < 65520);
+        for (const vals of [[...specials, NaN, ...[...specials].reverse(), -Infinity], [...finite, ...[...finite].reverse().map((v) => -v)]]) {
+          const rows = Float32Array.from(vals), sd = rows.length / 2;
+          const sb = wasm.upload(rows, sd, half), sid = wasm.upload(Int32Array.of(1, 0)), so = wasm.alloc(2 * sd);
+          wasm.embedding(so, sb, sid, 2, sd);
+          const want = roundToHalf(rows, half);
+          assert.deepEqual(await wasm.read(so), Float32Array.from([...want.subarray(sd), ...want.subarray(0, sd)]), `${half}: ${vals.length} values widened by the kernel`);
+          for (const b of [sb, sid, so]) wasm.free(b);
+        }
+      }
+      // half the bytes: 4096 weights take 8 KiB of wasm memory, not 16
+      const k = (wasm as unknown as { k: { heapUsed(): number } }).k, before = k.heapUsed(), big = wasm.upload(randn(4096, 5), 64, half);
+      assert.ok(k.heapUsed() - before <= 8192 + 64, `${half}: ${k.heapUsed() - before} bytes for 4096 weights`);
+      for (const b of [tb, idb, out, big]) wasm.free(b);
+    }
+  } finally { pooled.destroy(); }
+  const train = await createWasmTrainOps();
+  assert.equal(train.caps.f16Storage, false);
+  assert.deepEqual(await train.read(train.upload(Float32Array.of(1.0009765625), undefined, 'bf16')), Float32Array.of(1), 'training: f32 holding rounded values');
+  train.destroy();
+  assert.equal(wasm.caps.f16Storage, true);
 });
 
 test('rmsnorm matches the reference', async () => {

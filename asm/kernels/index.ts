@@ -3,6 +3,7 @@
 // Buffers come from alloc/free, 16-byte aligned; alloc returns 0 when memory cannot grow.
 export { alloc, free, heapUsed } from './alloc';
 export { matmul, matmulShare, matmulShareList, matmulScratchBytes } from './matmul';
+export { embeddingHalf } from './half';
 export { embedding, kvStore, rmsnorm, rope, swiglu, add, addBias } from './elementwise';
 export { attention } from './attention';
 // training (src/backend/wasm-train-ops.ts)

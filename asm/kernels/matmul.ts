@@ -7,46 +7,50 @@
 // k-major ([K][8]) once per row block, so each step is 2 vector loads of w, 4 splatted x values and
 // 8 multiply-adds into 8 accumulators (no horizontal sums, few registers). Row blocks keep the x block in
 // L2 while the panel is reused by every tile in it, so each weight row is loaded once per block.
+// Weights may be stored in 16 bits (--torch_dtype float16/bfloat16: half the memory and, in decode, half the bytes
+// streamed): every kernel is generic over the weight format W (./half.ts: f32, BF16, F16, F16Finite) and widens
+// four weights at a time to f32 as it loads them (./half.ts); x, out and the arithmetic stay f32.
 import { alloc, free } from './alloc';
 import { hsum, madd } from './simd';
+import { BF16, F16, F16Finite, W_BF16, W_F16, W_F16_FINITE, wload, wload4, wrow } from './half';
 
 
 
 /** One dot product of length K. */
-function dot1(x: usize, w: usize, K: i32): f32 {
+function dot1<W>(x: usize, w: usize, K: i32): f32 {
   let a = f32x4.splat(0), b = f32x4.splat(0);
   let k = 0;
   for (; k + 8 <= K; k += 8) {
     const o = <usize>k << 2;
-    a = madd(a, v128.load(x + o), v128.load(w + o));
-    b = madd(b, v128.load(x + o, 16), v128.load(w + o, 16));
+    a = madd(a, v128.load(x + o), wload4<W>(w, k));
+    b = madd(b, v128.load(x + o, 16), wload4<W>(w, k + 4));
   }
-  if (k + 4 <= K) { const o = <usize>k << 2; a = madd(a, v128.load(x + o), v128.load(w + o)); k += 4; }
+  if (k + 4 <= K) { const o = <usize>k << 2; a = madd(a, v128.load(x + o), wload4<W>(w, k)); k += 4; }
   let s = hsum(f32x4.add(a, b));
-  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(w + (<usize>k << 2));
+  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * wload<W>(w, k);
   return s;
 }
 
 /** One dot product of length K streamed with four accumulators (one weight stream: prefetch-friendly). */
-function dotStream(x: usize, w: usize, K: i32): f32 {
+function dotStream<W>(x: usize, w: usize, K: i32): f32 {
   let a = f32x4.splat(0), b = a, c = a, d = a;
   let k = 0;
   for (; k + 16 <= K; k += 16) {
     const o = <usize>k << 2;
-    a = madd(a, v128.load(x + o), v128.load(w + o));
-    b = madd(b, v128.load(x + o, 16), v128.load(w + o, 16));
-    c = madd(c, v128.load(x + o, 32), v128.load(w + o, 32));
-    d = madd(d, v128.load(x + o, 48), v128.load(w + o, 48));
+    a = madd(a, v128.load(x + o), wload4<W>(w, k));
+    b = madd(b, v128.load(x + o, 16), wload4<W>(w, k + 4));
+    c = madd(c, v128.load(x + o, 32), wload4<W>(w, k + 8));
+    d = madd(d, v128.load(x + o, 48), wload4<W>(w, k + 12));
   }
-  for (; k + 4 <= K; k += 4) { const o = <usize>k << 2; a = madd(a, v128.load(x + o), v128.load(w + o)); }
+  for (; k + 4 <= K; k += 4) { const o = <usize>k << 2; a = madd(a, v128.load(x + o), wload4<W>(w, k)); }
   let s = hsum(f32x4.add(f32x4.add(a, b), f32x4.add(c, d)));
-  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * load<f32>(w + (<usize>k << 2));
+  for (; k < K; k++) s += load<f32>(x + (<usize>k << 2)) * wload<W>(w, k);
   return s;
 }
 
 /** out[0..4] = x · w[0..4]ᵀ: one x row against 4 consecutive weight rows (the matvec kernel). */
-function tile1x4(out: usize, x: usize, w: usize, K: i32): void {
-  const rs = <usize>K << 2;
+function tile1x4<W>(out: usize, x: usize, w: usize, K: i32): void {
+  const rs = wrow<W>(K);
   const w0 = w, w1 = w + rs, w2 = w1 + rs, w3 = w2 + rs;
   let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   let k = 0;
@@ -54,16 +58,16 @@ function tile1x4(out: usize, x: usize, w: usize, K: i32): void {
   for (; k + 8 <= K; k += 8) {
     const o = <usize>k << 2;
     const xa = v128.load(x + o), xb = v128.load(x + o, 16);
-    a0 = madd(a0, xa, v128.load(w0 + o)); b0 = madd(b0, xb, v128.load(w0 + o, 16));
-    a1 = madd(a1, xa, v128.load(w1 + o)); b1 = madd(b1, xb, v128.load(w1 + o, 16));
-    a2 = madd(a2, xa, v128.load(w2 + o)); b2 = madd(b2, xb, v128.load(w2 + o, 16));
-    a3 = madd(a3, xa, v128.load(w3 + o)); b3 = madd(b3, xb, v128.load(w3 + o, 16));
+    a0 = madd(a0, xa, wload4<W>(w0, k)); b0 = madd(b0, xb, wload4<W>(w0, k + 4));
+    a1 = madd(a1, xa, wload4<W>(w1, k)); b1 = madd(b1, xb, wload4<W>(w1, k + 4));
+    a2 = madd(a2, xa, wload4<W>(w2, k)); b2 = madd(b2, xb, wload4<W>(w2, k + 4));
+    a3 = madd(a3, xa, wload4<W>(w3, k)); b3 = madd(b3, xb, wload4<W>(w3, k + 4));
   }
   if (k + 4 <= K) {
     const o = <usize>k << 2;
     const xa = v128.load(x + o);
-    a0 = madd(a0, xa, v128.load(w0 + o)); a1 = madd(a1, xa, v128.load(w1 + o));
-    a2 = madd(a2, xa, v128.load(w2 + o)); a3 = madd(a3, xa, v128.load(w3 + o));
+    a0 = madd(a0, xa, wload4<W>(w0, k)); a1 = madd(a1, xa, wload4<W>(w1, k));
+    a2 = madd(a2, xa, wload4<W>(w2, k)); a3 = madd(a3, xa, wload4<W>(w3, k));
     k += 4;
   }
   let s0 = hsum(f32x4.add(a0, b0)), s1 = hsum(f32x4.add(a1, b1));
@@ -71,17 +75,17 @@ function tile1x4(out: usize, x: usize, w: usize, K: i32): void {
   for (; k < K; k++) {
     const o = <usize>k << 2;
     const xv = load<f32>(x + o);
-    s0 += xv * load<f32>(w0 + o); s1 += xv * load<f32>(w1 + o);
-    s2 += xv * load<f32>(w2 + o); s3 += xv * load<f32>(w3 + o);
+    s0 += xv * wload<W>(w0, k); s1 += xv * wload<W>(w1, k);
+    s2 += xv * wload<W>(w2, k); s3 += xv * wload<W>(w3, k);
   }
   store<f32>(out, s0); store<f32>(out, s1, 4); store<f32>(out, s2, 8); store<f32>(out, s3, 12);
 }
 
 /** out[i, 0..4] = x[i] · w[0..4]ᵀ for i < 3: x rows K apart, out rows N apart (12 accumulators). */
-function tile3x4(out: usize, x: usize, w: usize, K: i32, N: i32): void {
-  const rs = <usize>K << 2, os = <usize>N << 2;
+function tile3x4<W>(out: usize, x: usize, w: usize, K: i32, N: i32): void {
+  const rs = <usize>K << 2, os = <usize>N << 2, ws = wrow<W>(K);
   const x0 = x, x1 = x + rs, x2 = x1 + rs;
-  const w0 = w, w1 = w + rs, w2 = w1 + rs, w3 = w2 + rs;
+  const w0 = w, w1 = w + ws, w2 = w1 + ws, w3 = w2 + ws;
   let c00 = f32x4.splat(0), c01 = c00, c02 = c00, c03 = c00;
   let c10 = c00, c11 = c00, c12 = c00, c13 = c00;
   let c20 = c00, c21 = c00, c22 = c00, c23 = c00;
@@ -89,13 +93,13 @@ function tile3x4(out: usize, x: usize, w: usize, K: i32, N: i32): void {
   for (; k + 4 <= K; k += 4) {
     const o = <usize>k << 2;
     const a0 = v128.load(x0 + o), a1 = v128.load(x1 + o), a2 = v128.load(x2 + o);
-    let v = v128.load(w0 + o);
+    let v = wload4<W>(w0, k);
     c00 = madd(c00, a0, v); c10 = madd(c10, a1, v); c20 = madd(c20, a2, v);
-    v = v128.load(w1 + o);
+    v = wload4<W>(w1, k);
     c01 = madd(c01, a0, v); c11 = madd(c11, a1, v); c21 = madd(c21, a2, v);
-    v = v128.load(w2 + o);
+    v = wload4<W>(w2, k);
     c02 = madd(c02, a0, v); c12 = madd(c12, a1, v); c22 = madd(c22, a2, v);
-    v = v128.load(w3 + o);
+    v = wload4<W>(w3, k);
     c03 = madd(c03, a0, v); c13 = madd(c13, a1, v); c23 = madd(c23, a2, v);
   }
   let s00 = hsum(c00), s01 = hsum(c01), s02 = hsum(c02), s03 = hsum(c03);
@@ -104,7 +108,7 @@ function tile3x4(out: usize, x: usize, w: usize, K: i32, N: i32): void {
   for (; k < K; k++) {
     const o = <usize>k << 2;
     const a0 = load<f32>(x0 + o), a1 = load<f32>(x1 + o), a2 = load<f32>(x2 + o);
-    const v0 = load<f32>(w0 + o), v1 = load<f32>(w1 + o), v2 = load<f32>(w2 + o), v3 = load<f32>(w3 + o);
+    const v0 = wload<W>(w0, k), v1 = wload<W>(w1, k), v2 = wload<W>(w2, k), v3 = wload<W>(w3, k);
     s00 += a0 * v0; s01 += a0 * v1; s02 += a0 * v2; s03 += a0 * v3;
     s10 += a1 * v0; s11 += a1 * v1; s12 += a1 * v2; s13 += a1 * v3;
     s20 += a2 * v0; s21 += a2 * v1; s22 += a2 * v2; s23 += a2 * v3;
@@ -118,20 +122,20 @@ function tile3x4(out: usize, x: usize, w: usize, K: i32, N: i32): void {
 
 /** Small M: dot-product tiles straight from w, for columns n0..n1 (n0 a multiple of 4). Each 4-row weight slice is
  *  read from memory once and then reused from cache by every x row, so there is no packing cost to amortise. */
-function matmulSmall(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
-  const rs = <usize>K << 2, os = <usize>N << 2, N4 = n1 & ~3, M3 = M - M % 3;
+function matmulSmall<W>(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32): void {
+  const rs = <usize>K << 2, ws = wrow<W>(K), os = <usize>N << 2, N4 = n1 & ~3, M3 = M - M % 3;
   // Decode (M = 1): row after row, so the weights are one sequential stream. Measured (bench/decode-ort.ts's shapes):
   // 2–3× the bandwidth of the 4-row tiles on rows of 640–1728 floats, whose four strided streams the prefetcher
   // follows badly; short rows (stories260K's 64–172) keep the tiles, where the per-row reduction would dominate.
-  if (M == 1 && K >= STREAM_MIN_K) { for (let n = n0; n < n1; n++) store<f32>(out + (<usize>n << 2), dotStream(x, w + <usize>n * rs, K)); return; }
+  if (M == 1 && K >= STREAM_MIN_K) { for (let n = n0; n < n1; n++) store<f32>(out + (<usize>n << 2), dotStream<W>(x, w + <usize>n * ws, K)); return; }
   for (let n = n0; n < N4; n += 4) {
-    const wn = w + <usize>n * rs, on = out + (<usize>n << 2);
+    const wn = w + <usize>n * ws, on = out + (<usize>n << 2);
     let m = 0;
-    for (; m < M3; m += 3) tile3x4(on + <usize>m * os, x + <usize>m * rs, wn, K, N);
-    for (; m < M; m++) tile1x4(on + <usize>m * os, x + <usize>m * rs, wn, K);
+    for (; m < M3; m += 3) tile3x4<W>(on + <usize>m * os, x + <usize>m * rs, wn, K, N);
+    for (; m < M; m++) tile1x4<W>(on + <usize>m * os, x + <usize>m * rs, wn, K);
   }
   for (let n = max(N4, n0); n < n1; n++) {
-    for (let m = 0; m < M; m++) store<f32>(out + <usize>m * os + (<usize>n << 2), dot1(x + <usize>m * rs, w + <usize>n * rs, K));
+    for (let m = 0; m < M; m++) store<f32>(out + <usize>m * os + (<usize>n << 2), dot1<W>(x + <usize>m * rs, w + <usize>n * ws, K));
   }
 }
 
@@ -154,8 +158,8 @@ function scratchFor(K: i32): usize {
 export function matmulScratchBytes(K: i32): usize { return (<usize>K << 5) + EDGE_BYTES; }
 
 /** panel[k][j] = w[n + j][k] for j < 8, zero for rows at or past N (so edge tiles need no special loop). */
-function pack(p: usize, w: usize, n: i32, N: i32, K: i32): void {
-  const rs = <usize>K << 2, K4 = K & ~3;
+function pack<W>(p: usize, w: usize, n: i32, N: i32, K: i32): void {
+  const rs = wrow<W>(K), K4 = K & ~3;
   const zero = f32x4.splat(0);
   for (let g = 0; g < 8; g += 4) {
     // Four source rows (missing ones read as zero), transposed 4×4 at a time with shuffles.
@@ -163,9 +167,8 @@ function pack(p: usize, w: usize, n: i32, N: i32, K: i32): void {
     const valid = N - n - g;
     const dst = p + (<usize>g << 2);
     for (let k = 0; k < K4; k += 4) {
-      const o = <usize>k << 2;
-      const a0 = valid > 0 ? v128.load(r0 + o) : zero, a1 = valid > 1 ? v128.load(r1 + o) : zero;
-      const a2 = valid > 2 ? v128.load(r2 + o) : zero, a3 = valid > 3 ? v128.load(r3 + o) : zero;
+      const a0 = valid > 0 ? wload4<W>(r0, k) : zero, a1 = valid > 1 ? wload4<W>(r1, k) : zero;
+      const a2 = valid > 2 ? wload4<W>(r2, k) : zero, a3 = valid > 3 ? wload4<W>(r3, k) : zero;
       const lo01 = v128.shuffle<f32>(a0, a1, 0, 4, 1, 5), lo23 = v128.shuffle<f32>(a2, a3, 0, 4, 1, 5);
       const hi01 = v128.shuffle<f32>(a0, a1, 2, 6, 3, 7), hi23 = v128.shuffle<f32>(a2, a3, 2, 6, 3, 7);
       const d = dst + (<usize>k << 5);
@@ -175,9 +178,9 @@ function pack(p: usize, w: usize, n: i32, N: i32, K: i32): void {
       v128.store(d, v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7), 96);
     }
     for (let k = K4; k < K; k++) {
-      const o = <usize>k << 2, d = dst + (<usize>k << 5);
-      store<f32>(d, valid > 0 ? load<f32>(r0 + o) : 0); store<f32>(d, valid > 1 ? load<f32>(r1 + o) : 0, 4);
-      store<f32>(d, valid > 2 ? load<f32>(r2 + o) : 0, 8); store<f32>(d, valid > 3 ? load<f32>(r3 + o) : 0, 12);
+      const d = dst + (<usize>k << 5);
+      store<f32>(d, valid > 0 ? wload<W>(r0, k) : 0); store<f32>(d, valid > 1 ? wload<W>(r1, k) : 0, 4);
+      store<f32>(d, valid > 2 ? wload<W>(r2, k) : 0, 8); store<f32>(d, valid > 3 ? wload<W>(r3, k) : 0, 12);
     }
   }
 }
@@ -215,40 +218,43 @@ const SMALL_M = 32;
 // Rows at least this long stream one at a time in decode (see matmulSmall).
 const STREAM_MIN_K = 256;
 
-/** out[M,N] = x[M,K] · w[N,K]ᵀ (row-major f32). */
-export function matmul(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32): void {
-  matmulShare(out, x, w, M, N, K, 0, N, M < SMALL_M ? 0 : scratchFor(K));
+/** out[M,N] = x[M,K] · w[N,K]ᵀ (row-major; w in format `wt`: 0 f32, else half.ts's W_ codes). */
+export function matmul(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, wt: i32): void {
+  matmulShare(out, x, w, M, N, K, 0, N, M < SMALL_M ? 0 : scratchFor(K), wt);
 }
 
 /**
  * Columns n0..n1 of out = x · wᵀ: one thread's share (n0 a multiple of 8; scratch: matmulScratchBytes(K), unused when
  * M < SMALL_M). Every output is computed as the whole-matrix call computes it, so any split gives the same bits.
  */
-export function matmulShare(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, scratch: usize): void {
-  matmulColumns(out, x, w, M, N, K, n0, n1, scratch);
+export function matmulShare(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, scratch: usize, wt: i32): void {
+  if (wt == W_BF16) matmulColumns<BF16>(out, x, w, M, N, K, n0, n1, scratch);
+  else if (wt == W_F16_FINITE) matmulColumns<F16Finite>(out, x, w, M, N, K, n0, n1, scratch);
+  else if (wt == W_F16) matmulColumns<F16>(out, x, w, M, N, K, n0, n1, scratch);
+  else matmulColumns<f32>(out, x, w, M, N, K, n0, n1, scratch);
 }
 
 /**
- * One thread's shares of several products of the same x [M, K] (Ops.matmuls): `count` records of five i32 at
- * `table`, (out, w, N, n0, n1), each computed as matmulShare computes it.
+ * One thread's shares of several products of the same x [M, K] (Ops.matmuls): `count` records of six i32 at
+ * `table`, (out, w, N, n0, n1, wt), each computed as matmulShare computes it.
  */
 export function matmulShareList(table: usize, count: i32, x: usize, M: i32, K: i32, scratch: usize): void {
   for (let i = 0; i < count; i++) {
-    const r = table + <usize>i * 20;
-    matmulColumns(load<u32>(r), x, load<u32>(r, 4), M, load<i32>(r, 8), K, load<i32>(r, 12), load<i32>(r, 16), scratch);
+    const r = table + <usize>i * 24;
+    matmulShare(load<u32>(r), x, load<u32>(r, 4), M, load<i32>(r, 8), K, load<i32>(r, 12), load<i32>(r, 16), scratch, load<i32>(r, 20));
   }
 }
 
-function matmulColumns(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, scratch: usize): void {
+function matmulColumns<W>(out: usize, x: usize, w: usize, M: i32, N: i32, K: i32, n0: i32, n1: i32, scratch: usize): void {
   const rs = <usize>K << 2, os = <usize>N << 2;
-  if (M < SMALL_M) { matmulSmall(out, x, w, M, N, K, n0, n1); return; }
+  if (M < SMALL_M) { matmulSmall<W>(out, x, w, M, N, K, n0, n1); return; }
   const p = scratch, edge = scratch + (<usize>K << 5);
   // Rows per block: an x block of about 1 MiB (L2-sized), a multiple of the 4-row tile.
   const MB = max(4, ((256 * 1024) / max(K, 1)) & ~3);
   for (let m0 = 0; m0 < M; m0 += MB) {
     const m1 = min(m0 + MB, M);
     for (let n = n0; n < n1; n += 8) {
-      pack(p, w, n, N, K);
+      pack<W>(p, w, n, N, K);
       const cols = min(8, n1 - n);
       for (let m = m0; m < m1; m += 4) {
         tile4x8(out + <usize>m * os + (<usize>n << 2), x + <usize>m * rs, p, K, N, min(4, m1 - m), cols, edge);

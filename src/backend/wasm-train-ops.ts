@@ -40,6 +40,8 @@ const LAYOUT = {
 
 export class WasmTrainOps extends WasmOps implements TrainOps {
   override get caps(): BackendCaps { return { ...super.caps, train: true }; }
+  /** f32 storage holding rounded values: the training GEMMs (asm/kernels/gemm.ts) read f32 only */
+  protected override get packHalf(): boolean { return false; }
   private kt: TrainKernels;
   private readonly negRopeTables = new Map<string, number>();
   /** per-thread GEMM scratch (pool only) */
