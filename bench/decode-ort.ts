@@ -128,6 +128,9 @@ if (only) {  // child: one engine on one model, one JSON line
   await exit(0);
 }
 
+const dtypes = flag('dtypes', 'f32').split(',');
+const badDtype = dtypes.find((d) => !['f32', 'bf16', 'f16'].includes(d));
+if (badDtype) { console.error(`decode-ort: --dtypes ${badDtype}: expected f32, bf16 or f16`); await exit(2); }
 const self = new URL(import.meta.url).pathname;
 for (const name of flag('models', 'stories260K,llama-58M').split(',')) {
   const model = await MODELS[name](), dir = mkdtempSync(join(tmpdir(), 'webtune-decode-ort-'));
@@ -136,7 +139,7 @@ for (const name of flag('models', 'stories260K,llama-58M').split(',')) {
     writeFileSync(join(dir, 'model.onnx'), onnx.model);
     for (const f of onnx.files) writeFileSync(join(dir, f.name), f.bytes);
     // rounds of every engine in turn, each figure the median over the rounds (this VM's speed drifts over minutes)
-    const halves = flag('dtypes', 'f32').split(',').filter((d) => d !== 'f32').map((d) => `wasm-${d}:${threads}`);
+    const halves = dtypes.filter((d) => d !== 'f32').map((d) => `wasm-${d}:${threads}`);
     const engines = [...new Set(['wasm:1', `wasm:${threads}`, 'ort:1', `ort:${threads}`, ...halves])], rounds = Number(flag('rounds', '3'));
     const all: Record<string, { engine: string; rate: number; ids: number[]; max_rss_bytes: number }[]> = {};
     for (let round = 0; round < rounds; round++) for (const engine of engines) {

@@ -18,6 +18,7 @@ import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { createWebGpuOps } from '../gpu/webgpu-ops.ts';
 import { TILE_CANDIDATES, tileName } from '../gpu/gemm/tiled.ts';
 import { trainingShapes } from '../gpu/gemm/autotune.ts';
+import { attentionCase } from './attention-case.ts';
 import { LlamaTrainer, type TrainBatch } from '../models/llama-train.ts';
 import { LlamaRunner, type LlamaConfig } from '../models/llama.ts';
 import { TARGET_MODULES, type LoraConfig } from '../models/lora.ts';
@@ -270,23 +271,16 @@ await section('gemm', async () => {
 // kernel), so the run also checks the flash kernels on the GPU. Causal FLOPs: 2·B·H·T²·D forward (QKᵀ and PV, half
 // the square), 2.5× that backward (QKᵀ recomputed, dP, dQ, dK, dV).
 await section('attention', async () => {
-  const H = cfg.numHeads, KV = cfg.numKvHeads, D = cfg.headDim, rowsN = B * T;
+  const H = cfg.numHeads, KV = cfg.numKvHeads, D = cfg.headDim;
   const configs: [string, { attentionWG?: number; attentionTile?: number }][] = [['tiled', { attentionTile: 0 }], ['flash (default)', {}],
     ['flash 128 rows', { attentionWG: 128 }], ['flash 32 rows', { attentionWG: 32 }], ['flash tile 8', { attentionTile: 8 }]];
-  const data = (n: number, f: (i: number) => number) => Float32Array.from({ length: n }, (_, i) => f(i));
-  const host = { q: data(rowsN * H * D, (i) => Math.sin(i * 0.37)), k: data(rowsN * KV * D, (i) => Math.cos(i * 0.11)),
-    v: data(rowsN * KV * D, (i) => Math.sin(i * 0.07 + 1)), dout: data(rowsN * H * D, (i) => Math.cos(i * 0.29)) };
-  const shape = { B, T, nHeads: H, nKvHeads: KV, headDim: D, pos: null, seg: null };
   const flops = 2 * B * H * T * T * D;
   const out: Record<string, unknown>[] = [];
   let ref: Record<string, Float32Array> | null = null;
   for (const [name, config] of configs) {
     if (left() < 30_000) { out.push({ name, skipped: 'time budget' }); continue; }
     const ops = await createWebGpuTrainOps(gpu, { matmul: 'tiled', config });  // the GPU kernels (also in --local on lavapipe)
-    const b = { q: ops.upload(host.q), k: ops.upload(host.k), v: ops.upload(host.v), dout: ops.upload(host.dout),
-      out: ops.alloc(rowsN * H * D), lse: ops.alloc(rowsN * H), dq: ops.alloc(rowsN * H * D), dk: ops.alloc(rowsN * KV * D), dv: ops.alloc(rowsN * KV * D) };
-    const fwd = () => ops.attentionTrain({ out: b.out, lse: b.lse, q: b.q, k: b.k, v: b.v }, shape);
-    const bwd = () => ops.attentionBackward({ dq: b.dq, dk: b.dk, dv: b.dv, dout: b.dout, q: b.q, k: b.k, v: b.v, out: b.out, lse: b.lse }, shape);
+    const c = attentionCase(ops, B, T, H, KV, D), b = c.bufs;
     const time = async (fn: () => void, sync: typeof b.out) => {
       fn(); await ops.read(sync, 1);  // compiles the pipelines
       const reps = local ? 1 : 5, times: number[] = [];
@@ -298,7 +292,7 @@ await section('attention', async () => {
       }
       return median(times);
     };
-    const fMs = await time(fwd, b.out), bMs = await time(bwd, b.dq);
+    const fMs = await time(c.forward, b.out), bMs = await time(c.backward, b.dq);
     const got = { out: await ops.read(b.out), dq: await ops.read(b.dq), dk: await ops.read(b.dk), dv: await ops.read(b.dv) };
     ref ??= got;
     let err = 0;

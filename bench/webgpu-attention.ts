@@ -8,9 +8,12 @@ import { spawnSync } from 'node:child_process';
 import { acquireGPU, releaseGPU } from '../runtime/webgpu.ts';
 import { createWebGpuTrainOps, type WebGpuTrainOps } from '../gpu/train-ops.ts';
 import { argv, exit } from '../runtime/platform.ts';
+import { attentionCase } from './attention-case.ts';
 
 const args = argv(), at = args.indexOf('--shapes');
-const shapes = (at >= 0 ? args[at + 1] : '4,256,8,8,32;4,256,6,6,48;2,512,14,2,64').split(';').map((s) => s.split(',').map(Number));
+const shapes = (at >= 0 ? args[at + 1] ?? '' : '4,256,8,8,32;4,256,6,6,48;2,512,14,2,64').split(';').map((s) => s.split(',').map(Number));
+const badShape = shapes.find((s) => s.length !== 5 || !s.every((v) => Number.isInteger(v) && v > 0) || s[2] % s[3]);
+if (badShape) { console.error(`webgpu-attention: --shapes wants B,T,H,KV,D of positive integers with H a multiple of KV, got ${badShape.join(',')}`); await exit(2); }
 const pyAt = args.indexOf('--python'), python = pyAt >= 0 ? args[pyAt + 1] : '/usr/bin/python3';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const r = await acquireGPU();
@@ -24,37 +27,31 @@ const families: [string, Promise<WebGpuTrainOps>][] = [
 ];
 const opsList = await Promise.all(families.map(([, o]) => o));
 for (const [B, T, H, KV, D] of shapes) {
-  const rows = B * T, shape = { B, T, nHeads: H, nKvHeads: KV, headDim: D, pos: null, seg: null };
-  const fill = (n: number, f: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * f));
-  const runs = opsList.map((ops) => {
-    const b = { q: ops.upload(fill(rows * H * D, 0.37)), k: ops.upload(fill(rows * KV * D, 0.11)), v: ops.upload(fill(rows * KV * D, 0.07)),
-      dout: ops.upload(fill(rows * H * D, 0.29)), out: ops.alloc(rows * H * D), lse: ops.alloc(rows * H), dq: ops.alloc(rows * H * D),
-      dk: ops.alloc(rows * KV * D), dv: ops.alloc(rows * KV * D) };
-    return { ops, b, fwd: [] as number[], bwd: [] as number[] };
-  });
+  const runs = opsList.map((ops) => ({ ops, c: attentionCase(ops, B, T, H, KV, D), fwd: [] as number[], bwd: [] as number[] }));
   for (let round = 0; round < 4; round++) {
     for (const x of runs) {
-      const { ops, b } = x;
+      const { ops, c } = x;
       let t0 = performance.now();
-      ops.attentionTrain({ out: b.out, lse: b.lse, q: b.q, k: b.k, v: b.v }, shape);
-      await ops.read(b.out, 1);
+      c.forward();
+      await ops.read(c.bufs.out, 1);
       const f = performance.now() - t0;
       t0 = performance.now();
-      ops.attentionBackward({ dq: b.dq, dk: b.dk, dv: b.dv, dout: b.dout, q: b.q, k: b.k, v: b.v, out: b.out, lse: b.lse }, shape);
-      await ops.read(b.dq, 1);
+      c.backward();
+      await ops.read(c.bufs.dq, 1);
       if (round > 0) { x.fwd.push(f); x.bwd.push(performance.now() - t0); }  // round 0 compiles
     }
   }
   console.log(`B=${B} T=${T} heads ${H}/${KV} of ${D}:`);
   for (const [i, x] of runs.entries()) {
-    console.log(`  ${families[i][0].padEnd(28)} forward ${median(x.fwd).toFixed(1).padStart(7)} ms  backward ${median(x.bwd).toFixed(1).padStart(7)} ms`);
-    for (const v of Object.values(x.b)) x.ops.free(v);
+    const f = median(x.fwd), b = median(x.bwd);
+    console.log(`  ${families[i][0].padEnd(28)} forward ${f.toFixed(1).padStart(7)} ms  forward + backward ${(f + b).toFixed(1).padStart(7)} ms`);
+    x.c.free();
   }
   const py = spawnSync(python, ['bench/gpu_check_torch.py', 'attention', JSON.stringify({ device: 'cpu', B, T, H, KV, D })], { encoding: 'utf8' });
   if (py.status === 0) {
     const t = JSON.parse(py.stdout.trim().split('\n').pop()!);
     const f = t.fp32_forward_ms, fb = t.fp32_forward_backward_ms;
-    console.log(`  ${`PyTorch ${t.torch} CPU`.padEnd(28)} forward ${f.toFixed(1).padStart(7)} ms  backward ${(fb - f).toFixed(1).padStart(7)} ms (forward + backward ${fb.toFixed(1)}; ${t.sdpa ? 'SDPA' : 'softmax(QKᵀ)V'})`);
+    console.log(`  ${`PyTorch ${t.torch} CPU`.padEnd(28)} forward ${f.toFixed(1).padStart(7)} ms  forward + backward ${fb.toFixed(1).padStart(7)} ms (${t.sdpa ? 'SDPA' : 'softmax(QKᵀ)V'})`);
   } else console.log(`  PyTorch: ${(py.stderr || py.error?.message || '').trim().split('\n').pop()}`);
 }
 for (const o of opsList) o.destroy();
