@@ -5,6 +5,7 @@ import { readText, stat, joinPath } from '../runtime/platform.ts';
 import type { LoadedModel } from '../models/load.ts';
 import type { ChatTokenizer } from './data/chat-tokenizer.ts';
 import { chatTokenizerOf as chatTokenizerFor } from './data/model-tokenizer.ts';
+import { TORCH_DTYPES, type TorchDtype } from './backend/dtype.ts';
 import { ChatFormat, type TemplateMessage } from './data/templates/chat-format.ts';
 
 export interface ChatPromptOptions {
@@ -47,15 +48,17 @@ export async function chatPrompt(loaded: LoadedModel, o: ChatPromptOptions): Pro
   return { text, ids, stopIds: [...stopIds], template: format.name };
 }
 
-/** The template and system prompt a `webtune sft` run used (its args.json beside or above the checkpoint). */
-export async function runChatArgs(checkpoint: string): Promise<{ template?: string; system?: string }> {
+/** The template, system prompt and torch_dtype a `webtune sft` run used (its args.json beside or above the
+ *  checkpoint), which infer and deploy take where their flags are not given, as ms-swift's load_args does. */
+export async function sftRunArgs(checkpoint: string): Promise<{ template?: string; system?: string; torch_dtype?: TorchDtype }> {
   const ckpt = checkpoint.replace(/\/+$/, '');
   const parent = ckpt.includes('/') ? ckpt.slice(0, ckpt.lastIndexOf('/')) : '.';
   for (const f of [joinPath(ckpt, 'args.json'), joinPath(parent, 'args.json')]) {
     if (!(await stat(f))?.isFile) continue;
     try {
-      const a = JSON.parse(await readText(f)) as { template?: unknown; system?: unknown };
-      return { template: typeof a.template === 'string' ? a.template : undefined, system: typeof a.system === 'string' ? a.system : undefined };
+      const a = JSON.parse(await readText(f)) as { template?: unknown; system?: unknown; torch_dtype?: unknown };
+      return { template: typeof a.template === 'string' ? a.template : undefined, system: typeof a.system === 'string' ? a.system : undefined,
+        torch_dtype: TORCH_DTYPES.includes(a.torch_dtype as TorchDtype) ? a.torch_dtype as TorchDtype : undefined };
     } catch { return {}; }
   }
   return {};

@@ -364,3 +364,43 @@ test('webtune infer --torch_dtype float16 says what it stores and tells llama2.c
     assert.equal(r.stdout.split(' ').slice(0, 8).join(' '), f32.stdout.split(' ').slice(0, 8).join(' '), `${device}: ${r.stdout} vs ${f32.stdout}`);
   }
 });
+
+// ms-swift's default: without --torch_dtype, sft, infer and deploy take the model's config.json torch_dtype (a
+// Qwen2.5 checkpoint says bfloat16), infer --adapters the run's args.json, and a model naming none is float32.
+test('without --torch_dtype: the config.json\'s torch_dtype (sft, infer), the adapters run\'s args.json (infer), else float32', async () => {
+  const data = resolve(SHARED, 'datasets/ms-swift/self_cognition.jsonl');
+  const sft = (model: string, ...extra: string[]) => ['sft', '--model', model, '--dataset', `${data}#4`, '--template', 'default',
+    '--model_name', '小白', 'Xiaobai', '--model_author', '网调', 'Webtune', '--max_length', '48', '--per_device_train_batch_size', '2',
+    '--max_steps', '1', '--save_steps', '1', '--device', 'wasm', '--output_dir', mkdtempSync(join(tmpdir(), 'webtune-dtype-default-')), ...extra];
+  const runDir = (stdout: string) => stdout.trim().split('\n').pop()!;
+  const savedDtype = (stdout: string) => JSON.parse(readFileSync(join(runDir(stdout), 'args.json'), 'utf8')).torch_dtype;
+  // a Hugging Face folder (a full-training checkpoint of stories260K) whose config.json says bfloat16
+  const full = await runCli(sft(STORIES, '--train_type', 'full'));
+  assert.equal(full.status, 0, full.stderr);
+  assert.doesNotMatch(full.stderr, /torch_dtype/);  // llama2.c names no dtype: float32, nothing to say
+  assert.equal(savedDtype(full.stdout), 'float32');
+  const hf = join(runDir(full.stdout), 'checkpoint-1'), configFile = join(hf, 'config.json');
+  writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), torch_dtype: 'bfloat16' }));
+
+  const lora = await runCli(sft(hf));
+  assert.equal(lora.status, 0, lora.stderr);
+  assert.match(lora.stderr, /torch_dtype bfloat16 \(config.json's torch_dtype\): frozen base weights stored as/);
+  assert.equal(savedDtype(lora.stdout), 'bfloat16');
+  const forced = await runCli(sft(hf, '--torch_dtype', 'float32'));
+  assert.equal(forced.status, 0, forced.stderr);
+  assert.doesNotMatch(forced.stderr, /torch_dtype/);
+  assert.equal(savedDtype(forced.stdout), 'float32');
+
+  const infer = (...extra: string[]) => runCli(['infer', '--prompt', 'Once', '--max_new_tokens', '4', '--temperature', '0', '--device', 'wasm', ...extra]);
+  const byConfig = await infer('--model', hf);
+  assert.equal(byConfig.status, 0, byConfig.stderr);
+  assert.match(byConfig.stderr, /torch_dtype bfloat16 \(config.json's torch_dtype\): weights stored as bfloat16/);
+  // the adapters' run trained on a bfloat16 base: its args.json decides, even once the base's config says float32
+  writeFileSync(configFile, JSON.stringify({ ...JSON.parse(readFileSync(configFile, 'utf8')), torch_dtype: 'float32' }));
+  const byRun = await infer('--adapters', join(runDir(lora.stdout), 'checkpoint-1'));
+  assert.equal(byRun.status, 0, byRun.stderr);
+  assert.match(byRun.stderr, /torch_dtype bfloat16 \(the run's args.json\): weights stored as bfloat16/);
+  const plain = await infer('--model', hf);
+  assert.equal(plain.status, 0, plain.stderr);
+  assert.doesNotMatch(plain.stderr, /torch_dtype/);
+});

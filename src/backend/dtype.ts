@@ -2,14 +2,32 @@
 // (WebGPU packs either two to a u32 word: gpu/ops/half.ts; a bf16 checkpoint's values so stay exactly what they
 // were). Arithmetic is f32 everywhere; only storage narrows.
 import type { Half, Ops } from '../../core/ops.ts';
+import type { LlamaModel } from '../../models/llama.ts';
 
 export const TORCH_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type TorchDtype = typeof TORCH_DTYPES[number];
 
+/**
+ * --torch_dtype when the flag is not given, as in ms-swift: the model's config.json `torch_dtype` (`dtype` where newer
+ * transformers wrote that), else float32 (a llama2.c checkpoint, or a config naming none or another type).
+ */
+export function defaultTorchDtype(model: LlamaModel): { dtype: TorchDtype; from: string } {
+  const json = model.configJson ?? {}, value = json.torch_dtype ?? json.dtype;
+  return TORCH_DTYPES.includes(value as TorchDtype)
+    ? { dtype: value as TorchDtype, from: `config.json's ${'torch_dtype' in json ? 'torch_dtype' : 'dtype'}` }
+    : { dtype: 'float32', from: 'default: config.json names no torch_dtype' };
+}
+
+/** The flag's value, else the model's (defaultTorchDtype); `from` says which, for the log line. */
+export function resolveTorchDtype(flag: TorchDtype | undefined, model: LlamaModel): { dtype: TorchDtype; from: string } {
+  return flag ? { dtype: flag, from: '--torch_dtype' } : defaultTorchDtype(model);
+}
+
 /** Whether `dtype` asks for 16-bit matrices, and a line saying what this backend stores (null for float32). */
-export function weightStorage(dtype: TorchDtype | undefined, ops: Ops, what = 'weights'): { half: Half | false; note: string | null } {
+export function weightStorage(dtype: TorchDtype | undefined, ops: Ops, what = 'weights', from = '--torch_dtype'): { half: Half | false; note: string | null } {
   if (!dtype || dtype === 'float32') return { half: false, note: null };
-  return { half: halfOf(dtype), note: `torch_dtype ${dtype}: ${what} stored as ${storedAs(dtype, ops)}; arithmetic in float32` };
+  const named = `torch_dtype ${dtype}${from === '--torch_dtype' ? '' : ` (${from})`}`;
+  return { half: halfOf(dtype), note: `${named}: ${what} stored as ${storedAs(dtype, ops)}; arithmetic in float32` };
 }
 
 /** The 16-bit storage a --torch_dtype names (false: float32). */

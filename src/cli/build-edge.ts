@@ -9,7 +9,7 @@ import { loadModel, MODEL_KINDS, type LoadedModel } from '../../models/load.ts';
 import { checkOutputDir, writeModelDir } from '../../models/model-dir.ts';
 import { writeSafetensors } from '../../models/safetensors.ts';
 import { hfConfigFor } from '../../models/hf-llama.ts';
-import { runChatArgs } from '../chat-prompt.ts';
+import { sftRunArgs } from '../chat-prompt.ts';
 import { UserError } from '../../core/errors.ts';
 import type { EdgeManifest } from '../entry-edge.ts';
 import { EDGE_LIMITS } from '../serve/limits.ts';
@@ -106,7 +106,7 @@ export function buildEdgeCommand(): Command {
       const outDir = await checkOutputDir(flags.output_dir);
       const bundle = await edgeBundle();
       const loaded = flags.adapters ? await loadWithAdapters(flags.adapters, { model: flags.model }) : await loadModel(flags.model);
-      const chat = flags.adapters ? await runChatArgs(flags.adapters) : {};
+      const chat = flags.adapters ? await sftRunArgs(flags.adapters) : {};
       const tok = await tokenizerModule(loaded);
       const manifest: EdgeManifest = {
         id: flags.served_model_name ?? baseName(flags.adapters ?? flags.model), tokenizer: tok.kind, tokenizerConfig: tok.config,

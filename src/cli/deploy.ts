@@ -1,13 +1,13 @@
 // `webtune deploy`: serves a model (and LoRA adapters by name) over an OpenAI-compatible HTTP API, under Node
 // (@hono/node-server) or Deno (Deno.serve). The URL goes to stderr once listening; SIGINT/SIGTERM close cleanly.
-import { TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
+import { resolveTorchDtype, TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeStderr } from '../../runtime/platform.ts';
 import { serveHttp } from '../../runtime/serve.ts';
 import { loadWithAdapters } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
-import { runChatArgs } from '../chat-prompt.ts';
+import { sftRunArgs } from '../chat-prompt.ts';
 import { UserError } from '../../core/errors.ts';
 import { createApp } from '../serve/app.ts';
 import { Engine, type ServedModel } from '../serve/engine.ts';
@@ -24,7 +24,7 @@ interface DeployFlags {
   device: DeviceChoice;
   threads?: number;
   max_num_seqs: number;
-  torch_dtype: TorchDtype;
+  torch_dtype?: TorchDtype;
   max_queue: number;
   max_request_bytes: number;
   request_timeout: number;
@@ -47,7 +47,7 @@ export async function loadServedModels(flags: Pick<DeployFlags, 'model' | 'adapt
   for (const a of flags.adapters ?? []) {
     if (models.some((m) => m.id === a.name)) throw new UserError(`--adapters ${a.name}=${a.path}: the name ${a.name} is already taken; choose another NAME`);
     const loaded = await loadWithAdapters(a.path, { model: flags.model });
-    const chat = await runChatArgs(a.path);
+    const chat = await sftRunArgs(a.path);
     models.push({ id: a.name, root, loaded, created, template: chat.template, system: chat.system });
   }
   return models;
@@ -67,7 +67,8 @@ export function deployCommand(): Command {
     .option('--max_num_seqs <n>', 'requests generated at once per model (they share the weights; each has its own KV ' +
       'cache); more wait in a FIFO queue',
       intFlag(1, 256), 4)
-    .addOption(new Option('--torch_dtype <t>', 'weight and KV-cache storage: float16/bfloat16 hold them in 16 bits (f32 arithmetic)').choices(TORCH_DTYPES).default('float32'))
+    .addOption(new Option('--torch_dtype <t>', 'weight and KV-cache storage: float16/bfloat16 hold them in 16 bits (f32 arithmetic); ' +
+      'default: the --model\'s config.json torch_dtype, else float32').choices(TORCH_DTYPES))
     .option('--max_queue <n>', 'requests waiting beyond the generating ones; more are refused with 429 and Retry-After',
       intFlag(0), DEFAULT_LIMITS.maxQueue)
     .option('--max_request_bytes <n>', 'largest request body; larger ones are refused with 413 as they arrive',
@@ -78,7 +79,8 @@ export function deployCommand(): Command {
       const models = await loadServedModels(flags);
       const { ops, reason } = await selectBackend(flags.device, { threads: flags.threads });
       writeStderr(`webtune: ${reason}\n`);
-      const storage = weightStorage(flags.torch_dtype, ops);
+      const dtype = resolveTorchDtype(flags.torch_dtype, models[0].loaded.model);  // one storage for all: the adapters' share the base's
+      const storage = weightStorage(dtype.dtype, ops, 'weights', dtype.from);
       if (storage.note) writeStderr(`webtune: ${storage.note}\n`);
       const engine = new Engine(ops, models, { maxNumSeqs: flags.max_num_seqs, maxQueue: flags.max_queue, halfWeights: storage.half });
       const app = createApp(engine, { apiKey: flags.api_key,

@@ -6,10 +6,10 @@ import { loadWithAdapters } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
-import { TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
+import { defaultTorchDtype, TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
 import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
 import { UserError } from '../../core/errors.ts';
-import { chatPrompt, runChatArgs } from '../chat-prompt.ts';
+import { chatPrompt, sftRunArgs } from '../chat-prompt.ts';
 import { BUILTIN_NAMES } from '../data/templates/chat-format.ts';
 import { floatFlag, intFlag, threadsOption } from './options.ts';
 import { runChat, streamAnswer } from './chat.ts';
@@ -33,7 +33,7 @@ interface InferFlags {
   stop?: string[];
   device: DeviceChoice;
   threads?: number;
-  torch_dtype: TorchDtype;
+  torch_dtype?: TorchDtype;
   stats: boolean;
 }
 
@@ -64,7 +64,8 @@ export function inferCommand(): Command {
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))
     .addOption(threadsOption())
     .addOption(new Option('--torch_dtype <t>', 'weight storage: float16/bfloat16 hold the matrices in 16 bits (half the memory and ' +
-      'bandwidth; f32 arithmetic)').choices(TORCH_DTYPES).default('float32'))
+      'bandwidth; f32 arithmetic); default: the --adapters run\'s args.json, else the model\'s config.json torch_dtype, else float32')
+      .choices(TORCH_DTYPES))
     .option('--no-stats', 'do not print tokens/s to stderr')
     .action(async (flags: InferFlags) => {
       if (flags.prompt !== undefined && flags.query !== undefined) throw new UserError('infer: give --prompt or --query, not both');
@@ -80,7 +81,7 @@ export function inferCommand(): Command {
         if (!flags.model) writeStderr(`webtune: no --model given: using the embedded ${TINY_RANDOM_NAME} (random weights, gibberish output)\n`);
         loaded = flags.model ? await loadModel(flags.model, { tokenizer: flags.tokenizer }) : await loadTinyRandom();
       }
-      const run = flags.adapters && flags.prompt === undefined ? await runChatArgs(flags.adapters) : {};
+      const run = flags.adapters ? await sftRunArgs(flags.adapters) : {};
       const system = flags.system ?? run.system, template = flags.template ?? run.template;
       const stopWords = [...(flags.stop_words ?? []), ...(flags.stop ?? [])];
       const sampling: GenerateOptions = {
@@ -98,7 +99,9 @@ export function inferCommand(): Command {
       const { ops, reason } = await selectBackend(flags.device, { threads: flags.threads });
       writeStderr(`webtune: ${reason}\n`);
       try {
-        const storage = weightStorage(flags.torch_dtype, ops);
+        const dtype = flags.torch_dtype ? { dtype: flags.torch_dtype, from: '--torch_dtype' }
+          : run.torch_dtype ? { dtype: run.torch_dtype, from: 'the run\'s args.json' } : defaultTorchDtype(loaded.model);
+        const storage = weightStorage(dtype.dtype, ops, 'weights', dtype.from);
         if (storage.note) writeStderr(`webtune: ${storage.note}\n`);
         const gen = new Generator(ops, loaded, { halfWeights: storage.half });
         if (chat) {

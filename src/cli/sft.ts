@@ -76,8 +76,9 @@ export function addTrainFlags(cmd: Command): Command {
     .option('--max_grad_norm <n>', 'global gradient-norm clipping; 0 = off', floatFlag(0, 1e9), 1.0)
     .option('--gradient_checkpointing', 'recompute each layer\'s activations in the backward: less memory, about one more forward', false)
     .addOption(new Option('--torch_dtype <t>', 'mixed precision: float16/bfloat16 store LoRA\'s frozen base, or full training\'s ' +
-      'weight copies (f32 masters), in 16 bits; f32 arithmetic; float16 adds dynamic loss scaling')
-      .choices(TORCH_DTYPES).default('float32'))
+      'weight copies (f32 masters), in 16 bits; f32 arithmetic; float16 adds dynamic loss scaling; default: the model\'s ' +
+      'config.json torch_dtype (as ms-swift), else float32')
+      .choices(TORCH_DTYPES))
     .addOption(new Option('--device <device>', 'compute backend: webgpu, wasm, or auto (a GPU adapter, else WASM SIMD; says which and why)')
       .choices(['auto', 'webgpu', 'wasm']).default('auto'))
     .addOption(threadsOption())

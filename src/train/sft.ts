@@ -8,7 +8,7 @@ import { LossScaler, type LossScalerState } from '../../models/loss-scaler.ts';
 import type { Half } from '../../core/ops.ts';
 import { selectTrainBackend, type DeviceChoice } from '../backend/select.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
-import { halfOf, storedAs } from '../backend/dtype.ts';
+import { halfOf, resolveTorchDtype, storedAs } from '../backend/dtype.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
 import { resolveMaxLength } from '../data/context-limit.ts';
 import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
@@ -37,7 +37,8 @@ export interface SftArgs extends DataArgs {
   adam_beta1: number; adam_beta2: number; adam_epsilon: number; weight_decay: number; max_grad_norm: number; seed: number;
   /** recompute each layer's activations in the backward (less memory, one more forward) */
   gradient_checkpointing?: boolean;
-  /** storage of LoRA's frozen base matrices (f32 arithmetic either way); default float32 */
+  /** mixed precision: 16-bit storage of LoRA's frozen base or of full training's matrix copies (f32 arithmetic either
+   *  way); unset: the model's config.json torch_dtype, else float32 (backend/dtype.ts defaultTorchDtype) */
   torch_dtype?: 'float32' | 'float16' | 'bfloat16';
   eval_steps?: number; logging_steps: number; save_steps?: number; save_total_limit?: number; resume_from_checkpoint?: string;
   output_dir: string;
@@ -59,13 +60,14 @@ export const REPORT_TO = ['tensorboard', 'all', 'none'];
  * and optimizer f32; full training: the kernels read 16-bit copies of the matrices, AdamW updates f32 masters.
  * float16 adds dynamic loss scaling (torch's GradScaler); bfloat16, with f32's exponent range, needs none.
  */
-function mixedPrecision(a: SftArgs, ops: TrainOps, note: (s: string) => void): { half: Half | false; lossScaler?: LossScaler } {
+function mixedPrecision(a: SftArgs, ops: TrainOps, note: (s: string) => void, from: string): { half: Half | false; lossScaler?: LossScaler } {
   const dtype = a.torch_dtype ?? 'float32';
   if (dtype === 'float32') return { half: false };
   const scaler = dtype === 'float16' ? new LossScaler() : undefined, scaling = scaler ? `; dynamic loss scaling from ${scaler.scale}` : '';
+  const named = `torch_dtype ${dtype}${from === '--torch_dtype' ? '' : ` (${from})`}`;
   note(a.train_type === 'lora'
-    ? `torch_dtype ${dtype}: frozen base weights stored as ${storedAs(dtype, ops)}; arithmetic, LoRA adapters, gradients and optimizer in float32${scaling}`
-    : `torch_dtype ${dtype}: the kernels read copies of the matrices stored as ${storedAs(dtype, ops)}, AdamW updates float32 master weights; ` +
+    ? `${named}: frozen base weights stored as ${storedAs(dtype, ops)}; arithmetic, LoRA adapters, gradients and optimizer in float32${scaling}`
+    : `${named}: the kernels read copies of the matrices stored as ${storedAs(dtype, ops)}, AdamW updates float32 master weights; ` +
       `arithmetic, gradients and optimizer in float32${scaling}`);
   return { half: halfOf(dtype), lossScaler: scaler };
 }
@@ -198,6 +200,8 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
     a = { ...a, resume_from_checkpoint: found ?? undefined };
   }
   let src: ModelSource | null = await loadModelSource(a.model);
+  const dtype = resolveTorchDtype(a.torch_dtype, src.model);  // unset: the model's own, as in ms-swift; args.json records it
+  a = { ...a, torch_dtype: dtype.dtype };
   const configJson = hfConfigFor(src.model, 'float32'), tokenizerFiles = src.tokenizerFiles;
   const { data, maxLength } = opts.data ? { data: opts.data, maxLength: a.max_length! } : await sftData(a, src, note, opts.onRow);
   for (const line of data.summary) note(line);
@@ -230,7 +234,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   }
   let trainer: LlamaTrainer;
   try {
-    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, ...mixedPrecision(a, ops, note) });
+    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, ...mixedPrecision(a, ops, note, dtype.from) });
   } catch (e) { throw limitError(e); }
   let group: Group | undefined, dp: DataParallel | undefined;
   if (dist) {

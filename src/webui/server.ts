@@ -22,7 +22,7 @@ import { loadModel } from '../../models/load.ts';
 import { resolve as resolvePath } from 'node:path';
 import { fileSystem, readDir, readFile, stat } from '../../runtime/platform.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
-import { runChatArgs } from '../chat-prompt.ts';
+import { sftRunArgs } from '../chat-prompt.ts';
 import { createApp } from '../serve/app.ts';
 import { Engine, type ServedModel } from '../serve/engine.ts';
 import { readBodyText } from '../serve/limits.ts';
@@ -254,7 +254,7 @@ export function createWebUi(o: WebUiOptions): WebUi {
       if (adapters) {
         const loaded = await loadWithAdapters(adapters, { model });
         model ??= loaded.resolved.modelPath;
-        const chat = await runChatArgs(adapters);
+        const chat = await sftRunArgs(adapters);
         m = { id, root: baseName(model ?? id), loaded, created, template: chat.template, system: chat.system };
       } else {
         m = { id, root: id, loaded: await loadModel(model!), created };
