@@ -40,12 +40,25 @@ export function ropeInvFreqTable(freqs: RopeFreqs, headDim: number): Float64Arra
   return Float64Array.from({ length: half }, (_, j) => Math.pow(freqs, (-2 * j) / headDim));
 }
 
-/** One product of Ops.matmuls: out [M, N] = x · w[N, K]ᵀ (+ bias [N] per row). */
-export interface MatmulPart { out: Buf; w: Buf; N: number; bias?: Buf | null }
+/**
+ * The SwiGLU finished as an up projection's product is stored (Ops.matmul's and TrainOps.matmulNT's glu): with v the
+ * final value of out's element i, act[i] = silu(gate[i]) · v; without act (inference, which keeps no up), out[i]
+ * itself becomes silu(gate[i]) · v. gate and act are laid out as out. The GPU kernels apply it in the GEMM's store
+ * (no pass of its own over the activations); other backends run Ops.swiglu after (gluAfter).
+ */
+export interface GluStore { gate: Buf; act?: Buf }
+
+/** A GluStore as a pass after the product, for backends whose GEMMs do not apply it. */
+export function gluAfter(ops: Pick<Ops, 'swiglu'>, out: Buf, glu: GluStore | null | undefined, n: number): void {
+  if (glu) ops.swiglu(glu.act ?? out, glu.gate, out, n);
+}
+
+/** One product of Ops.matmuls: out [M, N] = x · w[N, K]ᵀ (+ bias [N] per row); glu's gate may be an earlier part's out. */
+export interface MatmulPart { out: Buf; w: Buf; N: number; bias?: Buf | null; glu?: GluStore | null }
 
 /** Ops.matmuls as one matmul call per part (for backends that gain nothing from one job). */
 export function matmulsInTurn(ops: Pick<Ops, 'matmul'>, x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void {
-  for (const p of parts) ops.matmul(p.out, x, p.w, M, p.N, K, p.bias);
+  for (const p of parts) ops.matmul(p.out, x, p.w, M, p.N, K, p.bias, p.glu);
 }
 
 export interface Buf {
@@ -109,9 +122,9 @@ export interface Ops {
   rmsnorm(out: Buf, x: Buf, w: Buf, T: number, dim: number, eps: number): void;
   /**
    * out[M,N] = x[M,K] · w[N,K]ᵀ (+ bias[N] on every row: Qwen2's q/k/v biases, added in the GEMM's store where
-   * the backend can, else as addBias does)
+   * the backend can, else as addBias does); glu: the SwiGLU finished on the result (GluStore)
    */
-  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias?: Buf | null): void;
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias?: Buf | null, glu?: GluStore | null): void;
   /**
    * Several products of one input x [M, K] (q/k/v, gate/up), each output exactly what matmul gives; a backend may
    * run them as one job (WASM: one dispatch to its threads, whose shares cover all parts).

@@ -10,7 +10,7 @@
 // - Ops named …Acc, and arguments named …Acc, add into their output (gradient accumulation across
 //   micro-batches and across the uses of a tied weight); every other output is overwritten.
 // - Outputs must not alias inputs unless the op says so.
-import type { Buf, Ops, RopeFreqs } from './ops.ts';
+import type { Buf, GluStore, Ops, RopeFreqs } from './ops.ts';
 
 /**
  * A dropout mask drawn where it is used (LoRA's input dropout): element j of the masked buffer (its index in the
@@ -44,9 +44,11 @@ export interface TrainOps extends Ops {
   /**
    * out[M,N] = beta·out + alpha · mask(a)[M,K] · b[N,K]ᵀ  (beta defaults to 0, alpha to 1; aMask: a's elements
    * dropped as DropMask says). The forward linear layer with an accumulating output, and LoRA's first product with
-   * the dropout on its input and its scale (alpha) applied as the product is stored.
+   * the dropout on its input and its scale (alpha) applied as the product is stored. glu: the SwiGLU finished on
+   * the stored result (GluStore; LoRA's product is the last to write the up projection).
    */
-  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number, aMask?: DropMask | null, alpha?: number): void;
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta?: number, aMask?: DropMask | null, alpha?: number,
+    glu?: GluStore | null): void;
   /**
    * out[M,N] = beta·out + alpha · mask(a[M,K] · b[K,N])  (beta defaults to 0: out is overwritten, old contents
    * ignored; alpha to 1; outMask: the product's element j, j = m·N + n, dropped as DropMask says).

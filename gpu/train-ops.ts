@@ -24,7 +24,7 @@
 // - Weights larger than one binding come split into pieces of whole rows (webgpu-ops.ts create): the GEMMs run per
 //   piece with offsets, cross-entropy's vocabulary chunks end at piece boundaries, the embedding gradient is
 //   scattered per piece and the optimizers walk the pieces (AdamW's moments may be split differently: by segments).
-import type { BackendCaps, Buf, DType, RopeFreqs } from '../core/ops.ts';
+import type { BackendCaps, Buf, DType, GluStore, RopeFreqs } from '../core/ops.ts';
 import type { AttentionShape, DropMask, TrainOps } from '../core/train-ops.ts';
 import type { GpuContext } from '../runtime/webgpu.ts';
 import { GBuf, WebGpuOps, storageOf, type GemmCall, type WebGpuOpsOptions } from './webgpu-ops.ts';
@@ -129,9 +129,10 @@ export class WebGpuTrainOps extends WebGpuOps implements TrainOps {
     return d;
   }
 
-  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1): void {
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1,
+    glu: GluStore | null = null): void {
     check('matmulNT', [out, M * N], [a, M * K], [b, N * K]);
-    const g: GemmCall = { out, a, b, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta, mask: aMask, alpha };
+    const g: GemmCall = { out, a, b, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, beta, mask: aMask, alpha, glu };
     if (aMask && !this.drawsMask(g)) { g.a = this.dropped(a, M * K, aMask); g.mask = null; }
     this.gemm(g);
   }

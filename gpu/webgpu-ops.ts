@@ -15,7 +15,7 @@
 // - A tensor larger than one binding may hold (maxStorageBufferBindingSize, e.g. a 151,936 × 896 embedding against
 //   lavapipe's 128 MiB) is split along its rows into several buffers ("pieces", see create); the ops that meet such
 //   tensors (embedding, matmul's weight, and in train-ops.ts the GEMMs, cross-entropy and optimizers) run per piece.
-import { halfBits, halfValue, matmulsInTurn, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../core/ops.ts';
+import { gluAfter, halfBits, halfValue, matmulsInTurn, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type GluStore, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../core/ops.ts';
 import type { DropMask } from '../core/train-ops.ts';
 import { deviceLostReason, onUncapturedError, type GpuContext } from '../runtime/webgpu.ts';
 import { getEnv } from '../runtime/platform.ts';
@@ -131,6 +131,8 @@ export interface GemmCall {
   alpha?: number;
   /** a per-column bias [N] added to the product: in the kernel's store where it adds one (gemm/generate.ts addsBias), else in a pass after */
   bias?: Buf | null;
+  /** the up projection's SwiGLU, finished in the kernel's store (core/ops.ts GluStore; gate and act laid out as out) */
+  glu?: GluStore | null;
 }
 
 // Scratch for bit-casting f32 params into the u32 uniform words.
@@ -478,7 +480,7 @@ export class WebGpuOps implements Ops {
     this.dispatch(k, [dim, f32bits(eps)], [out, inPlace ? null : x, w], T);
   }
 
-  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null): void {
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null, glu: GluStore | null = null): void {
     check('matmul', [out, M * N], [x, M * K], [w, N * K]);
     if (bias) check('matmul', [bias, N]);
     if (M === 0 || N === 0) return;
@@ -486,9 +488,10 @@ export class WebGpuOps implements Ops {
     if ((w as GBuf).parts) {
       this.matmulSplit(out, x, w, M, N, K);
       if (bias) this.addBias(out, bias, M, N);
+      gluAfter(this, out, glu, M * N);
       return;
     }
-    this.gemm({ out, a: x, b: w, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, bias });
+    this.gemm({ out, a: x, b: w, M, N, K, layout: 'NT', lda: K, ldb: K, ldo: N, bias, glu });
   }
   /** one dispatch each: they go out in the same submit anyway */
   matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void { matmulsInTurn(this, x, M, K, parts); }
@@ -542,19 +545,20 @@ export class WebGpuOps implements Ops {
   protected gemmPlan(g: GemmCall) {
     const { a, b, aOff = 0, bOff = 0, oOff = 0 } = g;
     return chooseGemm(this.gemmProfile, { ...g, aOff, bOff, oOff, mask: Boolean(g.mask), bias: Boolean(g.bias),
-      dtype: { a: storageOf(a), b: storageOf(b) } });
+      glu: g.glu ? (g.glu.act ? 'beside' : 'replace') : undefined, dtype: { a: storageOf(a), b: storageOf(b) } });
   }
 
   /** Runs one GEMM (GemmCall, whole buffers) on the kernel the policy picks; a mask the kernel cannot draw throws. */
   protected gemm(g: GemmCall) {
-    const { out, a, b, M, N, K, lda, ldb, ldo, aOff = 0, bOff = 0, oOff = 0, beta = 0, mask = null, alpha = 1, bias = null } = g;
+    const { out, a, b, M, N, K, lda, ldb, ldo, aOff = 0, bOff = 0, oOff = 0, beta = 0, mask = null, alpha = 1, bias = null, glu = null } = g;
     if (M === 0 || N === 0) return;
+    if (glu) check('gemm glu', [glu.gate, oOff + (M - 1) * ldo + N], ...(glu.act ? [[glu.act, oOff + (M - 1) * ldo + N] as [Buf, number]] : []));
     const k = this.gemmPlan(g);
     if (mask && !k.mask) throw new Error(`webgpu: the ${k.strategy} ${g.layout} GEMM has no dropout mask`);
     if (bias && !k.bias && (ldo !== N || oOff)) throw new Error('webgpu: a GEMM bias after the product needs a whole output (ldo = N, no offset)');
     const params = [M, N, K, lda, ldb, ldo, aOff, bOff, oOff, f32bits(beta), f32bits(alpha), ...(mask ? [mask.index, mask.threshold] : [])];
     this.dispatch(this.kernel(gemmKernelName(k), gemmSource(k, this.tileLimits)), params,
-      [out, a, b, mask ? mask.salts : null, ...(k.bias ? [bias] : [])], ...gemmGrid(k, M, N));
+      [out, a, b, mask ? mask.salts : null, k.bias ? bias : null, glu?.gate ?? null, glu?.act ?? null], ...gemmGrid(k, M, N));
     if (bias && !k.bias) this.addBias(out, bias, M, N);
   }
 

@@ -10,7 +10,7 @@
 // Parameter residency (ZeRO-3, src/dist/data-parallel.ts): the weights, trainable and frozen, come in groups
 // (embedding, each layer, final norm and head); with a `residency` set, the trainer asks for a group before using its
 // values, forward and backward, and hands it back after, so that only the groups in use are whole in memory.
-import type { Buf, Half } from '../core/ops.ts';
+import type { Buf, GluStore, Half } from '../core/ops.ts';
 import type { TrainOps } from '../core/train-ops.ts';
 import { ropeInvFreq, validateWeights, type LlamaConfig, type LlamaLayerWeights, type LlamaModel } from './llama.ts';
 import type { LossScaler } from './loss-scaler.ts';
@@ -206,10 +206,12 @@ export class LlamaTrainer {
   }
 
   // ---- a linear layer y = x·Wᵀ + b + LoRA, forward and backward ----
-  private linF(l: Lin, y: Buf, x: Buf, train: boolean): void {
+  /** y = x·Wᵀ (+ bias) (+ LoRA's share); glu: the SwiGLU finished by the last product to write y (GluStore). */
+  private linF(l: Lin, y: Buf, x: Buf, train: boolean, glu: GluStore | null = null): void {
     const rows = this.B * this.T;
-    this.ops.matmul(y, x, l.weight.w, rows, l.N, l.K, l.bias?.w);  // the bias added in the GEMM's store where the backend can
-    l.lora?.forward(y, x, train);
+    // the bias added in the GEMM's store where the backend can
+    this.ops.matmul(y, x, l.weight.w, rows, l.N, l.K, l.bias?.w, l.lora ? null : glu);
+    l.lora?.forward(y, x, train, glu);
   }
   /** dx = beta·dx + dy·W (+ LoRA's share); weight and bias gradients accumulate when trained. */
   private linB(l: Lin, dx: Buf, dy: Buf, x: Buf, beta: 0 | 1): void {
@@ -239,7 +241,7 @@ export class LlamaTrainer {
    * backward): stops after the SwiGLU, as the down projection's output is not needed for the gradients.
    */
   private layerForward(l: Layer, x: Buf, s: Saved, xNext: Buf | null, seg: Buf | null, train: boolean): void {
-    const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, F = c.intermediateSize, H = c.numHeads, KV = c.numKvHeads;
+    const { ops, config: c } = this, rows = this.B * this.T, D = c.hiddenSize, H = c.numHeads, KV = c.numKvHeads;
     const HD = c.headDim, eps = c.rmsNormEps, t = this.tmp, pos = this.io.pos;
     ops.rmsnorm(s.xn1, x, l.inputNorm.w, rows, D, eps);
     this.linF(l.lin.q, s.qr ?? s.q, s.xn1, train);
@@ -256,8 +258,7 @@ export class LlamaTrainer {
     ops.add(s.xmid, x, t.proj, rows * D);
     ops.rmsnorm(s.xn2, s.xmid, l.postNorm.w, rows, D, eps);
     this.linF(l.lin.gate, s.gate, s.xn2, train);
-    this.linF(l.lin.up, s.up, s.xn2, train);
-    ops.swiglu(s.act, s.gate, s.up, rows * F);
+    this.linF(l.lin.up, s.up, s.xn2, train, { gate: s.gate, act: s.act });  // act = silu(gate)·up as up is stored
     if (!xNext) return;
     this.linF(l.lin.down, t.proj, s.act, train);
     ops.add(xNext, s.xmid, t.proj, rows * D);

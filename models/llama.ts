@@ -249,9 +249,9 @@ export class LlamaRunner {
       ops.add(this.x, this.x, this.proj, T * D);
       // MLP block: x += down(silu(gate(norm(x))) * up(norm(x)))
       ops.rmsnorm(this.xn, this.x, l.postNorm, T, D, c.rmsNormEps);
-      ops.matmuls(this.xn, T, D, [{ out: this.gate, w: l.gate, N: F }, { out: this.up, w: l.up, N: F }]);
-      ops.swiglu(this.gate, this.gate, this.up, T * F);
-      ops.matmul(this.proj, this.gate, l.down, T, D, F);
+      // up's product is stored as silu(gate)·up (the GPU's GEMM store; elsewhere a pass after)
+      ops.matmuls(this.xn, T, D, [{ out: this.gate, w: l.gate, N: F }, { out: this.up, w: l.up, N: F, glu: { gate: this.gate } }]);
+      ops.matmul(this.proj, this.up, l.down, T, D, F);
       ops.add(this.x, this.x, this.proj, T * D);
     });
     ops.rmsnorm(this.xn, this.x, this.finalNorm, T, D, c.rmsNormEps);

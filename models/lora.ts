@@ -5,7 +5,7 @@
 // Dropout is never materialized: the GEMMs that read x draw its mask on the fly from a per-micro-batch salt
 // (TrainOps' DropMask), so an adapter keeps only its [rows, r] activation; the 1/(1−p) rescaling folds into the
 // adapter's scale, applied to that small tensor.
-import type { Buf, Half } from '../core/ops.ts';
+import type { Buf, GluStore, Half } from '../core/ops.ts';
 import { dropThreshold, type DropMask, type TrainOps } from '../core/train-ops.ts';
 import { allLoraTargets, familyOfConfig, linearKeyOf, type LinearKey, type ModelFamily } from './families/index.ts';
 import type { LlamaConfig } from './llama.ts';
@@ -95,11 +95,11 @@ export class LoraAdapter {
   }
 
   /** y += scale · mask(x)·Aᵀ·Bᵀ (dropout only when training) */
-  forward(y: Buf, x: Buf, train: boolean): void {
+  forward(y: Buf, x: Buf, train: boolean, glu: GluStore | null = null): void {
     const { ops, rows, N, K } = this, r = this.cfg.rank;
     const mask = train ? this.mask : null, c = mask ? this.scaleC : this.cfg.alpha / r;
     ops.matmulNT(this.u, x, this.A.value, rows, r, K, 0, mask, c);  // u = c·mask(x)·Aᵀ, scaled as it is stored
-    ops.matmulNT(y, this.u, this.B.value, rows, N, r, 1);
+    ops.matmulNT(y, this.u, this.B.value, rows, N, r, 1, null, 1, glu);  // finishes y, and the SwiGLU on it if asked
   }
 
   /** dA, dB += their gradients; dxAcc += the gradient through the adapter's input (after a training forward). */

@@ -19,7 +19,7 @@ done
 M=../shared/models/stories260K
 /usr/bin/python3 test/oracle/llama2c_reference.py $M/stories260K.bin $M/tok512.bin "" 200 | node -e \
   'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const r=JSON.parse(s);console.log(JSON.stringify({bench:"decode",model:"stories260K",runtime:"pytorch-1.13-eager",device:"cpu",tokens_per_s:+(r.ids.length/r.seconds).toFixed(1)}))})'
-for f in build/bench/*matmul*.mjs build/bench/webgpu-attention.mjs; do node "$f" 2>/dev/null; done
+for f in build/bench/*matmul*.mjs build/bench/webgpu-attention.mjs build/bench/webgpu-swiglu.mjs; do node "$f" 2>/dev/null; done
 node build/bench/train.mjs --torch_blas default,openblas 2>/dev/null | grep '^{'
 # serve: 64 concurrent streaming completions against `webtune deploy` (WASM); a table, then its JSON line
 node build/bench/serve-load.mjs --device wasm --requests 64 --max_tokens 64 --rounds 3

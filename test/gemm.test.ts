@@ -59,15 +59,27 @@ async function check(k: GemmKernel, p: Product) {
       want[i] = (p.beta ? p.beta * dst0[i] : 0) + p.alpha * s + (k.bias ? bias[n] : 0);
     }
   }
+  // glu: act = silu(gate)·r beside dst = r, or dst = silu(gate)·r in its place, inside the product only
+  const gate = Float32Array.from(randn(dst0.length), (v) => 4 * v), act0 = randn(dst0.length), wantAct = Float64Array.from(act0);
+  if (k.glu) {
+    for (let m = 0; m < p.M; m++) {
+      for (let n = 0; n < p.N; n++) {
+        const i = p.oOff + m * p.ldo + n, g = gate[i], r = want[i];
+        if (k.glu === 'beside') wantAct[i] = (g / (1 + Math.exp(-g))) * r; else want[i] = (g / (1 + Math.exp(-g))) * r;
+      }
+    }
+  }
   const bufs = [o.upload(dst0), o.upload(a, undefined, k.dtype.a !== 'f32' && k.dtype.a), o.upload(b, undefined, k.dtype.b !== 'f32' && k.dtype.b),
-    k.mask ? o.upload(Int32Array.of(7, salt | 0)) : null, ...(k.bias ? [o.upload(bias)] : [])];
+    k.mask ? o.upload(Int32Array.of(7, salt | 0)) : null, k.bias ? o.upload(bias) : null, k.glu ? o.upload(gate) : null,
+    k.glu === 'beside' ? o.upload(act0) : null];
   const params = [p.M, p.N, p.K, p.lda, p.ldb, p.ldo, p.aOff, p.bOff, p.oOff, bits(p.beta), bits(p.alpha), ...(k.mask ? [1, threshold] : [])];
   io.dispatch(io.kernel(gemmKernelName(k), gemmSource(k, io.tileLimits)), params, bufs, ...gemmGrid(k, p.M, p.N));
-  const got = await o.read(bufs[0]!);
+  const got = await o.read(bufs[0]!), gotAct = k.glu === 'beside' ? await o.read(bufs[6]!) : null;
   bufs.forEach((x) => x && o.free(x));
   const what = `${gemmKernelName(k)} ${JSON.stringify(p)}`;
   for (let i = 0; i < want.length; i++) {
     assert.ok(Math.abs(got[i] - want[i]) <= 1e-5 * (1 + Math.abs(want[i])) + 1e-6 * p.K, `${what}: dst[${i}] = ${got[i]}, want ${want[i]}`);
+    if (gotAct) assert.ok(Math.abs(gotAct[i] - wantAct[i]) <= 1e-5 * (1 + Math.abs(wantAct[i])) + 1e-6 * p.K, `${what}: act[${i}] = ${gotAct[i]}, want ${wantAct[i]}`);
   }
 }
 
@@ -131,4 +143,20 @@ test('tiled: every layout, its masks, f16 operands, alpha and bias, a small tile
   await check({ ...tl('NT', false, bf16b), bias: true }, product('NT', 37, 41, 19, 3, 5, 0.5));
   await check(tl('NN', true, f32), product('NN', 37, 41, 19, 3, 5, 0, 2));
   assert.throws(() => gemmSource({ strategy: 'register', layout: 'NT', dtype: f32, mask: false, tile: { TM: 2, TN: 2, WGX: 2, WGY: 2 }, rows4: false, bias: true }), /adds no bias/);
+});
+
+test('glu: the up projection\'s SwiGLU finished in the store of every strategy, beside the kept product (training) or in its place (inference)', { skip }, async () => {
+  const S = ops!.subgroupSize;
+  await check({ strategy: 'matvec', layout: 'NT', dtype: bf16b, mask: false, shape: { TPR: 4, RPW: 3 }, rows4: true, glu: 'replace' }, product('NT', 1, 21, 36, 4, 8, 0));
+  await check({ strategy: 'register', layout: 'NT', dtype: f32, mask: false, tile: { TM: 3, TN: 2, WGX: 4, WGY: 2 }, rows4: false, glu: 'beside' },
+    product('NT', 29, 19, 13, 3, 5, 1, 0.75));  // LoRA's B product: accumulates into up, then the SwiGLU on the sum
+  await check({ strategy: 'vec4', layout: 'NT', dtype: f32, mask: false, tile: { TM: 4, TN: 4 }, wg: { x: 2, y: 4 }, out4: true, glu: 'beside' },
+    product('NT', 36, 44, 24, 4, 8, 0));
+  if (S) {
+    await check({ strategy: 'subgroup', layout: 'NT', dtype: f16b, mask: false, tile: { R: 2 * S, C: 1, WY: 2 }, lanes: S, out4: false, glu: 'beside' },
+      product('NT', 4 * S + 3, 12 * S, 20, 4, 8, 0));
+  }
+  const tile = { BM: 16, BN: 16, BK: 8, TM: 4, TN: 4 };
+  await check({ strategy: 'tiled', layout: 'NT', dtype: f32, mask: false, tile, glu: 'beside' }, product('NT', 37, 41, 19, 3, 5, 1, 0.75));
+  await check({ strategy: 'tiled', layout: 'NT', dtype: bf16b, mask: false, tile, bias: true, glu: 'replace' }, product('NT', 37, 41, 19, 3, 5, 0));
 });

@@ -8,7 +8,10 @@
 // widened as they are read: the arithmetic stays f32.
 // The epilogue: beta = 0 overwrites without reading dst (its old contents may be anything, NaN included); a
 // dropout mask on the product (LoRA's, ops/dropout.ts) is applied as it is stored, then alpha (LoRA's scale) and a
-// per-column bias (Qwen2's q/k/v biases) in the kernels that bind one: no pass of their own over dst.
+// per-column bias (Qwen2's q/k/v biases) in the kernels that bind one: no pass of their own over dst. glu (the up
+// projection's SwiGLU, core/ops.ts GluStore): 'beside' stores the result r in dst and silu(gate)·r in act
+// (training keeps up for the backward), 'replace' stores silu(gate)·r in dst (inference); gate and act are laid
+// out as dst, at bindings 6 and 7, and the formula is the elementwise swiglu's (ops/elementwise.ts).
 import { dropKeepFn } from '../ops/dropout.ts';
 import { halfFns, loadAs, storageElem, storageName, type Storage } from '../ops/half.ts';
 
@@ -44,10 +47,18 @@ export interface HeaderSpec {
   maskOut?: boolean;
   /** a per-column bias added as dst is stored (binding 5) */
   bias?: boolean;
+  /** the SwiGLU finished in the store (bindings 6 gate, 7 act) */
+  glu?: GluMode;
 }
+
+/** How a GEMM's store finishes an up projection's SwiGLU: act beside the kept product, or in its place. */
+export type GluMode = 'beside' | 'replace';
 
 /** A suffix naming a kernel that adds a bias (its binding 5). */
 export const biasName = (bias: boolean | undefined) => (bias ? '-bias' : '');
+
+/** A suffix naming a kernel that finishes a SwiGLU (glu). */
+export const gluName = (glu: GluMode | undefined) => (glu ? `-glu${glu === 'beside' ? '2' : '1'}` : '');
 
 /** The enable lines, Params, bindings and store(m, n, v) of a kernel. */
 export function gemmHeader(h: HeaderSpec): string {
@@ -58,14 +69,23 @@ export function gemmHeader(h: HeaderSpec): string {
 @group(0) @binding(1) var<storage, read_write> dst: array<${o}>;
 @group(0) @binding(2) var<storage, read> a: array<${elem(h.dtype.a, h.aWidth)}>;
 @group(0) @binding(3) var<storage, read> b: array<${elem(h.dtype.b, h.bWidth)}>;
-${h.mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropKeepFn}` : ''}${h.bias ? '@group(0) @binding(5) var<storage, read> bias: array<f32>;\n' : ''}
+${h.mask ? `@group(0) @binding(4) var<storage, read> salts: array<u32>;\n${dropKeepFn}` : ''}${h.bias ? '@group(0) @binding(5) var<storage, read> bias: array<f32>;\n' : ''}${
+  h.glu ? `@group(0) @binding(6) var<storage, read> gate: array<${o}>;\n` : ''}${h.glu === 'beside' ? `@group(0) @binding(7) var<storage, read_write> act: array<${o}>;\n` : ''}
 // beta = 0 overwrites without reading dst (its old contents may be anything, NaN included).
 fn store(m: u32, n: u32, v0: ${o}${h.maskOut ? ', salt: u32' : ''}) {
   if (m >= p.M || n >= p.N) { return; }
   let i = (p.oOff + m * p.ldo + n)${h.out4 ? ' / 4u' : ''};
   let v = p.alpha * ${masked}${!h.bias ? '' : h.out4 ? ' + vec4(bias[n], bias[n + 1u], bias[n + 2u], bias[n + 3u])' : ' + bias[n]'};
-  if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }
+${h.glu ? gluStore(h.glu) : '  if (p.beta == 0.0) { dst[i] = v; } else { dst[i] = p.beta * dst[i] + v; }\n'}}
+`;
 }
+
+/** store()'s last lines with a SwiGLU: r, the value dst would receive, then silu(gate)·r to act or dst. */
+function gluStore(glu: GluMode): string {
+  return `  var r = v;
+  if (p.beta != 0.0) { r = p.beta * dst[i] + v; }
+  let g = gate[i];
+  ${glu === 'beside' ? 'dst[i] = r;\n  act[i]' : 'dst[i]'} = g / (1.0 + exp(-g)) * r;
 `;
 }
 

@@ -8,7 +8,7 @@
 // - vec4     (vec4.ts)     CPU adapters, operands read as aligned vec4s, unrolled TM×TN blocks
 // - subgroup (subgroup.ts) CPU adapters with fixed-size subgroups: A shared across lanes by broadcast
 // - tiled    (tiled.ts)    GPUs: shared-memory tiles
-import { dtypeName, type GemmDtypes, type GemmLayout } from './common.ts';
+import { dtypeName, gluName, type GemmDtypes, type GemmLayout, type GluMode } from './common.ts';
 import { matvecGrid, matvecKernelName, matvecSource, type MatvecShape } from './matvec.ts';
 import { registerGrid, registerKernelName, registerSource, type RegisterTile } from './register.ts';
 import { gemmSubgroupSource, subgroupGrid, type SubgroupTile } from './subgroup.ts';
@@ -24,6 +24,8 @@ interface Common {
   mask: boolean;
   /** a per-column bias added by the kernel as it stores (binding 5; only strategies that add one, see addsBias) */
   bias?: boolean;
+  /** the up projection's SwiGLU finished in the store (bindings 6 and 7; every strategy: common.ts's store) */
+  glu?: GluMode;
 }
 
 /** One GEMM kernel. out4: dst stored a vec4 at a time (common.ts vec4Out). */
@@ -65,16 +67,16 @@ const STRATEGIES: { [S in GemmStrategy]: Strategy<Of<S>> } = {
   },
   vec4: {
     layouts: THREE, masks: ['TN'], half: false, bias: false,
-    name: (k) => `gemm-vec4-${k.layout}-${k.tile.TM}x${k.tile.TN}@${k.wg.x}${k.out4 ? 'o4' : ''}${m(k)}`,
-    source: (k) => gemmVec4Source(k.layout as 'NN', k.tile.TM, k.tile.TN, k.wg, k.out4, k.mask),
+    name: (k) => `gemm-vec4-${k.layout}-${k.tile.TM}x${k.tile.TN}@${k.wg.x}${k.out4 ? 'o4' : ''}${m(k)}${gluName(k.glu)}`,
+    source: (k) => gemmVec4Source(k.layout as 'NN', k.tile.TM, k.tile.TN, k.wg, k.out4, k.mask, k.glu),
     grid: (k, M, N) => [Math.ceil(N / (k.tile.TN * k.wg.x)), Math.ceil(M / (k.tile.TM * k.wg.y))],
   },
   subgroup: {
     layouts: THREE, masks: THREE, half: true, bias: false,  // B only, in NT and NN (a weight's half copy); the source checks
-    name: (k) => `gemm-sg-${k.layout}-${k.tile.R}x${k.tile.C}@${k.tile.WY}s${k.lanes}${k.out4 ? 'o4' : ''}${m(k)}${dtypeName(k.dtype)}`,
+    name: (k) => `gemm-sg-${k.layout}-${k.tile.R}x${k.tile.C}@${k.tile.WY}s${k.lanes}${k.out4 ? 'o4' : ''}${m(k)}${gluName(k.glu)}${dtypeName(k.dtype)}`,
     source: (k) => {
       if (k.dtype.a !== 'f32') throw new Error('webgpu: the subgroup GEMMs read A as f32');
-      return gemmSubgroupSource(k.layout as 'NN', k.tile, k.lanes, k.out4, k.mask, k.dtype.b);
+      return gemmSubgroupSource(k.layout as 'NN', k.tile, k.lanes, k.out4, k.mask, k.dtype.b, k.glu);
     },
     grid: (k, M, N) => subgroupGrid(k.layout as 'NN', M, N, k.tile, k.lanes),
   },

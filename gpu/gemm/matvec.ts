@@ -3,15 +3,15 @@
 // (neighbours read neighbouring memory), then reduce their partial sums in workgroup memory (TPR = 1 on CPU
 // adapters: no reduction, no barriers). A workgroup covers RPW columns; workgroup_id.y = m, so M > 1 also works.
 // Rows are read as aligned vec4s where rows4 (register.ts's NT rule), else gathered.
-import { biasName, dtypeName, gemmHeader, type GemmDtypes } from './common.ts';
+import { biasName, dtypeName, gemmHeader, gluName, type GemmDtypes, type GluMode } from './common.ts';
 import { gatherRow, vec4Row } from './register.ts';
 
 /** TPR invocations per output (a power of two), RPW outputs per workgroup (webgpu-ops.ts KernelConfig.matvec). */
 export interface MatvecShape { TPR: number; RPW: number }
 
-export interface MatvecGemm { shape: MatvecShape; dtype: GemmDtypes; rows4: boolean; bias?: boolean }
+export interface MatvecGemm { shape: MatvecShape; dtype: GemmDtypes; rows4: boolean; bias?: boolean; glu?: GluMode }
 
-export const matvecKernelName = (g: MatvecGemm) => `gemm-matvec${g.rows4 ? '-v4' : '-g4'}-${g.shape.TPR}x${g.shape.RPW}${biasName(g.bias)}${dtypeName(g.dtype)}`;
+export const matvecKernelName = (g: MatvecGemm) => `gemm-matvec${g.rows4 ? '-v4' : '-g4'}-${g.shape.TPR}x${g.shape.RPW}${biasName(g.bias)}${gluName(g.glu)}${dtypeName(g.dtype)}`;
 
 export const matvecGrid = (s: MatvecShape, M: number, N: number): [number, number] => [Math.ceil(N / s.RPW), M];
 
@@ -33,7 +33,7 @@ export function matvecSource(g: MatvecGemm): string {
   }
   acc = part[slot];
 `;
-  src = `${gemmHeader({ dtype, aWidth: rows4 ? 4 : 1, bWidth: rows4 ? 4 : 1, bias: g.bias })}${load('a', dtype.a)}
+  src = `${gemmHeader({ dtype, aWidth: rows4 ? 4 : 1, bWidth: rows4 ? 4 : 1, bias: g.bias, glu: g.glu })}${load('a', dtype.a)}
 ${load('b', dtype.b)}
 ${TPR > 1 ? `var<workgroup> part: array<f32, ${TPR * RPW}>;\n` : ''}
 @compute @workgroup_size(${TPR}, ${RPW})

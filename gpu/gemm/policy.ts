@@ -5,7 +5,7 @@
 // - CPU adapters (lavapipe, SwiftShader): the subgroup-broadcast kernels where the adapter has fixed-size subgroups
 //   and the operands are aligned, else the vec4 ones, else the general register kernel (16-bit operands, ragged shapes).
 // Table-tested without a GPU (test/gemm-policy.test.ts).
-import { rowsVec4, vec4Out, type GemmDtypes, type GemmLayout } from './common.ts';
+import { rowsVec4, vec4Out, type GemmDtypes, type GemmLayout, type GluMode } from './common.ts';
 import { addsBias, drawsMask, type GemmKernel } from './generate.ts';
 import type { MatvecShape } from './matvec.ts';
 import type { RegisterTile } from './register.ts';
@@ -47,11 +47,13 @@ export interface GemmShape {
   mask: boolean;
   /** a per-column bias is wanted (only kernels that add one get it; see addsBias) */
   bias?: boolean;
+  /** the up projection's SwiGLU finished in the store (every kernel does it) */
+  glu?: GluMode;
 }
 
 export function chooseGemm(p: DeviceProfile, s: GemmShape): GemmKernel {
-  const k = kernelFor(p, s);
-  return s.bias && addsBias(k.strategy) ? { ...k, bias: true } : k;
+  const k = kernelFor(p, s), bias = Boolean(s.bias && addsBias(k.strategy));
+  return bias || s.glu ? { ...k, ...(bias ? { bias } : {}), ...(s.glu ? { glu: s.glu } : {}) } : k;
 }
 
 function kernelFor(p: DeviceProfile, s: GemmShape): GemmKernel {

@@ -7,7 +7,7 @@
 //   rows4 (K, lda, ldb, aOff, bOff multiples of 4) reads them as aligned vec4s, else four scalars are gathered and
 //   the ones past K zeroed (indices clamped inside the row, so nothing reads out of bounds).
 // - other layouts: one k per step, A(m,k)·B(k,n) in k order.
-import { dtypeName, gemmHeader, widen, type GemmDtypes, type GemmLayout } from './common.ts';
+import { dtypeName, gemmHeader, gluName, widen, type GemmDtypes, type GemmLayout, type GluMode } from './common.ts';
 
 /** TM×TN outputs per invocation, a WGX×WGY workgroup (webgpu-ops.ts KernelConfig.register). */
 export interface RegisterTile { TM: number; TN: number; WGX: number; WGY: number }
@@ -16,10 +16,12 @@ export interface RegisterGemm {
   layout: GemmLayout; tile: RegisterTile; dtype: GemmDtypes;
   /** NT only: rows read as aligned vec4s (else gathered) */
   rows4: boolean;
+  /** the SwiGLU finished in the store (common.ts) */
+  glu?: GluMode;
 }
 
 export const registerKernelName = (g: RegisterGemm) =>
-  `gemm-register-${g.layout}${g.layout === 'NT' ? (g.rows4 ? '-v4' : '-g4') : ''}-${g.tile.TM}x${g.tile.TN}@${g.tile.WGX}x${g.tile.WGY}${dtypeName(g.dtype)}`;
+  `gemm-register-${g.layout}${g.layout === 'NT' ? (g.rows4 ? '-v4' : '-g4') : ''}-${g.tile.TM}x${g.tile.TN}@${g.tile.WGX}x${g.tile.WGY}${gluName(g.glu)}${dtypeName(g.dtype)}`;
 
 export const registerGrid = (t: RegisterTile, M: number, N: number): [number, number] => [Math.ceil(N / (t.TN * t.WGX)), Math.ceil(M / (t.TM * t.WGY))];
 
@@ -52,7 +54,7 @@ function generate(g: RegisterGemm): string {
   const loads = nt ? [g.rows4 ? vec4Row : gatherRow].flatMap((f) => [f('a', dtype.a), f('b', dtype.b)]).join('\n')
     : `fn load_a(m: u32, k: u32) -> f32 { return ${widen('a', dtype.a, 1, layout[0] === 'N' ? 'p.aOff + m * p.lda + k' : 'p.aOff + k * p.lda + m')}; }
 fn load_b(k: u32, n: u32) -> f32 { return ${widen('b', dtype.b, 1, layout[1] === 'N' ? 'p.bOff + k * p.ldb + n' : 'p.bOff + n * p.ldb + k')}; }`;
-  const head = `${gemmHeader({ dtype, aWidth: w, bWidth: w })}${loads}
+  const head = `${gemmHeader({ dtype, aWidth: w, bWidth: w, glu: g.glu })}${loads}
 @compute @workgroup_size(${WGX}, ${WGY})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m0 = gid.y * ${TM}u;

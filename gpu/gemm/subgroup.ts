@@ -20,7 +20,7 @@
 // packing, checked by the tests); policy.ts picks these kernels only where min = max subgroup size = S.
 // bType: B stored in 16 bits (a weight's half copy in NT and NN: packed vec4s, widened as loaded); A is f32.
 
-import { dtypeName, gemmHeader, rep, widen, type GemmDtype } from './common.ts';
+import { dtypeName, gemmHeader, rep, widen, type GemmDtype, type GluMode } from './common.ts';
 
 export type SubgroupLayout = 'TN' | 'NT' | 'NN';
 
@@ -52,16 +52,16 @@ export function subgroupFits(layout: SubgroupLayout, N: number, K: number, lda: 
  * WGSL of the layout's kernel for tile t and subgroup size S; out4: dst aligned for vec4 stores (N, ldo, oOff % 4
  * = 0); mask: with the dropout mask of the layout's masked tensor.
  */
-export function gemmSubgroupSource(layout: SubgroupLayout, t: SubgroupTile, S: number, out4: boolean, mask = false, bType: GemmDtype = 'f32'): string {
+export function gemmSubgroupSource(layout: SubgroupLayout, t: SubgroupTile, S: number, out4: boolean, mask = false, bType: GemmDtype = 'f32', glu?: GluMode): string {
   if (bType !== 'f32' && layout === 'TN') throw new Error('webgpu: the subgroup TN GEMM reads f32 operands only');
-  const key = `${layout}${t.R}x${t.C}@${t.WY}s${S}${out4 ? 'o4' : ''}${mask ? 'm' : ''}${dtypeName({ a: 'f32', b: bType })}`;
+  const key = `${layout}${t.R}x${t.C}@${t.WY}s${S}${out4 ? 'o4' : ''}${mask ? 'm' : ''}${glu ?? ''}${dtypeName({ a: 'f32', b: bType })}`;
   let src = cache.get(key);
-  if (!src) cache.set(key, (src = generate(layout, t, S, out4, mask, bType)));
+  if (!src) cache.set(key, (src = generate(layout, t, S, out4, mask, bType, glu)));
   return src;
 }
 const cache = new Map<string, string>();
 
-function generate(layout: SubgroupLayout, { R, C, WY }: SubgroupTile, S: number, out4: boolean, mask: boolean, bType: GemmDtype): string {
+function generate(layout: SubgroupLayout, { R, C, WY }: SubgroupTile, S: number, out4: boolean, mask: boolean, bType: GemmDtype, glu?: GluMode): string {
   const Q = R / S, vecCols = layout !== 'NT';  // NN/TN: each lane owns vec4 column groups
   const o4 = out4 && vecCols;
   // the masked load of element index i (vec4 index for vec4 arrays) of a or b
@@ -69,7 +69,7 @@ function generate(layout: SubgroupLayout, { R, C, WY }: SubgroupTile, S: number,
     ? `drop4(${arr}[${i}], (${i}) * 4u, salt, p.dThreshold)` : `${arr}[${i}]`);
   const outMask = mask && layout === 'NN';
   const head = `enable subgroups;
-${gemmHeader({ dtype: { a: 'f32', b: bType }, aWidth: layout === 'TN' ? 1 : 4, bWidth: 4, out4: o4, mask, maskOut: outMask })}@compute @workgroup_size(${S * WY})
+${gemmHeader({ dtype: { a: 'f32', b: bType }, aWidth: layout === 'TN' ? 1 : 4, bWidth: 4, out4: o4, mask, maskOut: outMask, glu })}@compute @workgroup_size(${S * WY})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32, @builtin(subgroup_invocation_id) lane: u32) {
   // no early return: every lane of the subgroup must reach each broadcast (out-of-range rows/columns are clamped
   // on load and skipped on store)

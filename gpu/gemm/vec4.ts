@@ -15,7 +15,7 @@
 // Summation over k is sequential in k for every output (as register.ts), within vec4 dots for NT.
 
 // mask ('TN' only): LoRA's dropout (ops/dropout.ts) on B as it is loaded, its salt from binding 4 at Params.dIndex.
-import { F32, gemmHeader, rep } from './common.ts';
+import { F32, gemmHeader, rep, type GluMode } from './common.ts';
 
 export type Vec4Layout = 'TN' | 'NT' | 'NN';
 
@@ -32,20 +32,20 @@ export function vec4Workgroup(N: number, TN: number): { x: number; y: number } {
 }
 
 /** WGSL of the vec4 GEMM for `layout` with a TM×TN block per invocation (TN layout: both multiples of 4), workgroup wg. */
-export function gemmVec4Source(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean, mask = false): string {
+export function gemmVec4Source(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean, mask = false, glu?: GluMode): string {
   if (mask && layout !== 'TN') throw new Error(`webgpu: the vec4 ${layout} GEMM has no dropout mask`);
-  const key = `${layout}${TM}x${TN}@${wg.x}x${wg.y}${out4 ? 'o4' : ''}${mask ? 'm' : ''}`;
+  const key = `${layout}${TM}x${TN}@${wg.x}x${wg.y}${out4 ? 'o4' : ''}${mask ? 'm' : ''}${glu ?? ''}`;
   let src = cache.get(key);
-  if (!src) cache.set(key, (src = generate(layout, TM, TN, wg, out4, mask)));
+  if (!src) cache.set(key, (src = generate(layout, TM, TN, wg, out4, mask, glu)));
   return src;
 }
 const cache = new Map<string, string>();
 
-function generate(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean, mask: boolean): string {
+function generate(layout: Vec4Layout, TM: number, TN: number, wg: { x: number; y: number }, out4: boolean, mask: boolean, glu?: GluMode): string {
   // a vec4 accumulator (row i, columns n0 + 4j..+3) goes out whole or as four f32
   const storeV = (i: number, j: number, v: string) => (out4 ? `  store(m0 + ${i}u, n0 + ${4 * j}u, ${v});`
     : rep(4, (c) => `  store(m0 + ${i}u, n0 + ${4 * j + c}u, ${v}[${c}]);`));
-  const head = `${gemmHeader({ dtype: F32, aWidth: 4, bWidth: 4, out4, mask })}@compute @workgroup_size(${wg.x}, ${wg.y})
+  const head = `${gemmHeader({ dtype: F32, aWidth: 4, bWidth: 4, out4, mask, glu })}@compute @workgroup_size(${wg.x}, ${wg.y})
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let m0 = gid.y * ${TM}u; let n0 = gid.x * ${TN}u;
   if (m0 >= p.M || n0 >= p.N) { return; }

@@ -1,6 +1,6 @@
 // Plain TypeScript implementation of Ops: the readable reference every kernel is tested against.
 // Straightforward loops, f32 storage, f64 accumulation where it keeps the reference honest.
-import { matmulsInTurn, roundToHalf, ropeInvFreqTable, type BackendCaps, type Buf, type DType, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
+import { gluAfter, matmulsInTurn, roundToHalf, ropeInvFreqTable, type BackendCaps, type Buf, type DType, type GluStore, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
 
 class HostBuf implements Buf {
   /** half: a 16-bit tensor (Ops.upload's half, allocCache's), held as f32 values rounded to it on every store */
@@ -48,7 +48,7 @@ export class ReferenceOps implements Ops {
     }
   }
 
-  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null): void {
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null, glu: GluStore | null = null): void {
     const o = f(out), xs = f(x), ws = f(w), b = bias && f(bias);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
@@ -57,6 +57,7 @@ export class ReferenceOps implements Ops {
         o[m * N + n] = b ? acc + b[n] : acc;
       }
     }
+    gluAfter(this, out, glu, M * N);
   }
 
   matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void { matmulsInTurn(this, x, M, K, parts); }

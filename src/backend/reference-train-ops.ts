@@ -1,6 +1,6 @@
 // Plain TypeScript TrainOps: the readable reference for the training kernels (tested against PyTorch autograd,
 // and the WebGPU kernels against it). Straightforward loops over f32 storage with f64 accumulation.
-import { roundToHalf, ropeInvFreqTable, type BackendCaps, type Buf, type Half, type RopeFreqs } from '../../core/ops.ts';
+import { gluAfter, roundToHalf, ropeInvFreqTable, type BackendCaps, type Buf, type GluStore, type Half, type RopeFreqs } from '../../core/ops.ts';
 import { ReferenceOps } from './reference-ops.ts';
 import { dropKeep, type AttentionShape, type DropMask, type TrainOps } from '../../core/train-ops.ts';
 
@@ -22,7 +22,8 @@ const masked = (b: Buf, mask: DropMask | null) => {
 export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
   get caps(): BackendCaps { return { ...super.caps, train: true }; }
 
-  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1): void {
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1,
+    glu: GluStore | null = null): void {
     const o = f(out), as = masked(a, aMask), bs = f(b);
     for (let m = 0; m < M; m++) {
       for (let n = 0; n < N; n++) {
@@ -31,6 +32,7 @@ export class ReferenceTrainOps extends ReferenceOps implements TrainOps {
         o[m * N + n] = beta === 0 ? alpha * acc : beta * o[m * N + n] + alpha * acc;
       }
     }
+    gluAfter(this, out, glu, M * N);
   }
 
   matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null, alpha = 1): void {

@@ -2,7 +2,7 @@
 // Each WasmOps owns one module instance; a Buf is a 16-byte aligned region of that instance's linear memory
 // and ops run synchronously as they are called. Memory growth detaches the old ArrayBuffer, so typed-array
 // views are always taken fresh from memory.buffer.
-import { halfBits, halfValue, roundToHalf, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
+import { gluAfter, halfBits, halfValue, roundToHalf, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type DType, type GluStore, type Half, type MatmulPart, type Ops, type RopeFreqs } from '../../core/ops.ts';
 import { instantiateWasm, kernelsRelaxed, wasmModule } from '../../runtime/wasm.ts';
 import { createWasmPool, threadsUnavailable, type WasmPool } from './wasm-pool.ts';
 
@@ -198,9 +198,10 @@ export class WasmOps implements Ops {
     const [o, xp, wp] = this.ptrs([out, T * dim], [x, T * dim], [w, dim]);
     this.k.rmsnorm(o, xp, wp, T, dim, eps);
   }
-  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null): void {
+  matmul(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number, bias: Buf | null = null, glu: GluStore | null = null): void {
     this.matmulOnly(out, x, w, M, N, K);
     if (bias) this.addBias(out, bias, M, N);
+    gluAfter(this, out, glu, M * N);
   }
   private matmulOnly(out: Buf, x: Buf, w: Buf, M: number, N: number, K: number): void {
     const [o, xp] = this.ptrs([out, M * N], [x, M * K]), [wp, wt] = this.weight(w, N * K);
@@ -222,7 +223,7 @@ export class WasmOps implements Ops {
    */
   matmuls(x: Buf, M: number, K: number, parts: readonly MatmulPart[]): void {
     const macs = parts.reduce((s, p) => s + M * p.N * K, 0);
-    if (!this.pool || parts.length === 1 || macs < this.poolMinMacs) { for (const p of parts) this.matmul(p.out, x, p.w, M, p.N, K, p.bias); return; }
+    if (!this.pool || parts.length === 1 || macs < this.poolMinMacs) { for (const p of parts) this.matmul(p.out, x, p.w, M, p.N, K, p.bias, p.glu); return; }
     const [xp] = this.ptrs([x, M * K]);
     const ps = parts.map((p) => {
       const [o] = this.ptrs([p.out, M * p.N]), [w, wt] = this.weight(p.w, p.N * K);
@@ -244,7 +245,7 @@ export class WasmOps implements Ops {
       }
       this.pool.run('matmulShareList', shares);
     } finally { this.k.free(block); }
-    for (const p of parts) if (p.bias) this.addBias(p.out, p.bias, M, p.N);
+    for (const p of parts) { if (p.bias) this.addBias(p.out, p.bias, M, p.N); gluAfter(this, p.out, p.glu, M * p.N); }
   }
   rope(x: Buf, pos: Buf, T: number, nHeads: number, headDim: number, freqs: RopeFreqs): void {
     if (headDim % 2) throw new Error(`webtune wasm: rope needs an even headDim, got ${headDim}`);

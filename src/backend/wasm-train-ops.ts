@@ -1,7 +1,7 @@
 // TrainOps on the WASM SIMD kernels (asm/kernels/gemm.ts, asm/kernels/train.ts): every training op, forward and
 // backward, on the CPU without a GPU or a Vulkan driver. The three GEMM layouts are one strided, packed kernel;
 // the fused cross-entropy streams the vocabulary through it chunk by chunk, as the WebGPU backend does.
-import { roundToHalf, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type Half, type RopeFreqs } from '../../core/ops.ts';
+import { gluAfter, roundToHalf, ropeInvFreqTable, ropeKey, type BackendCaps, type Buf, type GluStore, type Half, type RopeFreqs } from '../../core/ops.ts';
 import type { AttentionShape, DropMask, TrainOps } from '../../core/train-ops.ts';
 import { instantiateKernels, WasmOps, type Kernels } from './wasm-ops.ts';
 import type { WasmPool } from './wasm-pool.ts';
@@ -116,8 +116,10 @@ export class WasmTrainOps extends WasmOps implements TrainOps {
     if (alpha !== 1) this.scale(out, alpha, M * N);
   }
 
-  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1): void {
+  matmulNT(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, aMask: DropMask | null = null, alpha = 1,
+    glu: GluStore | null = null): void {
     this.gemm('NT', out, a, b, M, N, K, beta, aMask, 'a', alpha);
+    gluAfter(this, out, glu, M * N);
   }
   matmulNN(out: Buf, a: Buf, b: Buf, M: number, N: number, K: number, beta = 0, outMask: DropMask | null = null, alpha = 1): void {
     this.gemm('NN', out, a, b, M, N, K, beta, outMask, 'c', alpha);
