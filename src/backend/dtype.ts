@@ -7,27 +7,31 @@ import type { LlamaModel } from '../../models/llama.ts';
 export const TORCH_DTYPES = ['float32', 'float16', 'bfloat16'] as const;
 export type TorchDtype = typeof TORCH_DTYPES[number];
 
+/** A dtype and where it came from (the flag, a run's args.json, the model's config.json), for the log line. */
+export interface DtypeChoice { dtype: TorchDtype; from: string }
+
 /**
- * --torch_dtype when the flag is not given, as in ms-swift: the model's config.json `torch_dtype` (`dtype` where newer
- * transformers wrote that), else float32 (a llama2.c checkpoint, or a config naming none or another type).
+ * --torch_dtype as ms-swift settles it: the flag; else the training run's (args.json, for `infer --adapters`, as
+ * ms-swift's load_args); else the model's config.json `torch_dtype` (`dtype` where newer transformers wrote that);
+ * else float32 (a llama2.c checkpoint, or a config naming none or another type).
  */
-export function defaultTorchDtype(model: LlamaModel): { dtype: TorchDtype; from: string } {
+export function resolveTorchDtype(flag: TorchDtype | undefined, model: LlamaModel, run?: TorchDtype): DtypeChoice {
+  if (flag) return { dtype: flag, from: '--torch_dtype' };
+  if (run) return { dtype: run, from: 'the run\'s args.json' };
   const json = model.configJson ?? {}, value = json.torch_dtype ?? json.dtype;
   return TORCH_DTYPES.includes(value as TorchDtype)
     ? { dtype: value as TorchDtype, from: `config.json's ${'torch_dtype' in json ? 'torch_dtype' : 'dtype'}` }
-    : { dtype: 'float32', from: 'default: config.json names no torch_dtype' };
+    : { dtype: 'float32', from: 'default' };
 }
 
-/** The flag's value, else the model's (defaultTorchDtype); `from` says which, for the log line. */
-export function resolveTorchDtype(flag: TorchDtype | undefined, model: LlamaModel): { dtype: TorchDtype; from: string } {
-  return flag ? { dtype: flag, from: '--torch_dtype' } : defaultTorchDtype(model);
-}
+/** "torch_dtype bfloat16", naming its source unless the user typed it. */
+export const dtypeLabel = (c: DtypeChoice) => `torch_dtype ${c.dtype}${c.from === '--torch_dtype' ? '' : ` (${c.from})`}`;
 
 /** Whether `dtype` asks for 16-bit matrices, and a line saying what this backend stores (null for float32). */
-export function weightStorage(dtype: TorchDtype | undefined, ops: Ops, what = 'weights', from = '--torch_dtype'): { half: Half | false; note: string | null } {
-  if (!dtype || dtype === 'float32') return { half: false, note: null };
-  const named = `torch_dtype ${dtype}${from === '--torch_dtype' ? '' : ` (${from})`}`;
-  return { half: halfOf(dtype), note: `${named}: ${what} stored as ${storedAs(dtype, ops)}; arithmetic in float32` };
+export function weightStorage(choice: DtypeChoice, ops: Ops, what = 'weights'): { half: Half | false; note: string | null } {
+  const { dtype } = choice;
+  if (dtype === 'float32') return { half: false, note: null };
+  return { half: halfOf(dtype), note: `${dtypeLabel(choice)}: ${what} stored as ${storedAs(dtype, ops)}; arithmetic in float32` };
 }
 
 /** The 16-bit storage a --torch_dtype names (false: float32). */

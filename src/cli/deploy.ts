@@ -79,8 +79,8 @@ export function deployCommand(): Command {
       const models = await loadServedModels(flags);
       const { ops, reason } = await selectBackend(flags.device, { threads: flags.threads });
       writeStderr(`webtune: ${reason}\n`);
-      const dtype = resolveTorchDtype(flags.torch_dtype, models[0].loaded.model);  // one storage for all: the adapters' share the base's
-      const storage = weightStorage(dtype.dtype, ops, 'weights', dtype.from);
+      // one storage for all: the adapters' models share the base's
+      const storage = weightStorage(resolveTorchDtype(flags.torch_dtype, models[0].loaded.model), ops);
       if (storage.note) writeStderr(`webtune: ${storage.note}\n`);
       const engine = new Engine(ops, models, { maxNumSeqs: flags.max_num_seqs, maxQueue: flags.max_queue, halfWeights: storage.half });
       const app = createApp(engine, { apiKey: flags.api_key,

@@ -6,7 +6,7 @@ import { loadWithAdapters } from '../../models/adapters.ts';
 import { loadModel, MODEL_KINDS } from '../../models/load.ts';
 import { loadTinyRandom, TINY_RANDOM_NAME } from '../../models/tiny-random.ts';
 import { selectBackend, type DeviceChoice } from '../backend/select.ts';
-import { defaultTorchDtype, TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
+import { resolveTorchDtype, TORCH_DTYPES, weightStorage, type TorchDtype } from '../backend/dtype.ts';
 import { encodePrompt, Generator, type GenerateOptions } from '../generate.ts';
 import { UserError } from '../../core/errors.ts';
 import { chatPrompt, sftRunArgs } from '../chat-prompt.ts';
@@ -99,9 +99,7 @@ export function inferCommand(): Command {
       const { ops, reason } = await selectBackend(flags.device, { threads: flags.threads });
       writeStderr(`webtune: ${reason}\n`);
       try {
-        const dtype = flags.torch_dtype ? { dtype: flags.torch_dtype, from: '--torch_dtype' }
-          : run.torch_dtype ? { dtype: run.torch_dtype, from: 'the run\'s args.json' } : defaultTorchDtype(loaded.model);
-        const storage = weightStorage(dtype.dtype, ops, 'weights', dtype.from);
+        const storage = weightStorage(resolveTorchDtype(flags.torch_dtype, loaded.model, run.torch_dtype), ops);
         if (storage.note) writeStderr(`webtune: ${storage.note}\n`);
         const gen = new Generator(ops, loaded, { halfWeights: storage.half });
         if (chat) {

@@ -8,7 +8,7 @@ import { LossScaler, type LossScalerState } from '../../models/loss-scaler.ts';
 import type { Half } from '../../core/ops.ts';
 import { selectTrainBackend, type DeviceChoice } from '../backend/select.ts';
 import type { TrainOps } from '../../core/train-ops.ts';
-import { halfOf, resolveTorchDtype, storedAs } from '../backend/dtype.ts';
+import { dtypeLabel, halfOf, resolveTorchDtype, storedAs, type DtypeChoice } from '../backend/dtype.ts';
 import type { ChatTokenizer } from '../data/chat-tokenizer.ts';
 import { resolveMaxLength } from '../data/context-limit.ts';
 import { encodeOptionsOf, type DataArgs } from '../data/data-args.ts';
@@ -60,11 +60,11 @@ export const REPORT_TO = ['tensorboard', 'all', 'none'];
  * and optimizer f32; full training: the kernels read 16-bit copies of the matrices, AdamW updates f32 masters.
  * float16 adds dynamic loss scaling (torch's GradScaler); bfloat16, with f32's exponent range, needs none.
  */
-function mixedPrecision(a: SftArgs, ops: TrainOps, note: (s: string) => void, from: string): { half: Half | false; lossScaler?: LossScaler } {
-  const dtype = a.torch_dtype ?? 'float32';
+function mixedPrecision(a: SftArgs, ops: TrainOps, note: (s: string) => void, choice: DtypeChoice): { half: Half | false; lossScaler?: LossScaler } {
+  const { dtype } = choice;
   if (dtype === 'float32') return { half: false };
   const scaler = dtype === 'float16' ? new LossScaler() : undefined, scaling = scaler ? `; dynamic loss scaling from ${scaler.scale}` : '';
-  const named = `torch_dtype ${dtype}${from === '--torch_dtype' ? '' : ` (${from})`}`;
+  const named = dtypeLabel(choice);
   note(a.train_type === 'lora'
     ? `${named}: frozen base weights stored as ${storedAs(dtype, ops)}; arithmetic, LoRA adapters, gradients and optimizer in float32${scaling}`
     : `${named}: the kernels read copies of the matrices stored as ${storedAs(dtype, ops)}, AdamW updates float32 master weights; ` +
@@ -234,7 +234,7 @@ async function train(a: SftArgs, opts: SftOptions, run: RunState): Promise<SftRe
   }
   let trainer: LlamaTrainer;
   try {
-    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, ...mixedPrecision(a, ops, note, dtype.from) });
+    trainer = new LlamaTrainer(ops, src.model, { B, T, lora, gradientCheckpointing: !!a.gradient_checkpointing, ...mixedPrecision(a, ops, note, dtype) });
   } catch (e) { throw limitError(e); }
   let group: Group | undefined, dp: DataParallel | undefined;
   if (dist) {
